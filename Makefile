@@ -1,0 +1,53 @@
+# gostkey — make build | demo | test | bench | fuzz
+# Every target that needs system packages installs them first
+# (scripts/install-deps.sh is idempotent and quick when nothing is missing).
+
+GO       ?= go
+BIN      := bin
+GOFLAGS  ?=
+SOFTTOKEN_SRC := $(wildcard pkcs11/softtoken/*.c pkcs11/softtoken/*.h)
+CFLAGS_SOFTTOKEN := -std=c11 -O2 -g -fPIC -Wall -Wextra -Werror -fvisibility=hidden -D_GNU_SOURCE
+FUZZTIME ?= 30s
+
+.PHONY: all deps build test demo bench fuzz vet fmt-check clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+build: deps $(BIN)/libgostkey-softtoken.so
+	@mkdir -p $(BIN)
+	$(GO) build $(GOFLAGS) -o $(BIN)/ ./cmd/...
+
+$(BIN)/libgostkey-softtoken.so: $(SOFTTOKEN_SRC)
+	@mkdir -p $(BIN)
+	@if ls pkcs11/softtoken/*.c >/dev/null 2>&1; then \
+		$(CC) $(CFLAGS_SOFTTOKEN) -shared -o $@ pkcs11/softtoken/*.c $$(pkg-config --cflags --libs libcrypto) -lpthread; \
+	fi
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
+
+# The default test run: everything, with the race detector, against the real
+# parts (openssl + gost engine, softtoken, SoftHSM2). Long soaks and
+# benchmarks live behind `make bench` and `make fuzz`.
+test: build fmt-check vet
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+demo: build
+	@./scripts/demo.sh
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./gost/...
+	$(GO) run ./bench
+
+fuzz: build
+	@./scripts/fuzz.sh $(FUZZTIME)
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,3 @@
+module github.com/gostkey/gostkey
+
+go 1.26
