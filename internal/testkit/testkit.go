@@ -114,3 +114,9 @@ func WriteFile(t testing.TB, name string, data []byte) string {
 	}
 	return p
 }
+
+// VectorsDir holds the standard test vectors (RFC 9215 certificates, TC26
+// reference CMS) inside the repository.
+func VectorsDir() string {
+	return filepath.Join(RepoRoot(), "testdata", "vectors")
+}
