@@ -198,12 +198,12 @@ func newCurve(name string, id asn1.ObjectIdentifier, cp *curveParams) *Curve {
 	c := &Curve{
 		Name:     name,
 		OID:      id,
-		P:        mustHex(cp.p),
-		A:        mustHex(cp.a),
-		B:        mustHex(cp.b),
-		Q:        mustHex(cp.q),
-		X:        mustHex(cp.x),
-		Y:        mustHex(cp.y),
+		P:        curveHex(cp.p),
+		A:        curveHex(cp.a),
+		B:        curveHex(cp.b),
+		Q:        curveHex(cp.q),
+		X:        curveHex(cp.x),
+		Y:        curveHex(cp.y),
 		Cofactor: cp.cofactor,
 	}
 	c.size = (c.P.BitLen() + 7) / 8
@@ -223,7 +223,7 @@ func newCurve(name string, id asn1.ObjectIdentifier, cp *curveParams) *Curve {
 	return c
 }
 
-func mustHex(s string) *big.Int {
+func curveHex(s string) *big.Int {
 	v, ok := new(big.Int).SetString(s, 16)
 	if !ok {
 		panic("gost: bad curve constant " + s)
