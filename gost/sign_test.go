@@ -38,8 +38,8 @@ func unhex(t testing.TB, s string) []byte {
 // RFC 7091 §7 (GOST R 34.10-2012 Appendix A), fact sheet §6.2. The standard
 // gives e directly; a digest whose little-endian value is e reproduces it.
 var rfc7091 = []struct {
-	name                string
-	curve               *gost.Curve
+	name                  string
+	curve                 *gost.Curve
 	d, qx, qy, e, k, r, s string
 }{
 	{
@@ -211,7 +211,10 @@ func TestSignRejects(t *testing.T) {
 	d32 := make([]byte, 32)
 	for name, f := range map[string]func() error{
 		"short digest": func() error { _, err := priv.Sign(rand.Reader, d32[:31], nil); return err },
-		"512 opts":     func() error { _, err := priv.Sign(rand.Reader, d32, &gost.SignerOpts{Hash: gost.Streebog512}); return err },
+		"512 opts": func() error {
+			_, err := priv.Sign(rand.Reader, d32, &gost.SignerOpts{Hash: gost.Streebog512})
+			return err
+		},
 		"crypto.Hash":  func() error { _, err := priv.Sign(rand.Reader, d32, crypto.SHA256); return err },
 		"nil opts ptr": func() error { _, err := priv.Sign(rand.Reader, d32, (*gost.SignerOpts)(nil)); return err },
 		"no entropy":   func() error { _, err := priv.Sign(bytes.NewReader(nil), d32, nil); return err },
