@@ -108,13 +108,20 @@ type spkiParts struct {
 	key    []byte // BIT STRING contents after the unused-bits byte
 }
 
+// algorithmID is the DER of SEQUENCE { alg, params }; params is DER or nil.
+func algorithmID(alg asn1.ObjectIdentifier, params []byte) []byte {
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1ObjectIdentifier(alg)
+		b.AddBytes(params)
+	})
+	return b.BytesOrPanic()
+}
+
 func (p spkiParts) der() []byte {
 	var b cryptobyte.Builder
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-			b.AddASN1ObjectIdentifier(p.alg)
-			b.AddBytes(p.params)
-		})
+		b.AddBytes(algorithmID(p.alg, p.params))
 		b.AddASN1(cbasn1.BIT_STRING, func(b *cryptobyte.Builder) {
 			b.AddUint8(p.unused)
 			b.AddBytes(p.key)
