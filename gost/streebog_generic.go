@@ -71,10 +71,10 @@ func xlps(out, x, y *[8]uint64) {
 		lps[7][uint8(r7>>56)]
 }
 
-// gBlock is the compression function g_N (RFC 6986 §7): h = E(LPS(h⊕N),
+// gGeneric is the compression function g_N (RFC 6986 §7): h = E(LPS(h⊕N),
 // m) ⊕ h ⊕ m, with the twelve rounds of E and its key schedule unrolled
 // into straight calls.
-func gBlock(h, n, m *[8]uint64) {
+func gGeneric(h, n, m *[8]uint64) {
 	var k, s [8]uint64
 	xlps(&k, h, n)
 	xlps(&s, &k, m)
