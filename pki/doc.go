@@ -18,23 +18,13 @@
 // GOST signature AlgorithmIdentifiers are written without parameters and
 // read with parameters absent or NULL (OpenSSL writes NULL).
 //
-// # Names and the qualified profile
+// # Names
 //
 // Name has typed fields for the Russian qualified-certificate attributes
 // (SNILS, INN, OGRN, OGRNIP, INNLE, written as NumericString) beside the
 // usual ones (Russian text is written as UTF8String). The raw DER of parsed
-// names is kept and reused, so an issuer name is copied byte for byte. The
-// checksums of SNILS, INN, OGRN and OGRNIP are checked by ValidateSNILS and
-// friends and by Name.ValidateQualified; failures are *QualifiedFieldError.
+// names is kept, so an issuer name can be copied byte for byte.
 //
 // Key identifiers (subject and authority) are the SHA-1 of the
 // subjectPublicKey bits, as OpenSSL computes them (see KeyID).
-//
-// # Verification
-//
-// Certificate.Verify builds a chain to one of the given roots and checks
-// signatures, validity periods, basic constraints and path length, key
-// usage and unknown critical extensions. Failures are
-// *CertificateInvalidError, whose Reason says which check failed and whose
-// Cert is the certificate that failed it.
 package pki
