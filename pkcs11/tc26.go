@@ -1,0 +1,81 @@
+package pkcs11
+
+// Vendor constants of the Russian technical committee TC26 for GOST R
+// 34.10/34.11 in PKCS#11, as OpenSC (pkcs11.h) and Rutoken (pkcs11tc26)
+// define them; they are absent from github.com/miekg/pkcs11. The values are
+// those of the project fact sheet, §5.1, and must not drift: tokens in the
+// field use exactly these numbers.
+const (
+	// VendorTC26 is NSSCK_VENDOR_PKCS11_RU_TEAM (CK_VENDOR_PKCS11_RU_TEAM_TC26),
+	// the base of the vendor-defined TC26 range.
+	VendorTC26 = 0x80000000 | 0x54321000
+
+	// Key types. CKK_GOSTR3410 covers GOST R 34.10-2001 and 2012-256 keys.
+	CKK_GOSTR3410     = 0x00000030
+	CKK_GOSTR3411     = 0x00000031
+	CKK_GOST28147     = 0x00000032
+	CKK_GOSTR3410_512 = VendorTC26 | 0x003
+	CKK_KUZNECHIK     = VendorTC26 | 0x004
+	CKK_MAGMA         = VendorTC26 | 0x005
+
+	// Mechanisms. The 256-bit key pair generation is shared with GOST 2001.
+	CKM_GOSTR3410_KEY_PAIR_GEN          = 0x00001200
+	CKM_GOSTR3410                       = 0x00001201
+	CKM_GOSTR3410_WITH_GOSTR3411        = 0x00001202
+	CKM_GOSTR3410_KEY_WRAP              = 0x00001203
+	CKM_GOSTR3410_DERIVE                = 0x00001204
+	CKM_GOSTR3411                       = 0x00001210
+	CKM_GOSTR3411_HMAC                  = 0x00001211
+	CKM_GOST28147_KEY_GEN               = 0x00001220
+	CKM_GOST28147_ECB                   = 0x00001221
+	CKM_GOST28147                       = 0x00001222
+	CKM_GOST28147_MAC                   = 0x00001223
+	CKM_GOST28147_KEY_WRAP              = 0x00001224
+	CKM_GOSTR3410_512_KEY_PAIR_GEN      = VendorTC26 | 0x005
+	CKM_GOSTR3410_512                   = VendorTC26 | 0x006
+	CKM_GOSTR3410_12_DERIVE             = VendorTC26 | 0x007
+	CKM_GOSTR3410_WITH_GOSTR3411_12_256 = VendorTC26 | 0x008
+	CKM_GOSTR3410_WITH_GOSTR3411_12_512 = VendorTC26 | 0x009
+	CKM_GOSTR3410_PUBLIC_KEY_DERIVE     = VendorTC26 | 0x00A
+	CKM_GOSTR3411_12_256                = VendorTC26 | 0x012
+	CKM_GOSTR3411_12_512                = VendorTC26 | 0x013
+	CKM_GOSTR3411_12_256_HMAC           = VendorTC26 | 0x014
+	CKM_GOSTR3411_12_512_HMAC           = VendorTC26 | 0x015
+	CKM_KDF_4357                        = VendorTC26 | 0x025
+	CKM_KDF_GOSTR3411_2012_256          = VendorTC26 | 0x026
+
+	// CKP_PKCS5_PBKD2_HMAC_GOSTR3411_2012_512 is a PBKDF2 pseudo-random function.
+	CKP_PKCS5_PBKD2_HMAC_GOSTR3411_2012_512 = VendorTC26 | 0x003
+
+	// Attributes. Each parameter attribute holds a full DER OID (06 len ...).
+	CKA_GOSTR3410_PARAMS = 0x00000250
+	CKA_GOSTR3411_PARAMS = 0x00000251
+	CKA_GOST28147_PARAMS = 0x00000252
+)
+
+var mechanismNames = map[uint]string{
+	CKM_GOSTR3410_KEY_PAIR_GEN:          "CKM_GOSTR3410_KEY_PAIR_GEN",
+	CKM_GOSTR3410:                       "CKM_GOSTR3410",
+	CKM_GOSTR3410_WITH_GOSTR3411:        "CKM_GOSTR3410_WITH_GOSTR3411",
+	CKM_GOSTR3410_KEY_WRAP:              "CKM_GOSTR3410_KEY_WRAP",
+	CKM_GOSTR3410_DERIVE:                "CKM_GOSTR3410_DERIVE",
+	CKM_GOSTR3411:                       "CKM_GOSTR3411",
+	CKM_GOSTR3411_HMAC:                  "CKM_GOSTR3411_HMAC",
+	CKM_GOST28147_KEY_GEN:               "CKM_GOST28147_KEY_GEN",
+	CKM_GOST28147_ECB:                   "CKM_GOST28147_ECB",
+	CKM_GOST28147:                       "CKM_GOST28147",
+	CKM_GOST28147_MAC:                   "CKM_GOST28147_MAC",
+	CKM_GOST28147_KEY_WRAP:              "CKM_GOST28147_KEY_WRAP",
+	CKM_GOSTR3410_512_KEY_PAIR_GEN:      "CKM_GOSTR3410_512_KEY_PAIR_GEN",
+	CKM_GOSTR3410_512:                   "CKM_GOSTR3410_512",
+	CKM_GOSTR3410_12_DERIVE:             "CKM_GOSTR3410_12_DERIVE",
+	CKM_GOSTR3410_WITH_GOSTR3411_12_256: "CKM_GOSTR3410_WITH_GOSTR3411_12_256",
+	CKM_GOSTR3410_WITH_GOSTR3411_12_512: "CKM_GOSTR3410_WITH_GOSTR3411_12_512",
+	CKM_GOSTR3410_PUBLIC_KEY_DERIVE:     "CKM_GOSTR3410_PUBLIC_KEY_DERIVE",
+	CKM_GOSTR3411_12_256:                "CKM_GOSTR3411_12_256",
+	CKM_GOSTR3411_12_512:                "CKM_GOSTR3411_12_512",
+	CKM_GOSTR3411_12_256_HMAC:           "CKM_GOSTR3411_12_256_HMAC",
+	CKM_GOSTR3411_12_512_HMAC:           "CKM_GOSTR3411_12_512_HMAC",
+	CKM_KDF_4357:                        "CKM_KDF_4357",
+	CKM_KDF_GOSTR3411_2012_256:          "CKM_KDF_GOSTR3411_2012_256",
+}
