@@ -181,7 +181,6 @@ func (lib *library) release() error {
 	return callError("C_Finalize", "", err, false)
 }
 
-// OpenWith is Open for a module set up by a test or an embedding program.
 func newModule(lib *library, opts Options) *Module {
 	return &Module{lib: lib, opts: opts.withDefaults(), tokens: map[uint]*Token{}, done: make(chan struct{})}
 }
@@ -308,7 +307,7 @@ func (m *Module) Token(slotID uint) (*Token, error) {
 	return t, nil
 }
 
-// Mechanisms lists what the token in the slot can do.
+// mechanisms reads what the token in the slot can do.
 func (m *Module) mechanisms(slotID uint, label string) ([]Mechanism, error) {
 	list, err := m.lib.ctx.GetMechanismList(slotID)
 	if err != nil {
@@ -405,8 +404,9 @@ func (ms Modules) FindToken(ref string) (*Token, error) {
 	return nil, fmt.Errorf("%w: %d tokens match %q", ErrAmbiguous, len(found), ref)
 }
 
-// FindKey picks one key by a pkcs11: URI (token and object attributes) or
-// by "token-label/key-label"... see Token.FindKey for a key on a known token.
+// FindKey picks one key by a pkcs11: URI: its token attributes (and
+// module-path) choose the token as FindToken does, its object, id and type
+// the key as Token.FindKey does.
 func (ms Modules) FindKey(ctx context.Context, uri string) (*Key, error) {
 	u, err := ParseURI(uri)
 	if err != nil {

@@ -1,0 +1,101 @@
+// Package pkcs11 is gostkey's token layer: it opens PKCS#11 modules
+// (hardware tokens, HSMs, SoftHSM2 and gostkey's own softtoken), finds
+// tokens and keys, runs the PIN life cycle, generates GOST R 34.10-2012
+// and ECDSA keys on tokens, stores certificates beside them, and offers
+// token keys as crypto.Signer. It is built on github.com/miekg/pkcs11.
+//
+// # Use
+//
+// A command line program does, in order:
+//
+//	ms, err := pkcs11.OpenAll(modulePaths, pkcs11.Options{})  // --module, repeatable
+//	defer ms.Close()
+//	tok, err := ms.FindToken("my token")                      // label or pkcs11: URI
+//	err = tok.Login(ctx, pkcs11.PINFile(path))                // or a terminal prompt
+//	key, err := tok.GenerateKey(ctx, pkcs11.KeySpec{Label: "k", Curve: gost.CurveTC26256A})
+//	keys, err := tok.Keys(ctx)                                // with key.Certificate()
+//	key, err = tok.FindKey(ctx, "k")                          // label or pkcs11: URI
+//	err = tok.ImportCertificate(ctx, key, der)
+//	sig, err := key.Sign(nil, streebogDigest, nil)            // crypto.Signer
+//
+// Token administration: Module.InitToken (first uninitialized token) or
+// Token.InitToken (re-initialize), Token.SetPIN (change the user PIN),
+// Token.InitPIN (the SO sets or unblocks the user PIN), Token.Logout.
+// Discovery: Module.Slots, Module.Tokens, Token.Info and Token.Refresh
+// (label, serial, model, manufacturer, flags, PIN state), Token.Mechanisms,
+// Module.Watch and Modules.Watch (insert and remove events).
+//
+// # PINs
+//
+// PINs come from a PINPrompt callback, asked when a login is needed with
+// the token and its PIN state, or from a file (PINFile, ReadPINFile: the
+// first line). A PIN file that cannot be read is an error and never a
+// login attempt: a login with an empty PIN would burn a retry on a real
+// card. The PIN type prints as a mask with every fmt verb, and the
+// functions that take a PIN zero it before returning. Login tries once;
+// a wrong PIN is a *PINError holding the PIN state after the attempt
+// (few tries left, final try, locked), and a locked PIN is reported
+// without asking for it.
+//
+// # Errors
+//
+// Errors match, with errors.Is: ErrPINIncorrect, ErrPINLocked (also a
+// wrong PIN that used up the last try), ErrTokenNotPresent,
+// ErrTokenRemoved (the token went away during the operation:
+// CKR_DEVICE_REMOVED, CKR_TOKEN_NOT_PRESENT, or a session handle that died
+// with the token; it also matches ErrTokenNotPresent),
+// ErrMechanismUnsupported, ErrLoginRequired, ErrNotFound, ErrAmbiguous,
+// ErrInvalidSignature and ErrClosed. With errors.As: *PINError,
+// *MechanismError and *CallError (the PKCS#11 function and CKR_ code).
+// No error message contains a PIN.
+//
+// # GOST signatures
+//
+// GOST keys are TC26 keys (tc26.go holds the vendor constants): CKK_GOSTR3410
+// or CKK_GOSTR3410_512 with CKA_GOSTR3410_PARAMS (the curve OID, DER) and
+// CKA_GOSTR3411_PARAMS (the Streebog OID, DER); the public CKA_VALUE is
+// X_le ‖ Y_le. The document is hashed on the host; C_Sign with
+// CKM_GOSTR3410 or CKM_GOSTR3410_512 signs the digest and returns s ‖ r.
+// Modules disagree on the byte order of that digest: by default it is
+// sent as the hash outputs it (SoftHSM2, Rutoken, the softtoken);
+// Options.GOSTDigestOrder = DigestReversed sends it reversed (OpenSC).
+// Every signature is verified with the key's public key before it is
+// returned, so a wrong setting gives ErrInvalidSignature, never a bad
+// signature. ECDSA signatures (CKM_ECDSA, r ‖ s) are returned as ASN.1
+// DER, as crypto.Signer callers expect.
+//
+// # Sessions and concurrency
+//
+// Modules, tokens and keys are safe for concurrent use. A PKCS#11 library
+// is process-wide state, so Open on a file already open shares the loaded
+// library (reference-counted; the last Close finalizes and unloads it).
+// Each Token has a pool of read-write sessions (Options.MaxSessions, 4 by
+// default): every operation borrows one for its duration and gives it
+// back, so operations on one token run in parallel up to that limit and
+// then wait, bounded by their context. Idle sessions stay open because
+// PKCS#11 keeps a login only while a session is open; a login is shared by
+// all sessions of the token (it belongs to the application, not to a
+// session), and logins on a token are serialized so that concurrent
+// signers prompt once. Object handles are looked up per operation, never
+// cached, so a re-inserted token works again: when a call fails because
+// the token went away, the pool drops its sessions, and a session that
+// went stale while idle is replaced and the operation retried once if the
+// same token is back. A slot whose token was swapped for another (another
+// serial number) gets a new *Token; the old one reports ErrTokenNotPresent.
+//
+// Watch rescans the slots every Options.PollInterval and, on modules
+// whose C_WaitForSlotEvent works, also when the module reports an event.
+// The event wait runs on its own thread per library, since a blocked
+// C_WaitForSlotEvent cannot be interrupted except by C_Finalize.
+//
+// # Why not crypto11
+//
+// github.com/ThalesGroup/crypto11 is not used, not even for ECDSA:
+// it owns its module context (its Configure calls C_Initialize and its
+// Close C_Finalize) and binds one token per context, while this package
+// must share one initialized library between several tokens and the GOST
+// code, and a second context on the same library would conflict over
+// initialization and logins (a login belongs to the application). It also
+// has no PIN callback, PIN state or slot events. The ECDSA signing path it
+// would replace is a few lines here.
+package pkcs11
