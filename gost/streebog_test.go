@@ -161,6 +161,27 @@ func TestStreebogSumReset(t *testing.T) {
 	}
 }
 
+// Hashing must not allocate: Write compresses in place, Sum works on a
+// copy of the state, and Sum256/Sum512 keep everything on the stack.
+func TestStreebogAllocs(t *testing.T) {
+	msg := make([]byte, 1000)
+	out := make([]byte, 0, Size512)
+	for _, size := range []int{Size256, Size512} {
+		h := newHash(size)
+		if n := testing.AllocsPerRun(10, func() {
+			h.Reset()
+			h.Write(msg[:3])
+			h.Write(msg)
+			out = h.Sum(out[:0])
+		}); n != 0 {
+			t.Errorf("size %d: Write+Sum allocate %v times", size, n)
+		}
+	}
+	if n := testing.AllocsPerRun(10, func() { Sum256(msg); Sum512(msg) }); n != 0 {
+		t.Errorf("Sum256+Sum512 allocate %v times", n)
+	}
+}
+
 func TestStreebogMarshal(t *testing.T) {
 	msg := make([]byte, 300)
 	for i := range msg {
