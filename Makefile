@@ -5,7 +5,7 @@
 GO       ?= go
 BIN      := bin
 GOFLAGS  ?=
-SOFTTOKEN_SRC := $(wildcard pkcs11/softtoken/*.c pkcs11/softtoken/*.h)
+SOFTTOKEN_SRC := $(wildcard pkcs11/softtoken/src/*.c pkcs11/softtoken/src/*.h)
 CFLAGS_SOFTTOKEN := -std=c11 -O2 -g -fPIC -Wall -Wextra -Werror -fvisibility=hidden -D_GNU_SOURCE
 FUZZTIME ?= 30s
 
@@ -20,11 +20,11 @@ build: deps $(BIN)/libgostkey-softtoken.so
 	@mkdir -p $(BIN)
 	$(GO) build $(GOFLAGS) -o $(BIN)/ ./cmd/...
 
-$(BIN)/libgostkey-softtoken.so: $(SOFTTOKEN_SRC)
+$(BIN)/libgostkey-softtoken.so: $(SOFTTOKEN_SRC) pkcs11/softtoken/src/exports.map
 	@mkdir -p $(BIN)
-	@if ls pkcs11/softtoken/*.c >/dev/null 2>&1; then \
-		$(CC) $(CFLAGS_SOFTTOKEN) -shared -o $@ pkcs11/softtoken/*.c $$(pkg-config --cflags --libs libcrypto) -lpthread; \
-	fi
+	$(CC) $(CFLAGS_SOFTTOKEN) -DOPENSSL_SUPPRESS_DEPRECATED $$(pkg-config --cflags p11-kit-1 libcrypto) \
+		-shared -Wl,--version-script=pkcs11/softtoken/src/exports.map -Wl,-z,defs \
+		-o $@ pkcs11/softtoken/src/*.c $$(pkg-config --libs libcrypto) -lpthread
 
 vet:
 	$(GO) vet ./...

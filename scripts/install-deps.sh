@@ -8,6 +8,7 @@ packages=(
 	build-essential
 	pkg-config
 	libssl-dev
+	libp11-kit-dev
 	openssl
 	libengine-gost-openssl
 	softhsm2

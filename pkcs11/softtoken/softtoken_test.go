@@ -1,0 +1,252 @@
+package softtoken
+
+import (
+	"bytes"
+	"encoding/asn1"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gostkey/gostkey/internal/testkit"
+)
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+)
+
+// module builds the softtoken into a private directory with the Makefile's
+// own rule, so that concurrent test binaries never load a half-written bin/.
+func module(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("make"); err != nil {
+		testkit.Missing(t, "make")
+	}
+	if _, err := exec.LookPath("cc"); err != nil {
+		testkit.Missing(t, "a C compiler")
+	}
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "softtoken-build-")
+		if buildErr != nil {
+			return
+		}
+		so := filepath.Join(buildDir, "libgostkey-softtoken.so")
+		cmd := exec.Command("make", "-s", "-C", testkit.RepoRoot(), "BIN="+buildDir, so)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("make %s: %w: %s", so, err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return filepath.Join(buildDir, "libgostkey-softtoken.so")
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// env makes a fresh token directory and a config with a cheap KDF (tests
+// do many logins; the iteration count is stored per token at init).
+func env(t *testing.T) []string {
+	t.Helper()
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "softtoken.conf")
+	body := "directory = " + filepath.Join(dir, "tokens") + "\nkdf_iterations = 1000\npin_retries = 3\npoll_interval_ms = 20\n"
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return append(os.Environ(), "GOSTKEY_SOFTTOKEN_CONF="+conf, "GOSTKEY_SOFTTOKEN_DIR=")
+}
+
+type tool struct {
+	t      *testing.T
+	module string
+	env    []string
+}
+
+func (p tool) run(args ...string) string {
+	p.t.Helper()
+	out, err := p.try(args...)
+	if err != nil {
+		p.t.Fatalf("pkcs11-tool %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func (p tool) try(args ...string) (string, error) {
+	cmd := exec.Command("pkcs11-tool", append([]string{"--module", p.module}, args...)...)
+	cmd.Env = p.env
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+var valueRE = regexp.MustCompile(`(?s)Public Key Object; (GOSTR3410-2012-(?:256|512))\s+PARAMS OID:\s+([0-9a-f]+)\s+VALUE:\s+((?:[0-9a-f]+\s+)+)label:\s+(\S+)`)
+
+// publicKeys reads every GOST public key from `pkcs11-tool -O`, by label:
+// pkcs11-tool cannot --read-object a GOST public key.
+func publicKeys(t *testing.T, listing string) map[string][2][]byte {
+	t.Helper()
+	keys := map[string][2][]byte{}
+	for _, m := range valueRE.FindAllStringSubmatch(listing, -1) {
+		params, err := hex.DecodeString(m[2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := hex.DecodeString(strings.Join(strings.Fields(m[3]), ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[m[4]] = [2][]byte{params, raw}
+	}
+	return keys
+}
+
+// spki wraps a token's CKA_VALUE (X_le‖Y_le) and CKA_GOSTR3410_PARAMS into a
+// SubjectPublicKeyInfo for openssl.
+func spki(t *testing.T, params, raw []byte) []byte {
+	t.Helper()
+	alg := asn1.ObjectIdentifier{1, 2, 643, 7, 1, 1, 1, 1}
+	if len(raw) == 128 {
+		alg = asn1.ObjectIdentifier{1, 2, 643, 7, 1, 1, 1, 2}
+	}
+	point, err := asn1.Marshal(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type algID struct {
+		Algorithm  asn1.ObjectIdentifier
+		Parameters struct{ ParamSet asn1.RawValue }
+	}
+	var ai algID
+	ai.Algorithm = alg
+	ai.Parameters.ParamSet = asn1.RawValue{FullBytes: params}
+	der, err := asn1.Marshal(struct {
+		Algorithm algID
+		PublicKey asn1.BitString
+	}{ai, asn1.BitString{Bytes: point, BitLength: 8 * len(point)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+func requirePkcs11Tool(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("pkcs11-tool"); err != nil {
+		testkit.Missing(t, "pkcs11-tool (opensc)")
+	}
+}
+
+// TestPkcs11Tool drives the module the way a user of OpenSC would: init a
+// token and the user PIN, generate a key on every curve pkcs11-tool knows,
+// sign a digest and a message, and let openssl verify the signatures.
+func TestPkcs11Tool(t *testing.T) {
+	requirePkcs11Tool(t)
+	testkit.RequireOpenSSL(t)
+	p := tool{t, module(t), env(t)}
+
+	out := p.run("--list-slots")
+	if !strings.Contains(out, "uninitialized") {
+		t.Fatalf("no spare slot for a new token:\n%s", out)
+	}
+	out = p.run("--list-mechanisms", "--slot", "0")
+	for _, m := range []string{"GOSTR3410-KEY-PAIR-GEN", "GOSTR3410-512-KEY-PAIR-GEN", "GOSTR3410,", "GOSTR3410_512",
+		"GOSTR3410-WITH-GOSTR3411-12-256", "GOSTR3410-WITH-GOSTR3411-12-512", "GOSTR3411-12-256", "GOSTR3411-12-512"} {
+		if !strings.Contains(out, m) {
+			t.Errorf("mechanism %s not listed:\n%s", m, out)
+		}
+	}
+	p.run("--init-token", "--slot", "0", "--label", "tool", "--so-pin", "87654321")
+	p.run("--init-pin", "--slot", "0", "--so-pin", "87654321", "--pin", "1234")
+	out = p.run("--list-token-slots")
+	if !strings.Contains(out, "tool") || !strings.Contains(out, "PIN initialized") {
+		t.Fatalf("token not initialized:\n%s", out)
+	}
+
+	tests := []struct {
+		keyType, label, params string
+		raw, withHash          string
+		hash                   string
+	}{
+		{"GOSTR3410-2012-256:A", "k256a", "06092a8503070102010101", "GOSTR3410", "GOSTR3410-WITH-GOSTR3411-12-256", "-streebog256"},
+		{"GOSTR3410-2012-256:B", "k256b", "06072a850302022301", "GOSTR3410", "GOSTR3410-WITH-GOSTR3411-12-256", "-streebog256"},
+		{"GOSTR3410-2012-256:C", "k256c", "06072a850302022302", "GOSTR3410", "GOSTR3410-WITH-GOSTR3411-12-256", "-streebog256"},
+		{"GOSTR3410-2012-256:D", "k256d", "06072a850302022303", "GOSTR3410", "GOSTR3410-WITH-GOSTR3411-12-256", "-streebog256"},
+		{"GOSTR3410-2012-512:A", "k512a", "06092a8503070102010201", "GOSTR3410_512", "GOSTR3410-WITH-GOSTR3411-12-512", "-streebog512"},
+		{"GOSTR3410-2012-512:B", "k512b", "06092a8503070102010202", "GOSTR3410_512", "GOSTR3410-WITH-GOSTR3411-12-512", "-streebog512"},
+		{"GOSTR3410-2012-512:C", "k512c", "06092a8503070102010203", "GOSTR3410_512", "GOSTR3410-WITH-GOSTR3411-12-512", "-streebog512"},
+	}
+	for i, tc := range tests {
+		id := fmt.Sprintf("%02x", i+1)
+		p.run("--slot", "0", "--login", "--pin", "1234", "--keypairgen", "--key-type", tc.keyType, "--label", tc.label, "--id", id)
+	}
+	keys := publicKeys(t, p.run("--slot", "0", "--list-objects"))
+	msg := []byte("gostkey softtoken: signed through pkcs11-tool")
+	for i, tc := range tests {
+		t.Run(tc.keyType, func(t *testing.T) {
+			id := fmt.Sprintf("%02x", i+1)
+			k, ok := keys[tc.label]
+			if !ok {
+				t.Fatalf("public key %s not listed", tc.label)
+			}
+			if got := hex.EncodeToString(k[0]); got != tc.params {
+				t.Errorf("CKA_GOSTR3410_PARAMS = %s, want %s", got, tc.params)
+			}
+			pub := testkit.WriteFile(t, "pub.der", spki(t, k[0], k[1]))
+			msgFile := testkit.WriteFile(t, "msg", msg)
+			digest := testkit.OpenSSL(t, msg, "dgst", tc.hash, "-binary")
+			dgFile := testkit.WriteFile(t, "digest", digest)
+			sig := filepath.Join(t.TempDir(), "sig")
+			p.run("--slot", "0", "--login", "--pin", "1234", "--sign", "--mechanism", tc.raw, "--id", id, "--input-file", dgFile, "--output-file", sig)
+			testkit.OpenSSL(t, nil, "pkeyutl", "-verify", "-pubin", "-keyform", "DER", "-inkey", pub, "-in", dgFile, "-sigfile", sig)
+			sig2 := filepath.Join(t.TempDir(), "sig2")
+			p.run("--slot", "0", "--login", "--pin", "1234", "--sign", "--mechanism", tc.withHash, "--id", id, "--input-file", msgFile, "--output-file", sig2)
+			testkit.OpenSSL(t, nil, "dgst", tc.hash, "-keyform", "DER", "-verify", pub, "-signature", sig2, msgFile)
+			// A signature over another digest must not verify: the check can fail.
+			bad := bytes.Clone(digest)
+			bad[0] ^= 1
+			if _, err := testkit.TryOpenSSL(t, nil, "pkeyutl", "-verify", "-pubin", "-keyform", "DER", "-inkey", pub,
+				"-in", testkit.WriteFile(t, "bad", bad), "-sigfile", sig); err == nil {
+				t.Error("openssl accepted a signature over a different digest")
+			}
+		})
+	}
+
+	// Certificates and data objects are stored and read back byte for byte.
+	cert := testkit.OpenSSL(t, nil, "req", "-x509", "-newkey", "gost2012_256", "-pkeyopt", "paramset:A",
+		"-nodes", "-keyout", filepath.Join(t.TempDir(), "key.pem"), "-subj", "/CN=softtoken", "-days", "1", "-outform", "DER")
+	certFile := testkit.WriteFile(t, "cert.der", cert)
+	p.run("--slot", "0", "--login", "--pin", "1234", "--write-object", certFile, "--type", "cert", "--id", "01", "--label", "k256a")
+	got := filepath.Join(t.TempDir(), "got.der")
+	p.run("--slot", "0", "--read-object", "--type", "cert", "--id", "01", "--output-file", got)
+	if b, err := os.ReadFile(got); err != nil || !bytes.Equal(b, cert) {
+		t.Errorf("certificate read back differs (%v)", err)
+	}
+	data := testkit.WriteFile(t, "data", []byte("some data object"))
+	p.run("--slot", "0", "--login", "--pin", "1234", "--write-object", data, "--type", "data", "--label", "blob")
+	gotData := filepath.Join(t.TempDir(), "got.data")
+	p.run("--slot", "0", "--read-object", "--type", "data", "--label", "blob", "--output-file", gotData)
+	if b, err := os.ReadFile(gotData); err != nil || string(b) != "some data object" {
+		t.Errorf("data object read back = %q (%v)", b, err)
+	}
+
+	// A wrong PIN is refused and counted; the right one still works after.
+	if out, err := p.try("--slot", "0", "--login", "--pin", "0000", "--list-objects"); err == nil {
+		t.Errorf("login with a wrong PIN succeeded:\n%s", out)
+	}
+	if out := p.run("--list-token-slots"); !strings.Contains(out, "user PIN count low") {
+		t.Errorf("token flags after a wrong PIN lack the low-count flag:\n%s", out)
+	}
+}

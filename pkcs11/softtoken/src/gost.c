@@ -1,0 +1,250 @@
+/*
+ * GOST R 34.10-2012 keys and signatures and Streebog through OpenSSL's gost
+ * engine, plus the PIN-derived key wrapping. The engine is reached by
+ * explicit ENGINE pointers only: nothing here makes it a default for the host
+ * process. The one global registration is ENGINE_register_pkey_asn1_meths,
+ * because the engine's key generation stores its keys through
+ * EVP_PKEY_assign, which finds the GOST key type only in that table; it
+ * covers GOST key types only, which nothing else in OpenSSL 3.0 provides.
+ */
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/engine.h>
+#include <openssl/evp.h>
+#include <openssl/obj_mac.h>
+#include <openssl/rand.h>
+
+#include "st.h"
+
+/* The engine stays loaded for the life of the process once loaded: unloading
+ * the engine's shared object under OpenSSL's tables is unsafe, and a second
+ * bind of the same object is refused by the engine. */
+static ENGINE *g_eng;
+
+const unsigned char OID_STREEBOG256[10] = {0x06, 0x08, 0x2a, 0x85, 0x03, 0x07, 0x01, 0x01, 0x02, 0x02};
+const unsigned char OID_STREEBOG512[10] = {0x06, 0x08, 0x2a, 0x85, 0x03, 0x07, 0x01, 0x01, 0x02, 0x03};
+
+#define TC26(a, b) {0x06, 0x09, 0x2a, 0x85, 0x03, 0x07, 0x01, 0x02, 0x01, a, b}, 11
+#define CPRO(a, b) {0x06, 0x07, 0x2a, 0x85, 0x03, 0x02, 0x02, a, b}, 9
+
+static const paramset_t paramsets[] = {
+	{"id-tc26-gost-3410-2012-256-paramSetA", TC26(1, 1), "TCA", 256},
+	{"id-tc26-gost-3410-2012-256-paramSetB", TC26(1, 2), "TCB", 256},
+	{"id-tc26-gost-3410-2012-256-paramSetC", TC26(1, 3), "TCC", 256},
+	{"id-tc26-gost-3410-2012-256-paramSetD", TC26(1, 4), "TCD", 256},
+	{"id-GostR3410-2001-CryptoPro-A-ParamSet", CPRO(0x23, 1), "A", 256},
+	{"id-GostR3410-2001-CryptoPro-B-ParamSet", CPRO(0x23, 2), "B", 256},
+	{"id-GostR3410-2001-CryptoPro-C-ParamSet", CPRO(0x23, 3), "C", 256},
+	{"id-GostR3410-2001-CryptoPro-XchA-ParamSet", CPRO(0x24, 0), "XA", 256},
+	{"id-GostR3410-2001-CryptoPro-XchB-ParamSet", CPRO(0x24, 1), "XB", 256},
+	{"id-GostR3410-2001-TestParamSet", CPRO(0x23, 0), "1.2.643.2.2.35.0", 256},
+	{"id-tc26-gost-3410-2012-512-paramSetA", TC26(2, 1), "A", 512},
+	{"id-tc26-gost-3410-2012-512-paramSetB", TC26(2, 2), "B", 512},
+	{"id-tc26-gost-3410-2012-512-paramSetC", TC26(2, 3), "C", 512},
+	{"id-tc26-gost-3410-2012-512-paramSetTest", TC26(2, 0), "1.2.643.7.1.2.1.2.0", 512},
+};
+
+const paramset_t *paramset_by_der(const unsigned char *der, size_t len)
+{
+	for (size_t i = 0; i < sizeof(paramsets) / sizeof(paramsets[0]); i++)
+		if (paramsets[i].der_len == len && memcmp(paramsets[i].der, der, len) == 0)
+			return &paramsets[i];
+	return NULL;
+}
+
+int gost_init(void)
+{
+	if (g_eng != NULL)
+		return 0;
+	ENGINE *e = ENGINE_by_id("gost");
+	if (e == NULL)
+		return -1;
+	if (!ENGINE_init(e)) {
+		ENGINE_free(e);
+		return -1;
+	}
+	if (!ENGINE_register_pkey_asn1_meths(e)) {
+		ENGINE_finish(e);
+		ENGINE_free(e);
+		return -1;
+	}
+	g_eng = e;
+	return 0;
+}
+
+static int pkey_nid(int bits)
+{
+	return bits == 512 ? NID_id_GostR3410_2012_512 : NID_id_GostR3410_2012_256;
+}
+
+/* domain makes a parameters-only key for a paramset: the engine's EC_KEY
+ * with the curve's group set. */
+static EVP_PKEY *domain(const paramset_t *ps)
+{
+	EVP_PKEY *par = NULL;
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(pkey_nid(ps->bits), g_eng);
+	if (ctx == NULL)
+		return NULL;
+	if (EVP_PKEY_paramgen_init(ctx) <= 0 ||
+	    EVP_PKEY_CTX_ctrl_str(ctx, "paramset", ps->engine_name) <= 0 ||
+	    EVP_PKEY_paramgen(ctx, &par) <= 0)
+		par = NULL;
+	EVP_PKEY_CTX_free(ctx);
+	return par;
+}
+
+static int point_raw(const EC_KEY *ec, size_t size, unsigned char *pub)
+{
+	int ok = 0;
+	BIGNUM *x = BN_new(), *y = BN_new();
+	const EC_POINT *pt = EC_KEY_get0_public_key(ec);
+	if (x != NULL && y != NULL && pt != NULL &&
+	    EC_POINT_get_affine_coordinates(EC_KEY_get0_group(ec), pt, x, y, NULL) &&
+	    BN_bn2lebinpad(x, pub, (int)size) == (int)size &&
+	    BN_bn2lebinpad(y, pub + size, (int)size) == (int)size)
+		ok = 1;
+	BN_free(x);
+	BN_free(y);
+	return ok ? 0 : -1;
+}
+
+int gost_keygen(const paramset_t *ps, unsigned char *d, unsigned char *pub)
+{
+	int rc = -1;
+	size_t size = (size_t)ps->bits / 8;
+	EVP_PKEY *par = domain(ps), *key = NULL;
+	EVP_PKEY_CTX *ctx = par != NULL ? EVP_PKEY_CTX_new(par, g_eng) : NULL;
+	if (ctx == NULL || EVP_PKEY_keygen_init(ctx) <= 0 || EVP_PKEY_keygen(ctx, &key) <= 0)
+		goto out;
+	const EC_KEY *ec = EVP_PKEY_get0(key);
+	const BIGNUM *priv = ec != NULL ? EC_KEY_get0_private_key(ec) : NULL;
+	if (priv == NULL || BN_bn2lebinpad(priv, d, (int)size) != (int)size)
+		goto out;
+	rc = point_raw(ec, size, pub);
+out:
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(par);
+	return rc;
+}
+
+EVP_PKEY *gost_private_key(const paramset_t *ps, const unsigned char *d, size_t dlen)
+{
+	size_t size = (size_t)ps->bits / 8;
+	if (dlen != size)
+		return NULL;
+	EVP_PKEY *key = domain(ps);
+	EC_KEY *ec = key != NULL ? EVP_PKEY_get0(key) : NULL;
+	BIGNUM *k = BN_lebin2bn(d, (int)dlen, NULL);
+	EC_POINT *pt = NULL;
+	int ok = 0;
+	if (ec != NULL && k != NULL && !BN_is_zero(k) &&
+	    BN_cmp(k, EC_GROUP_get0_order(EC_KEY_get0_group(ec))) < 0) {
+		const EC_GROUP *g = EC_KEY_get0_group(ec);
+		pt = EC_POINT_new(g);
+		ok = pt != NULL && EC_POINT_mul(g, pt, k, NULL, NULL, NULL) &&
+		     EC_KEY_set_private_key(ec, k) && EC_KEY_set_public_key(ec, pt);
+	}
+	EC_POINT_free(pt);
+	BN_clear_free(k);
+	if (!ok) {
+		EVP_PKEY_free(key);
+		return NULL;
+	}
+	return key;
+}
+
+EVP_PKEY *gost_public_key(const paramset_t *ps, const unsigned char *pub, size_t publen)
+{
+	size_t size = (size_t)ps->bits / 8;
+	if (publen != 2 * size)
+		return NULL;
+	EVP_PKEY *key = domain(ps);
+	EC_KEY *ec = key != NULL ? EVP_PKEY_get0(key) : NULL;
+	BIGNUM *x = BN_lebin2bn(pub, (int)size, NULL), *y = BN_lebin2bn(pub + size, (int)size, NULL);
+	int ok = ec != NULL && x != NULL && y != NULL &&
+		 EC_KEY_set_public_key_affine_coordinates(ec, x, y);
+	BN_free(x);
+	BN_free(y);
+	if (!ok) {
+		EVP_PKEY_free(key);
+		return NULL;
+	}
+	return key;
+}
+
+int gost_sign(EVP_PKEY *key, const unsigned char *dgst, size_t dlen, unsigned char *sig, size_t *siglen)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(key, g_eng);
+	int ok = ctx != NULL && EVP_PKEY_sign_init(ctx) > 0 &&
+		 EVP_PKEY_sign(ctx, sig, siglen, dgst, dlen) > 0;
+	EVP_PKEY_CTX_free(ctx);
+	return ok ? 0 : -1;
+}
+
+int gost_verify(EVP_PKEY *key, const unsigned char *dgst, size_t dlen, const unsigned char *sig, size_t siglen)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(key, g_eng);
+	int ok = ctx != NULL && EVP_PKEY_verify_init(ctx) > 0 &&
+		 EVP_PKEY_verify(ctx, sig, siglen, dgst, dlen) == 1;
+	EVP_PKEY_CTX_free(ctx);
+	return ok ? 0 : -1;
+}
+
+EVP_MD_CTX *gost_digest_new(int bits)
+{
+	const EVP_MD *md = ENGINE_get_digest(g_eng, bits == 512 ? NID_id_GostR3411_2012_512 : NID_id_GostR3411_2012_256);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (md == NULL || ctx == NULL || !EVP_DigestInit_ex(ctx, md, g_eng)) {
+		EVP_MD_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+int kek_derive(const unsigned char *pin, size_t pinlen, const unsigned char *salt, unsigned iterations, unsigned char kek[32])
+{
+	return PKCS5_PBKDF2_HMAC((const char *)pin, (int)pinlen, salt, SALT_LEN, (int)iterations, EVP_sha256(), 32, kek) ? 0 : -1;
+}
+
+int aead_seal(const unsigned char key[32], const unsigned char *aad, size_t aadlen, const unsigned char *pt, size_t ptlen, unsigned char *out)
+{
+	int len, ok = 0;
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	if (ctx != NULL && RAND_bytes(out, 12) == 1 &&
+	    EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, out) &&
+	    EVP_EncryptUpdate(ctx, NULL, &len, aad, (int)aadlen) &&
+	    EVP_EncryptUpdate(ctx, out + 12, &len, pt, (int)ptlen) &&
+	    EVP_EncryptFinal_ex(ctx, out + 12 + len, &len) &&
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, out + 12 + ptlen))
+		ok = 1;
+	EVP_CIPHER_CTX_free(ctx);
+	return ok ? 0 : -1;
+}
+
+int aead_open(const unsigned char key[32], const unsigned char *aad, size_t aadlen, const unsigned char *in, size_t inlen, unsigned char *pt)
+{
+	int len, ok = 0;
+	if (inlen < AEAD_OVERHEAD)
+		return -1;
+	size_t ctlen = inlen - AEAD_OVERHEAD;
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	if (ctx != NULL &&
+	    EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, in) &&
+	    EVP_DecryptUpdate(ctx, NULL, &len, aad, (int)aadlen) &&
+	    EVP_DecryptUpdate(ctx, pt, &len, in + 12, (int)ctlen) &&
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, (void *)(in + 12 + ctlen)) &&
+	    EVP_DecryptFinal_ex(ctx, pt + len, &len) > 0)
+		ok = 1;
+	EVP_CIPHER_CTX_free(ctx);
+	if (!ok)
+		secure_zero(pt, ctlen);
+	return ok ? 0 : -1;
+}
+
+int random_bytes(unsigned char *p, size_t n)
+{
+	return RAND_bytes(p, (int)n) == 1 ? 0 : -1;
+}

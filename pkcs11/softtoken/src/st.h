@@ -1,0 +1,137 @@
+/*
+ * Internal interfaces of the gostkey software token (libgostkey-softtoken.so).
+ * Layout: util.c (attribute lists, files, config), gost.c (OpenSSL and the
+ * gost engine), store.c (token directories on disk), p11.c (the PKCS#11 API).
+ */
+#ifndef GOSTKEY_ST_H
+#define GOSTKEY_ST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The C_* entry points are the module's interface: declared with default
+ * visibility, while everything else stays hidden (-fvisibility=hidden). */
+#pragma GCC visibility push(default)
+#include <p11-kit/pkcs11.h>
+#pragma GCC visibility pop
+#include <openssl/evp.h>
+
+#include "tc26.h"
+
+/* ---- attribute lists (util.c) ---- */
+
+typedef struct {
+	CK_ATTRIBUTE_TYPE type;
+	CK_ULONG len;
+	unsigned char *val;
+} attr_t;
+
+typedef struct {
+	attr_t *a;
+	size_t n;
+} attrs_t;
+
+attr_t *attrs_find(const attrs_t *as, CK_ATTRIBUTE_TYPE type);
+int attrs_set(attrs_t *as, CK_ATTRIBUTE_TYPE type, const void *val, CK_ULONG len);
+int attrs_set_ulong(attrs_t *as, CK_ATTRIBUTE_TYPE type, CK_ULONG v);
+int attrs_set_bool(attrs_t *as, CK_ATTRIBUTE_TYPE type, CK_BBOOL v);
+void attrs_del(attrs_t *as, CK_ATTRIBUTE_TYPE type);
+/* attrs_ulong/attrs_bool return def when the attribute is absent or malformed. */
+CK_ULONG attrs_ulong(const attrs_t *as, CK_ATTRIBUTE_TYPE type, CK_ULONG def);
+CK_BBOOL attrs_bool(const attrs_t *as, CK_ATTRIBUTE_TYPE type, CK_BBOOL def);
+void attrs_free(attrs_t *as);
+int attrs_copy(attrs_t *dst, const attrs_t *src);
+/* Serialization: u32 count, then per attribute u64 type, u32 length, bytes
+ * (big-endian integers; CK_ULONG-valued attributes keep their native bytes). */
+int attrs_encode(const attrs_t *as, unsigned char **out, size_t *outlen);
+int attrs_decode(const unsigned char *in, size_t inlen, attrs_t *as);
+
+/* ---- helpers (util.c) ---- */
+
+void hex_encode(const unsigned char *in, size_t n, char *out);
+int hex_decode(const char *in, unsigned char *out, size_t max, size_t *n);
+/* write_atomic writes path through a temporary file, fsync and rename, then
+ * fsyncs the directory, so a crash leaves either the old or the new file. */
+int write_atomic(const char *path, const void *data, size_t len);
+int read_file(const char *path, unsigned char **data, size_t *len);
+char *path_join(const char *dir, const char *name);
+void secure_zero(void *p, size_t n);
+
+typedef struct {
+	char *dir;            /* token directories live below it */
+	unsigned retries;     /* PIN attempts before lockout, for new tokens */
+	unsigned iterations;  /* PBKDF2 iterations, for new tokens and PINs */
+	unsigned min_pin, max_pin;
+	unsigned poll_ms;     /* C_WaitForSlotEvent polling interval */
+} config_t;
+
+int config_load(config_t *cfg);
+void config_free(config_t *cfg);
+
+/* ---- GOST and other crypto (gost.c) ---- */
+
+typedef struct {
+	const char *name;     /* e.g. "id-tc26-gost-3410-2012-256-paramSetA" */
+	unsigned char der[12];/* OID, DER with tag and length */
+	size_t der_len;
+	const char *engine_name; /* paramset name the gost engine accepts */
+	int bits;             /* 256 or 512 */
+} paramset_t;
+
+const paramset_t *paramset_by_der(const unsigned char *der, size_t len);
+extern const unsigned char OID_STREEBOG256[10], OID_STREEBOG512[10];
+
+int gost_init(void);
+/* gost_keygen makes a key pair: d little-endian (bits/8 bytes) and the raw
+ * public key X_le‖Y_le (bits/4 bytes). */
+int gost_keygen(const paramset_t *ps, unsigned char *d, unsigned char *pub);
+EVP_PKEY *gost_private_key(const paramset_t *ps, const unsigned char *d, size_t dlen);
+EVP_PKEY *gost_public_key(const paramset_t *ps, const unsigned char *pub, size_t publen);
+/* gost_sign signs a digest (as the hash outputs it, e = LE(digest)) and writes
+ * s‖r into sig (2*size bytes). */
+int gost_sign(EVP_PKEY *key, const unsigned char *dgst, size_t dlen, unsigned char *sig, size_t *siglen);
+int gost_verify(EVP_PKEY *key, const unsigned char *dgst, size_t dlen, const unsigned char *sig, size_t siglen);
+EVP_MD_CTX *gost_digest_new(int bits);
+
+/* PIN-derived wrapping of the token master key (PBKDF2-HMAC-SHA256,
+ * AES-256-GCM). A wrapped key is nonce(12) ‖ ciphertext(32) ‖ tag(16). */
+#define MK_LEN 32
+#define SALT_LEN 16
+#define WRAP_LEN (12 + MK_LEN + 16)
+int kek_derive(const unsigned char *pin, size_t pinlen, const unsigned char *salt, unsigned iterations, unsigned char kek[32]);
+int aead_seal(const unsigned char key[32], const unsigned char *aad, size_t aadlen, const unsigned char *pt, size_t ptlen, unsigned char *out);
+int aead_open(const unsigned char key[32], const unsigned char *aad, size_t aadlen, const unsigned char *in, size_t inlen, unsigned char *pt);
+#define AEAD_OVERHEAD 28
+int random_bytes(unsigned char *p, size_t n);
+
+/* ---- token directories (store.c) ---- */
+
+typedef struct {
+	int initialized;
+	char label[33];
+	char serial[17];
+	unsigned iterations;
+	unsigned max_retries;
+	unsigned user_fail, so_fail;
+	unsigned char so_salt[SALT_LEN], so_wrap[WRAP_LEN];
+	int has_user;
+	unsigned char user_salt[SALT_LEN], user_wrap[WRAP_LEN];
+} tstate_t;
+
+int store_lock(const char *dir);           /* returns an fd, or -1 */
+void store_unlock(int fd);
+int store_read_state(const char *dir, tstate_t *st);    /* absent file: initialized = 0 */
+int store_write_state(const char *dir, const tstate_t *st);
+int store_present(const char *dir);
+
+/* A stored object: clear attributes and an optional AES-GCM sealed blob of
+ * the attributes that need the master key (all attributes of private
+ * objects; CKA_VALUE of private keys). */
+int store_write_object(const char *dir, const char *fid, const attrs_t *clear, const unsigned char *enc, size_t enclen);
+int store_read_object(const char *dir, const char *fid, attrs_t *clear, unsigned char **enc, size_t *enclen);
+int store_delete_object(const char *dir, const char *fid);
+int store_delete_all_objects(const char *dir);
+/* store_list_objects returns a malloc'd array of 17-byte file ids. */
+int store_list_objects(const char *dir, char (**fids)[17], size_t *n);
+
+#endif

@@ -1,0 +1,314 @@
+/*
+ * Token directories on disk. A token is a directory holding
+ *   token.conf   label, serial, PIN salts, the master key wrapped under each
+ *                PIN, PIN failure counters (text, one "key value" a line)
+ *   objects/     one <id>.obj file per token object
+ *   .lock        flock(2) target serializing processes
+ *   .removed     if present, the token is "pulled out"
+ * Every file is replaced atomically (write_atomic), so a crash leaves the
+ * previous or the next version, never a torn one.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "st.h"
+
+#define STATE_FILE "token.conf"
+#define OBJ_DIR "objects"
+static const unsigned char OBJ_MAGIC[4] = {'G', 'K', 'O', '1'};
+
+int store_lock(const char *dir)
+{
+	char *p = path_join(dir, ".lock");
+	if (p == NULL)
+		return -1;
+	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	free(p);
+	if (fd < 0)
+		return -1;
+	while (flock(fd, LOCK_EX) != 0) {
+		if (errno != EINTR) {
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
+void store_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+int store_present(const char *dir)
+{
+	struct stat sb;
+	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+		return 0;
+	char *p = path_join(dir, ".removed");
+	if (p == NULL)
+		return 0;
+	int removed = access(p, F_OK) == 0;
+	free(p);
+	return !removed;
+}
+
+static int get_hex(const char *val, unsigned char *out, size_t want)
+{
+	size_t n;
+	return hex_decode(val, out, want, &n) == 0 && n == want ? 0 : -1;
+}
+
+int store_read_state(const char *dir, tstate_t *st)
+{
+	memset(st, 0, sizeof(*st));
+	char *p = path_join(dir, STATE_FILE);
+	if (p == NULL)
+		return -1;
+	FILE *f = fopen(p, "r");
+	free(p);
+	if (f == NULL)
+		return errno == ENOENT ? 0 : -1;
+	char line[512];
+	int rc = 0, have_so = 0;
+	while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+		line[strcspn(line, "\r\n")] = 0;
+		char *val = strchr(line, ' ');
+		if (val == NULL) {
+			rc = -1;
+			break;
+		}
+		*val++ = 0;
+		size_t n;
+		if (strcmp(line, "version") == 0)
+			rc = strcmp(val, "1") == 0 ? 0 : -1;
+		else if (strcmp(line, "label") == 0) {
+			rc = hex_decode(val, (unsigned char *)st->label, 32, &n);
+			st->label[rc == 0 ? n : 0] = 0;
+		} else if (strcmp(line, "serial") == 0) {
+			rc = strlen(val) == 16 ? 0 : -1;
+			if (rc == 0)
+				memcpy(st->serial, val, 17);
+		} else if (strcmp(line, "iterations") == 0)
+			st->iterations = (unsigned)strtoul(val, NULL, 10);
+		else if (strcmp(line, "max_retries") == 0)
+			st->max_retries = (unsigned)strtoul(val, NULL, 10);
+		else if (strcmp(line, "user_fail") == 0)
+			st->user_fail = (unsigned)strtoul(val, NULL, 10);
+		else if (strcmp(line, "so_fail") == 0)
+			st->so_fail = (unsigned)strtoul(val, NULL, 10);
+		else if (strcmp(line, "so_salt") == 0)
+			rc = get_hex(val, st->so_salt, SALT_LEN);
+		else if (strcmp(line, "so_wrap") == 0) {
+			rc = get_hex(val, st->so_wrap, WRAP_LEN);
+			have_so = 1;
+		} else if (strcmp(line, "user_salt") == 0)
+			rc = get_hex(val, st->user_salt, SALT_LEN);
+		else if (strcmp(line, "user_wrap") == 0) {
+			rc = get_hex(val, st->user_wrap, WRAP_LEN);
+			st->has_user = 1;
+		}
+	}
+	fclose(f);
+	if (rc != 0 || !have_so || st->serial[0] == 0 || st->iterations == 0 || st->max_retries == 0)
+		return -1;
+	st->initialized = 1;
+	return 0;
+}
+
+int store_write_state(const char *dir, const tstate_t *st)
+{
+	char buf[2048], label[65], sosalt[2 * SALT_LEN + 1], sowrap[2 * WRAP_LEN + 1];
+	hex_encode((const unsigned char *)st->label, strlen(st->label), label);
+	hex_encode(st->so_salt, SALT_LEN, sosalt);
+	hex_encode(st->so_wrap, WRAP_LEN, sowrap);
+	int n = snprintf(buf, sizeof(buf),
+			 "version 1\nlabel %s\nserial %s\niterations %u\nmax_retries %u\n"
+			 "user_fail %u\nso_fail %u\nso_salt %s\nso_wrap %s\n",
+			 label, st->serial, st->iterations, st->max_retries,
+			 st->user_fail, st->so_fail, sosalt, sowrap);
+	if (st->has_user) {
+		char usalt[2 * SALT_LEN + 1], uwrap[2 * WRAP_LEN + 1];
+		hex_encode(st->user_salt, SALT_LEN, usalt);
+		hex_encode(st->user_wrap, WRAP_LEN, uwrap);
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "user_salt %s\nuser_wrap %s\n", usalt, uwrap);
+	}
+	char *p = path_join(dir, STATE_FILE);
+	if (p == NULL)
+		return -1;
+	int rc = write_atomic(p, buf, (size_t)n);
+	free(p);
+	secure_zero(buf, sizeof(buf));
+	return rc;
+}
+
+static char *obj_path(const char *dir, const char *fid)
+{
+	char name[64];
+	snprintf(name, sizeof(name), OBJ_DIR "/%s.obj", fid);
+	return path_join(dir, name);
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+int store_write_object(const char *dir, const char *fid, const attrs_t *clear, const unsigned char *enc, size_t enclen)
+{
+	char *od = path_join(dir, OBJ_DIR);
+	if (od == NULL)
+		return -1;
+	if (mkdir(od, 0700) != 0 && errno != EEXIST) {
+		free(od);
+		return -1;
+	}
+	free(od);
+	unsigned char *cl;
+	size_t cllen;
+	if (attrs_encode(clear, &cl, &cllen))
+		return -1;
+	size_t len = 4 + 4 + cllen + 4 + enclen;
+	unsigned char *buf = malloc(len);
+	int rc = -1;
+	if (buf != NULL) {
+		memcpy(buf, OBJ_MAGIC, 4);
+		put32(buf + 4, (uint32_t)cllen);
+		memcpy(buf + 8, cl, cllen);
+		put32(buf + 8 + cllen, (uint32_t)enclen);
+		if (enclen)
+			memcpy(buf + 12 + cllen, enc, enclen);
+		char *p = obj_path(dir, fid);
+		if (p != NULL)
+			rc = write_atomic(p, buf, len);
+		free(p);
+		free(buf);
+	}
+	free(cl);
+	return rc;
+}
+
+int store_read_object(const char *dir, const char *fid, attrs_t *clear, unsigned char **enc, size_t *enclen)
+{
+	char *p = obj_path(dir, fid);
+	unsigned char *buf;
+	size_t len;
+	if (p == NULL)
+		return -1;
+	int rc = read_file(p, &buf, &len);
+	free(p);
+	if (rc)
+		return -1;
+	rc = -1;
+	*enc = NULL;
+	*enclen = 0;
+	if (len < 12 || memcmp(buf, OBJ_MAGIC, 4) != 0)
+		goto out;
+	size_t cllen = get32(buf + 4);
+	if (cllen > len - 12)
+		goto out;
+	size_t el = get32(buf + 8 + cllen);
+	if (el != len - 12 - cllen)
+		goto out;
+	if (attrs_decode(buf + 8, cllen, clear))
+		goto out;
+	if (el) {
+		*enc = malloc(el);
+		if (*enc == NULL) {
+			attrs_free(clear);
+			goto out;
+		}
+		memcpy(*enc, buf + 12 + cllen, el);
+		*enclen = el;
+	}
+	rc = 0;
+out:
+	free(buf);
+	return rc;
+}
+
+int store_delete_object(const char *dir, const char *fid)
+{
+	char *p = obj_path(dir, fid);
+	if (p == NULL)
+		return -1;
+	int rc = unlink(p) == 0 || errno == ENOENT ? 0 : -1;
+	free(p);
+	return rc;
+}
+
+static int valid_fid(const char *name)
+{
+	size_t n = strlen(name);
+	if (n != 20 || strcmp(name + 16, ".obj") != 0)
+		return 0;
+	for (size_t i = 0; i < 16; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+int store_list_objects(const char *dir, char (**fids)[17], size_t *n)
+{
+	*fids = NULL;
+	*n = 0;
+	char *od = path_join(dir, OBJ_DIR);
+	if (od == NULL)
+		return -1;
+	DIR *d = opendir(od);
+	free(od);
+	if (d == NULL)
+		return errno == ENOENT ? 0 : -1;
+	struct dirent *de;
+	int rc = 0;
+	while ((de = readdir(d)) != NULL) {
+		if (!valid_fid(de->d_name))
+			continue;
+		char (*nf)[17] = realloc(*fids, (*n + 1) * sizeof(**fids));
+		if (nf == NULL) {
+			rc = -1;
+			break;
+		}
+		*fids = nf;
+		memcpy(nf[*n], de->d_name, 16);
+		nf[*n][16] = 0;
+		(*n)++;
+	}
+	closedir(d);
+	if (rc) {
+		free(*fids);
+		*fids = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+int store_delete_all_objects(const char *dir)
+{
+	char (*fids)[17];
+	size_t n;
+	if (store_list_objects(dir, &fids, &n))
+		return -1;
+	int rc = 0;
+	for (size_t i = 0; i < n; i++)
+		if (store_delete_object(dir, fids[i]))
+			rc = -1;
+	free(fids);
+	return rc;
+}
