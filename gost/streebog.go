@@ -1,6 +1,7 @@
 package gost
 
 import (
+	"encoding"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -31,6 +32,13 @@ type streebog struct {
 	nx          int
 	size        int
 }
+
+var (
+	_ hash.Cloner                = (*streebog)(nil)
+	_ encoding.BinaryAppender    = (*streebog)(nil)
+	_ encoding.BinaryMarshaler   = (*streebog)(nil)
+	_ encoding.BinaryUnmarshaler = (*streebog)(nil)
+)
 
 // New256 returns a new hash.Hash computing Streebog-256. Its state can be
 // saved and restored with encoding.BinaryMarshaler/BinaryUnmarshaler.
@@ -119,6 +127,12 @@ func (d *streebog) blocks(p []byte) {
 func (d *streebog) Sum(b []byte) []byte {
 	c := *d
 	return c.checkSum(b)
+}
+
+// Clone returns an independent copy of the running hash (hash.Cloner).
+func (d *streebog) Clone() (hash.Cloner, error) {
+	c := *d
+	return &c, nil
 }
 
 // checkSum runs stage 3 of RFC 6986 §8 on d and appends the digest.

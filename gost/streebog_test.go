@@ -86,6 +86,9 @@ func TestStreebogInterface(t *testing.T) {
 		if _, ok := tc.h.(encoding.BinaryAppender); !ok {
 			t.Errorf("%d-byte hash is not a BinaryAppender", tc.size)
 		}
+		if _, ok := tc.h.(hash.Cloner); !ok {
+			t.Errorf("%d-byte hash is not a hash.Cloner", tc.size)
+		}
 	}
 }
 
@@ -136,6 +139,26 @@ func TestStreebogStreaming(t *testing.T) {
 			if got := h.Sum(nil); !bytes.Equal(got, want) {
 				t.Fatalf("size %d, len %d, random split: %x, want %x", size, n, got, want)
 			}
+		}
+	}
+}
+
+func TestStreebogClone(t *testing.T) {
+	for _, size := range []int{Size256, Size512} {
+		h := newHash(size)
+		h.Write([]byte("common prefix, long enough to fill one 64-byte block and then some"))
+		c, err := h.(hash.Cloner).Clone()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Write([]byte("a"))
+		c.Write([]byte("b"))
+		ha, hb := h.Sum(nil), c.Sum(nil)
+		if want := oneShot(size, []byte("common prefix, long enough to fill one 64-byte block and then somea")); !bytes.Equal(ha, want) {
+			t.Errorf("size %d: original after clone = %x, want %x", size, ha, want)
+		}
+		if want := oneShot(size, []byte("common prefix, long enough to fill one 64-byte block and then someb")); !bytes.Equal(hb, want) {
+			t.Errorf("size %d: clone = %x, want %x", size, hb, want)
 		}
 	}
 }
