@@ -4,4 +4,12 @@ go 1.26.0
 
 require golang.org/x/crypto v0.58.0
 
-require github.com/miekg/pkcs11 v1.1.2
+require (
+	github.com/miekg/pkcs11 v1.1.2
+	github.com/rogpeppe/go-internal v1.14.1
+)
+
+require (
+	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/tools v0.26.0 // indirect
+)

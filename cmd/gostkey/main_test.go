@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/gostkey/gostkey/internal/testkit"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// The CLI is tested as a user types it: testdata/script/*.txtar run
+// `gostkey` (this test binary re-executed) next to the real openssl with
+// the gost engine.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"gostkey": func() {
+			os.Exit(run(context.Background(), os.Args[1:], stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr}))
+		},
+	})
+}
+
+func TestScripts(t *testing.T) {
+	testkit.RequireOpenSSL(t)
+	testscript.Run(t, testscript.Params{
+		Dir:                 filepath.Join("testdata", "script"),
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("OPENSSL_CONF", testkit.OpenSSLConfig())
+			env.Setenv("SOFTTOKEN", filepath.Join(testkit.RepoRoot(), "bin", "libgostkey-softtoken.so"))
+			env.Setenv("GOSTKEY_SOFTTOKEN_DIR", filepath.Join(env.WorkDir, "tokens"))
+			env.Setenv("TESTVECTORS", filepath.Join(testkit.RepoRoot(), "testdata", "vectors"))
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"randfile":   cmdRandfile,
+			"samedigest": cmdSameDigest,
+		},
+	})
+}
+
+// randfile NAME SIZE writes SIZE deterministic pseudo-random bytes.
+func cmdRandfile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: randfile NAME SIZE")
+	}
+	size, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	data := make([]byte, size)
+	r := rand.NewChaCha8([32]byte{byte(size), byte(size >> 8), byte(size >> 16)})
+	_, _ = r.Read(data)
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), data, 0o644))
+}
+
+// samedigest A B compares the first field (the hex digest) of two files:
+// ours prints "hex  name", openssl -r prints "hex *name".
+func cmdSameDigest(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: samedigest FILE1 FILE2")
+	}
+	a, b := strings.Fields(ts.ReadFile(args[0])), strings.Fields(ts.ReadFile(args[1]))
+	same := len(a) > 0 && len(b) > 0 && a[0] == b[0]
+	if same == neg {
+		ts.Fatalf("digests %v and %v: same=%v", a, b, same)
+	}
+}
