@@ -4,7 +4,10 @@ package gost
 // writes and reads them (fact sheet §3; gost-engine gost_ameth.c).
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
@@ -37,8 +40,10 @@ func MarshalPKCS8PrivateKey(priv *PrivateKey) ([]byte, error) {
 // AlgorithmIdentifier follows the rules of ParsePKIXPublicKey. The
 // privateKey OCTET STRING may hold any form gost-engine reads: d
 // little-endian with no inner tag (what it writes), an inner OCTET STRING
-// of d little-endian (its LEGACY_PK_WRAP output), or an inner INTEGER
-// (big-endian, older writers). d must satisfy 0 < d < q; the public key is
+// of d little-endian (its LEGACY_PK_WRAP output), an inner INTEGER
+// (big-endian, older writers), or CryptoPro's masked key (d·m1·…·mn mod q
+// written as the little-endian blocks d ‖ m1 ‖ … ‖ mn, bare or in a
+// MASKED_GOST_KEY SEQUENCE). d must satisfy 0 < d < q; the public key is
 // computed from it. Errors never contain key material.
 func ParsePKCS8PrivateKey(der []byte) (*PrivateKey, error) {
 	input := cryptobyte.String(der)
@@ -87,15 +92,23 @@ func ParsePKCS8PrivateKey(der []byte) (*PrivateKey, error) {
 func privateScalar(c *Curve, key []byte) ([]byte, error) {
 	size := c.Size()
 	if len(key)%size == 0 && len(key) > 0 {
-		if len(key) > size {
-			// CryptoPro's masked form: d ‖ mask1 ‖ … , the key being the
-			// product of all of them mod q.
-			return nil, fmt.Errorf("%w: masked private keys (%d masks) are not supported", ErrMalformedKey, len(key)/size-1)
-		}
-		return fixedLE(c, key)
+		return unmask(c, key), nil
 	}
 	s := cryptobyte.String(key)
 	switch {
+	case s.PeekASN1Tag(cbasn1.SEQUENCE):
+		// MASKED_GOST_KEY ::= SEQUENCE { maskedPrivateKey OCTET STRING,
+		// publicKey OCTET STRING }; gost-engine ignores the public key.
+		var seq cryptobyte.String
+		var masked, public []byte
+		if !s.ReadASN1(&seq, cbasn1.SEQUENCE) || !s.Empty() ||
+			!seq.ReadASN1Bytes(&masked, cbasn1.OCTET_STRING) || !seq.ReadASN1Bytes(&public, cbasn1.OCTET_STRING) || !seq.Empty() {
+			return nil, fmt.Errorf("%w: masked private key is not a DER SEQUENCE of two OCTET STRINGs", ErrMalformedKey)
+		}
+		if len(masked) == 0 || len(masked)%size != 0 {
+			return nil, fmt.Errorf("%w: masked private key is %d bytes, not a multiple of %d", ErrBadPrivateKey, len(masked), size)
+		}
+		return unmask(c, masked), nil
 	case s.PeekASN1Tag(cbasn1.OCTET_STRING):
 		var le []byte
 		if !s.ReadASN1Bytes(&le, cbasn1.OCTET_STRING) || !s.Empty() {
@@ -144,4 +157,90 @@ func fixedLE(c *Curve, le []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: the scalar is longer than %d bytes", ErrBadPrivateKey, size)
 	}
 	return d, nil
+}
+
+// unmask returns, as c.Size() little-endian bytes, the product mod q of the
+// little-endian blocks of key (c.Size() bytes each). One block is the key
+// itself, returned as is so that NewPrivateKey rejects it if out of range,
+// as gost-engine does; more are CryptoPro masks, multiplied in as
+// gost-engine's unmask_priv_key does. The arithmetic runs on fixed-size
+// limbs with no branch or index depending on the values, since they are
+// the secret.
+func unmask(c *Curve, key []byte) []byte {
+	size := c.Size()
+	if len(key) == size {
+		return bytes.Clone(key)
+	}
+	n := size / 8
+	q := make([]uint64, n)
+	qBE := c.Q.FillBytes(make([]byte, size))
+	for i := range q {
+		q[i] = binary.BigEndian.Uint64(qBE[size-8-8*i:])
+	}
+	acc := make([]uint64, n)
+	for i := 8*size - 1; i >= 0; i-- { // acc = first block mod q
+		modDoubleAdd(acc, uint64(key[i/8]>>(i%8)&1), q)
+	}
+	sum := make([]uint64, n)
+	prod := make([]uint64, n)
+	for off := size; off < len(key); off += size {
+		mask := key[off : off+size]
+		clear(prod)
+		for i := 8*size - 1; i >= 0; i-- { // prod = acc·mask mod q
+			modDoubleAdd(prod, 0, q)
+			copy(sum, prod)
+			modAdd(sum, acc, q)
+			selectLimbs(prod, sum, uint64(mask[i/8]>>(i%8)&1))
+		}
+		copy(acc, prod)
+	}
+	d := make([]byte, size)
+	for i, w := range acc {
+		binary.LittleEndian.PutUint64(d[8*i:], w)
+	}
+	clear(acc)
+	clear(sum)
+	clear(prod)
+	return d
+}
+
+// modDoubleAdd sets r = 2r + bit mod q, for r < q and bit 0 or 1.
+func modDoubleAdd(r []uint64, bit uint64, q []uint64) {
+	carry := bit
+	for i := range r {
+		next := r[i] >> 63
+		r[i] = r[i]<<1 | carry
+		carry = next
+	}
+	reduceOnce(r, carry, q)
+}
+
+// modAdd sets r = r + a mod q, for r, a < q.
+func modAdd(r, a, q []uint64) {
+	var carry uint64
+	for i := range r {
+		r[i], carry = bits.Add64(r[i], a[i], carry)
+	}
+	reduceOnce(r, carry, q)
+}
+
+// reduceOnce brings carry·2^(64·len) + r, known to be below 2q, below q.
+func reduceOnce(r []uint64, carry uint64, q []uint64) {
+	var buf [8]uint64 // 512 bits at most; kept off the heap
+	t := buf[:len(r)]
+	var borrow uint64
+	for i := range r {
+		t[i], borrow = bits.Sub64(r[i], q[i], borrow)
+	}
+	// Subtract when the value overflowed the limbs or r ≥ q.
+	selectLimbs(r, t, carry|(borrow^1))
+	clear(t)
+}
+
+// selectLimbs sets r = a if choice is 1, leaves it if 0.
+func selectLimbs(r, a []uint64, choice uint64) {
+	mask := -choice
+	for i := range r {
+		r[i] ^= mask & (r[i] ^ a[i])
+	}
 }

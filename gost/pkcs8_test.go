@@ -2,9 +2,11 @@ package gost
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/asn1"
 	"encoding/hex"
 	"errors"
+	"math/big"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -53,6 +55,65 @@ func integerDER(d []byte) []byte {
 		be = append([]byte{0}, be...)
 	}
 	return append([]byte{0x02, byte(len(be))}, be...)
+}
+
+// maskedGostKey is gost-engine's MASKED_GOST_KEY holding masked, with a
+// public key that gost-engine ignores.
+func maskedGostKey(masked []byte) []byte {
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1OctetString(masked)
+		b.AddASN1OctetString(make([]byte, 2*len(masked)))
+	})
+	return b.BytesOrPanic()
+}
+
+func leBig(b []byte) *big.Int { return new(big.Int).SetBytes(reversed(b)) }
+
+func bigLE(v *big.Int, size int) []byte { return reversed(v.FillBytes(make([]byte, size))) }
+
+// maskKey writes d as CryptoPro does: d·(m1·…·mn)⁻¹ mod q ‖ m1 ‖ … ‖ mn.
+func maskKey(t testing.TB, c *Curve, d []byte, masks int) []byte {
+	t.Helper()
+	prod := big.NewInt(1)
+	var tail []byte
+	for range masks {
+		m := make([]byte, c.Size())
+		if _, err := rand.Read(m); err != nil {
+			t.Fatal(err)
+		}
+		tail = append(tail, m...)
+		prod.Mul(prod, leBig(m)).Mod(prod, c.Q)
+	}
+	d0 := new(big.Int).Mul(leBig(d), new(big.Int).ModInverse(prod, c.Q))
+	return append(bigLE(d0.Mod(d0, c.Q), c.Size()), tail...)
+}
+
+func TestUnmask(t *testing.T) {
+	for _, c := range Curves() {
+		size := c.Size()
+		ff := bytes.Repeat([]byte{0xff}, size)
+		qMinus1 := bigLE(new(big.Int).Sub(c.Q, big.NewInt(1)), size)
+		random := make([]byte, 4*size)
+		if _, err := rand.Read(random); err != nil {
+			t.Fatal(err)
+		}
+		inputs := [][]byte{
+			random[:2*size], random[:3*size], random,
+			append(bytes.Clone(ff), ff...), append(bytes.Clone(qMinus1), qMinus1...),
+			append(bigLE(c.Q, size), random[:size]...), append(bytes.Clone(random[:size]), ff...),
+		}
+		for i, in := range inputs {
+			want := big.NewInt(1)
+			for off := 0; off < len(in); off += size {
+				want.Mul(want, leBig(in[off:off+size]))
+			}
+			want.Mod(want, c.Q)
+			if got := unmask(c, in); !bytes.Equal(got, bigLE(want, size)) {
+				t.Errorf("%s, input %d: unmask\n got %x\nwant %x", c.Name, i, got, bigLE(want, size))
+			}
+		}
+	}
 }
 
 // TestOpenSSLFixtures reads the keys gost-engine wrote into testdata (one
@@ -147,6 +208,10 @@ func TestParsePKCS8Forms(t *testing.T) {
 		{"short INTEGER", with(func(p *p8Parts) { p.key = integerDER(dShort) }), wantShort},
 		{"digestParamSet present", with(func(p *p8Parts) { p.params = oidSeq(c.OID, OIDStreebog512) }), want},
 		{"attributes", with(func(p *p8Parts) { p.extra = []byte{0xa0, 0x00} }), want},
+		{"masked, one mask", with(func(p *p8Parts) { p.key = maskKey(t, c, d, 1) }), want},
+		{"masked, three masks", with(func(p *p8Parts) { p.key = maskKey(t, c, d, 3) }), want},
+		{"MASKED_GOST_KEY", with(func(p *p8Parts) { p.key = maskedGostKey(maskKey(t, c, d, 2)) }), want},
+		{"MASKED_GOST_KEY, no mask", with(func(p *p8Parts) { p.key = maskedGostKey(d) }), want},
 		{"LEGACY_PK_WRAP written by gost-engine", legacy, nil},
 	}
 	for _, tt := range tests {
@@ -203,7 +268,9 @@ func TestParsePKCS8Rejects(t *testing.T) {
 		{"d = q", with(func(p *p8Parts) { p.key = q }), ErrBadPrivateKey, "out of range"},
 		{"d = 2^256-1", with(func(p *p8Parts) { p.key = ff }), ErrBadPrivateKey, "out of range"},
 		{"31 bytes", with(func(p *p8Parts) { p.key = d[:31] }), ErrMalformedKey, "no form gost-engine reads"},
-		{"masked key", with(func(p *p8Parts) { p.key = append(bytes.Clone(d), d...) }), ErrMalformedKey, "masked"},
+		{"masked key, product 0", with(func(p *p8Parts) { p.key = append(bytes.Clone(d), make([]byte, 32)...) }), ErrBadPrivateKey, "out of range"},
+		{"MASKED_GOST_KEY, 33 bytes", with(func(p *p8Parts) { p.key = maskedGostKey(append(bytes.Clone(d), 1)) }), ErrBadPrivateKey, "not a multiple of 32"},
+		{"MASKED_GOST_KEY without public key", with(func(p *p8Parts) { p.key = append([]byte{0x30, 0x22}, octetString(d)...) }), ErrMalformedKey, "two OCTET STRINGs"},
 		{"wrapped, 31 bytes", with(func(p *p8Parts) { p.key = octetString(d[:31]) }), ErrBadPrivateKey, "31 bytes"},
 		{"wrapped, 64 bytes over q", with(func(p *p8Parts) { p.key = octetString(append(bytes.Clone(d), d...)) }), ErrBadPrivateKey, "longer than 32 bytes"},
 		{"wrapped, trailing byte", with(func(p *p8Parts) { p.key = append(octetString(d), 0) }), ErrMalformedKey, "exactly one"},

@@ -81,7 +81,13 @@ func TestOpenSSLReadsPKCS8Forms(t *testing.T) {
 		}
 		d := priv.Bytes()
 		want := wantSPKI(c, priv.PublicKey.Bytes(), digestParamSetRule[c.OID.String()].gostEngine)
-		for name, key := range map[string][]byte{"wrapped": octetString(d), "INTEGER": integerDER(d)} {
+		forms := map[string][]byte{
+			"wrapped":         octetString(d),
+			"INTEGER":         integerDER(d),
+			"masked":          maskKey(t, c, d, 2),
+			"MASKED_GOST_KEY": maskedGostKey(maskKey(t, c, d, 1)),
+		}
+		for name, key := range forms {
 			t.Run(c.Name+"/"+name, func(t *testing.T) {
 				der := p8Parts{alg: c.Hash.PublicKeyOID(), params: keyParams(c, false), key: key}.der()
 				got, err := ParsePKCS8PrivateKey(der)
