@@ -3,6 +3,7 @@ package gost
 import (
 	"bytes"
 	"encoding"
+	"encoding/asn1"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -65,6 +66,26 @@ func TestStreebogVectors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The digest RFC 9215 example 1 signs: Streebog-256 over its
+// tbsCertificate (fact sheet §6.3).
+func TestStreebogRFC9215Example1(t *testing.T) {
+	der, err := os.ReadFile(filepath.Join(testkit.VectorsDir(), "rfc9215_ex1.der"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cert struct {
+		TBS, Algorithm asn1.RawValue
+		Signature      asn1.BitString
+	}
+	if _, err := asn1.Unmarshal(der, &cert); err != nil {
+		t.Fatal(err)
+	}
+	got := Sum256(cert.TBS.FullBytes)
+	if want := "afecc67f740bfc461f87bfa2f5e4185e68dde304efe6a98b777cdc031ffd8743"; hex.EncodeToString(got[:]) != want {
+		t.Errorf("Streebog-256(tbsCertificate) = %x, want %s", got, want)
 	}
 }
 
