@@ -26,6 +26,9 @@ func MarshalPKCS8PrivateKey(priv *PrivateKey) ([]byte, error) {
 	}
 	d := priv.Bytes()
 	defer clear(d)
+	if len(d) != priv.Curve.Size() {
+		return nil, fmt.Errorf("%w: key has no scalar", ErrBadPrivateKey)
+	}
 	var b cryptobyte.Builder
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 		b.AddASN1Int64(0)

@@ -307,6 +307,10 @@ func TestMarshalPKCS8PrivateKeyRejects(t *testing.T) {
 	if _, err := MarshalPKCS8PrivateKey(&PrivateKey{}); !errors.Is(err, ErrUnknownParamSet) {
 		t.Fatalf("key without a curve: %v", err)
 	}
+	noScalar := &PrivateKey{PublicKey: PublicKey{Curve: CurveTC26256A}}
+	if _, err := MarshalPKCS8PrivateKey(noScalar); !errors.Is(err, ErrBadPrivateKey) {
+		t.Fatalf("key without a scalar: %v", err)
+	}
 }
 
 func FuzzParsePKCS8PrivateKey(f *testing.F) {
