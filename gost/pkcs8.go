@@ -44,9 +44,9 @@ func MarshalPKCS8PrivateKey(priv *PrivateKey) ([]byte, error) {
 // privateKey OCTET STRING may hold any form gost-engine reads: d
 // little-endian with no inner tag (what it writes), an inner OCTET STRING
 // of d little-endian (its LEGACY_PK_WRAP output), an inner INTEGER
-// (big-endian, older writers), or CryptoPro's masked key (d·m1·…·mn mod q
-// written as the little-endian blocks d ‖ m1 ‖ … ‖ mn, bare or in a
-// MASKED_GOST_KEY SEQUENCE). d must satisfy 0 < d < q; the public key is
+// (big-endian, older writers), or CryptoPro's masked key: little-endian
+// blocks k ‖ m1 ‖ … ‖ mn, bare or in a MASKED_GOST_KEY SEQUENCE, with
+// d = k·m1·…·mn mod q. d must satisfy 0 < d < q; the public key is
 // computed from it. Errors never contain key material.
 func ParsePKCS8PrivateKey(der []byte) (*PrivateKey, error) {
 	input := cryptobyte.String(der)
