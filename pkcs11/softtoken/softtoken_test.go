@@ -49,6 +49,62 @@ func module(t *testing.T) string {
 	return filepath.Join(buildDir, "libgostkey-softtoken.so")
 }
 
+// cTest compiles src/test/p11test.c, the C program that walks the whole
+// API and the PIN life cycle.
+func cTest(t *testing.T) string {
+	t.Helper()
+	cflags, err := exec.Command("pkg-config", "--cflags", "p11-kit-1").Output()
+	if err != nil {
+		testkit.Missing(t, "pkg-config p11-kit-1 (libp11-kit-dev)")
+	}
+	bin := filepath.Join(t.TempDir(), "p11test")
+	args := append([]string{"-std=c11", "-g", "-Wall", "-Wextra", "-Werror"}, strings.Fields(string(cflags))...)
+	args = append(args, "-o", bin, filepath.Join("src", "test", "p11test.c"), "-ldl", "-lpthread")
+	if out, err := exec.Command("cc", args...).CombinedOutput(); err != nil {
+		t.Fatalf("cc p11test.c: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// runCTest runs the C test against a fresh token directory, optionally
+// under a checker (valgrind), and fails with its output.
+func runCTest(t *testing.T, wrapper []string, extraEnv ...string) {
+	t.Helper()
+	mod, bin := module(t), cTest(t)
+	e := env(t)
+	base := ""
+	for _, kv := range e {
+		if strings.HasPrefix(kv, "GOSTKEY_SOFTTOKEN_CONF=") {
+			base = filepath.Join(filepath.Dir(strings.TrimPrefix(kv, "GOSTKEY_SOFTTOKEN_CONF=")), "tokens")
+		}
+	}
+	args := append(append([]string{}, wrapper...), bin, mod, base)
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = append(e, extraEnv...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	if !strings.Contains(string(out), "p11test: all checks passed") {
+		t.Fatalf("p11test did not finish:\n%s", out)
+	}
+}
+
+func TestC(t *testing.T) {
+	t.Parallel()
+	runCTest(t, nil)
+}
+
+// TestCValgrind runs a shortened C test under memcheck: any invalid access,
+// use of uninitialized memory or definite leak fails it.
+func TestCValgrind(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("valgrind"); err != nil {
+		testkit.Missing(t, "valgrind")
+	}
+	runCTest(t, []string{"valgrind", "-q", "--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite"}, "P11TEST_QUICK=1")
+}
+
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if buildDir != "" {
@@ -153,6 +209,7 @@ func requirePkcs11Tool(t *testing.T) {
 // token and the user PIN, generate a key on every curve pkcs11-tool knows,
 // sign a digest and a message, and let openssl verify the signatures.
 func TestPkcs11Tool(t *testing.T) {
+	t.Parallel()
 	requirePkcs11Tool(t)
 	testkit.RequireOpenSSL(t)
 	p := tool{t, module(t), env(t)}

@@ -46,6 +46,13 @@ typedef struct slot {
 	unsigned char mk[MK_LEN];
 	int mk_ok;
 	object_t *objs;
+	/* Handles given to token objects, by file id, so that an object keeps
+	 * its handle when it is unloaded (logout, removal) and loaded again. */
+	struct handle_memo {
+		char fid[17];
+		CK_OBJECT_HANDLE h;
+	} *memo;
+	size_t nmemo;
 } slot_t;
 
 typedef struct {
@@ -339,6 +346,21 @@ static CK_RV get_slot(CK_SLOT_ID id, slot_t **out, int need_present)
 
 /* ---------- objects on disk ---------- */
 
+static CK_OBJECT_HANDLE token_handle(slot_t *sl, const char *fid)
+{
+	for (size_t i = 0; i < sl->nmemo; i++)
+		if (strcmp(sl->memo[i].fid, fid) == 0)
+			return sl->memo[i].h;
+	CK_OBJECT_HANDLE h = g_next_handle++;
+	struct handle_memo *m = realloc(sl->memo, (sl->nmemo + 1) * sizeof(*m));
+	if (m != NULL) {
+		sl->memo = m;
+		memcpy(m[sl->nmemo].fid, fid, 17);
+		m[sl->nmemo++].h = h;
+	}
+	return h;
+}
+
 static int obj_open_secret(slot_t *sl, object_t *o)
 {
 	if (o->enclen == 0 || o->secret_loaded)
@@ -467,7 +489,7 @@ static void slot_sync(slot_t *sl)
 			obj_free(o);
 			continue;
 		}
-		o->h = g_next_handle++;
+		o->h = token_handle(sl, o->fid);
 		o->next = sl->objs;
 		sl->objs = o;
 	}
@@ -511,7 +533,7 @@ static CK_RV obj_insert(session_t *s, attrs_t *attrs, CK_OBJECT_HANDLE *h)
 			return rv;
 		}
 	}
-	o->h = g_next_handle++;
+	o->h = o->token ? token_handle(sl, o->fid) : g_next_handle++;
 	o->next = sl->objs;
 	sl->objs = o;
 	*h = o->h;
@@ -804,6 +826,7 @@ CK_RV C_Finalize(CK_VOID_PTR pReserved)
 		slot_logout(g_slots[i]);
 		objs_remove_if(g_slots[i], pred_all, NULL);
 		free(g_slots[i]->dir);
+		free(g_slots[i]->memo);
 		free(g_slots[i]);
 	}
 	free(g_slots);
@@ -1106,6 +1129,11 @@ CK_RV C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen, CK
 		rv = CKR_SESSION_EXISTS;
 		goto out;
 	}
+	/* An SO PIN out of range cannot be the current one either. */
+	if (!pin_len_ok(ulPinLen)) {
+		rv = CKR_PIN_LEN_RANGE;
+		goto out;
+	}
 	if (sl->dir == NULL) {
 		unsigned char r[8];
 		char serial[17];
@@ -1152,10 +1180,6 @@ CK_RV C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen, CK
 			hex_encode(r, sizeof(r), st.serial);
 		}
 	}
-	if (!pin_len_ok(ulPinLen)) {
-		rv = CKR_PIN_LEN_RANGE;
-		goto out;
-	}
 	label_from(pLabel, st.label);
 	st.iterations = g_cfg.iterations;
 	st.max_retries = g_cfg.retries;
@@ -1180,8 +1204,13 @@ CK_RV C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen, CK
 	}
 out:
 	store_unlock(fd);
-	if (newdir != NULL)
+	if (newdir != NULL) {
+		char *lock = path_join(newdir, ".lock");
+		if (lock != NULL)
+			unlink(lock);
+		free(lock);
 		rmdir(newdir);
+	}
 	free(newdir);
 	pthread_mutex_unlock(&g_lock);
 	return rv;
