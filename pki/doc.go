@@ -18,13 +18,35 @@
 // GOST signature AlgorithmIdentifiers are written without parameters and
 // read with parameters absent or NULL (OpenSSL writes NULL).
 //
-// # Names
+// # Certificates
+//
+// CreateCertificate builds X.509 v3 certificates from a *Certificate
+// template (as crypto/x509 does); ParseCertificate and ParseCertificates
+// read them into the same type, with the standard and the Russian
+// qualified-profile extensions (subjectSignTool, issuerSignTool,
+// certificatePolicies КС1…КА1, privateKeyUsagePeriod) as typed fields.
+// Critical extensions pki does not know are listed in
+// UnhandledCriticalExtensions, and Verify refuses them.
+//
+// # Names and the qualified profile
 //
 // Name has typed fields for the Russian qualified-certificate attributes
 // (SNILS, INN, OGRN, OGRNIP, INNLE, written as NumericString) beside the
 // usual ones (Russian text is written as UTF8String). The raw DER of parsed
-// names is kept, so an issuer name can be copied byte for byte.
+// names is kept and an issuer name is copied byte for byte. ParseName reads
+// the RFC 4514 form String writes and OpenSSL's "/C=RU/CN=…" form. The
+// checksums of SNILS, INN, OGRN and OGRNIP are checked by ValidateSNILS and
+// friends and by Name.ValidateQualified; failures are *QualifiedFieldError,
+// which names the field but never echoes the value.
 //
 // Key identifiers (subject and authority) are the SHA-1 of the
 // subjectPublicKey bits, as OpenSSL computes them (see KeyID).
+//
+// # Verification
+//
+// Certificate.Verify builds a chain to one of the given roots and checks
+// signatures, validity periods, basic constraints and path length, key
+// usage and unknown critical extensions. Failures are
+// *CertificateInvalidError, whose Reason says which check failed and whose
+// Cert is the certificate that failed it.
 package pki

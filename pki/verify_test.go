@@ -1,0 +1,164 @@
+package pki
+
+import (
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestVerifyReasons(t *testing.T) {
+	rootKey, midKey, leafKey := testKey(t, "streebog256"), testKey(t, "streebog512"), testKey(t, "p256")
+	root := issue(t, caTemplate("root"), nil, rootKey)
+	impostor := caTemplate("root") // same name and key identifier, other key
+	impostor.SubjectKeyId = root.cert.SubjectKeyId
+	otherRoot := issue(t, impostor, nil, testKey(t, "p384"))
+
+	midTmpl := caTemplate("intermediate")
+	mid := issue(t, midTmpl, root, midKey)
+
+	pathZero := caTemplate("root, pathLen 0")
+	pathZero.MaxPathLen, pathZero.MaxPathLenZero = 0, true
+	rootPath0 := issue(t, pathZero, nil, rootKey)
+	midUnderPath0 := issue(t, caTemplate("intermediate"), rootPath0, midKey)
+
+	notCA := caTemplate("not a CA")
+	notCA.IsCA = false
+	rootNotCA := issue(t, notCA, nil, rootKey)
+
+	noCertSign := caTemplate("no keyCertSign")
+	noCertSign.KeyUsage = x509.KeyUsageCRLSign
+	rootNoCertSign := issue(t, noCertSign, nil, rootKey)
+
+	expiredCA := caTemplate("expired intermediate")
+	expiredCA.NotAfter = testNow.Add(-time.Minute)
+	expiredMid := issue(t, expiredCA, root, midKey)
+
+	leafUnder := func(parent *testCert, mod func(*Certificate)) *Certificate {
+		tmpl := leafTemplate()
+		if mod != nil {
+			mod(tmpl)
+		}
+		return issue(t, tmpl, parent, leafKey).cert
+	}
+	plainLeaf := leafUnder(mid, nil)
+	roots := []*Certificate{root.cert}
+
+	tests := []struct {
+		name     string
+		leaf     *Certificate
+		opts     VerifyOptions
+		reason   InvalidReason // 0: valid
+		culprit  *Certificate
+		chainLen int
+	}{
+		{"valid through an intermediate", plainLeaf, VerifyOptions{Roots: roots, Intermediates: []*Certificate{mid.cert}}, 0, nil, 3},
+		{"the root itself", root.cert, VerifyOptions{Roots: roots}, 0, nil, 1},
+		{"intermediate missing", plainLeaf, VerifyOptions{Roots: roots}, UnknownAuthority, plainLeaf, 0},
+		{"other root of the same name", plainLeaf, VerifyOptions{Roots: []*Certificate{otherRoot.cert}, Intermediates: []*Certificate{mid.cert}}, BadSignature, mid.cert, 0},
+		{"leaf expired", plainLeaf, VerifyOptions{Roots: roots, Intermediates: []*Certificate{mid.cert}, CurrentTime: testNow.Add(366 * 24 * time.Hour)}, Expired, plainLeaf, 0},
+		{"leaf not yet valid", plainLeaf, VerifyOptions{Roots: roots, Intermediates: []*Certificate{mid.cert}, CurrentTime: testNow.Add(-2 * time.Hour)}, NotYetValid, plainLeaf, 0},
+		{"intermediate expired", leafUnder(&testCert{expiredMid.cert, midKey}, nil), VerifyOptions{Roots: roots, Intermediates: []*Certificate{expiredMid.cert}}, Expired, expiredMid.cert, 0},
+		{"issuer not a CA", leafUnder(rootNotCA, nil), VerifyOptions{Roots: []*Certificate{rootNotCA.cert}}, NotAuthorizedToSign, rootNotCA.cert, 0},
+		{"issuer without keyCertSign", leafUnder(rootNoCertSign, nil), VerifyOptions{Roots: []*Certificate{rootNoCertSign.cert}}, NotAuthorizedToSign, rootNoCertSign.cert, 0},
+		{"pathLen 0 with an intermediate", leafUnder(midUnderPath0, nil), VerifyOptions{Roots: []*Certificate{rootPath0.cert}, Intermediates: []*Certificate{midUnderPath0.cert}}, TooManyIntermediates, rootPath0.cert, 0},
+		{"pathLen 0 directly", leafUnder(rootPath0, nil), VerifyOptions{Roots: []*Certificate{rootPath0.cert}}, 0, nil, 2},
+		{"key usage lacks keyCertSign asked", plainLeaf, VerifyOptions{Roots: roots, Intermediates: []*Certificate{mid.cert}, KeyUsage: x509.KeyUsageCertSign}, IncompatibleUsage, plainLeaf, 0},
+		{"key usage has what is asked", plainLeaf, VerifyOptions{Roots: roots, Intermediates: []*Certificate{mid.cert}, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment}, 0, nil, 3},
+		{"EKU lacks serverAuth", plainLeaf, VerifyOptions{Roots: roots, Intermediates: []*Certificate{mid.cert}, ExtKeyUsage: []asn1.ObjectIdentifier{OIDExtKeyUsageServerAuth}}, IncompatibleUsage, plainLeaf, 0},
+		{"EKU has clientAuth", plainLeaf, VerifyOptions{Roots: roots, Intermediates: []*Certificate{mid.cert}, ExtKeyUsage: []asn1.ObjectIdentifier{OIDExtKeyUsageServerAuth, OIDExtKeyUsageClientAuth}}, 0, nil, 3},
+		{"unknown critical extension", leafUnder(mid, func(c *Certificate) {
+			c.ExtraExtensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 3, 4}, Critical: true, Value: []byte{5, 0}}}
+		}), VerifyOptions{Roots: roots, Intermediates: []*Certificate{mid.cert}}, UnhandledCriticalExtension, nil, 0},
+		{"unknown non-critical extension", leafUnder(mid, func(c *Certificate) {
+			c.ExtraExtensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 3, 4}, Value: []byte{5, 0}}}
+		}), VerifyOptions{Roots: roots, Intermediates: []*Certificate{mid.cert}}, 0, nil, 3},
+		{"no roots", plainLeaf, VerifyOptions{Intermediates: []*Certificate{mid.cert}}, UnknownAuthority, mid.cert, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.opts.CurrentTime.IsZero() {
+				tt.opts.CurrentTime = testNow
+			}
+			chain, err := tt.leaf.Verify(tt.opts)
+			if tt.reason == 0 {
+				if err != nil || len(chain) != tt.chainLen || !chain[0].Equal(tt.leaf) {
+					t.Fatalf("got %d certificates, %v; want a chain of %d", len(chain), err, tt.chainLen)
+				}
+				return
+			}
+			var ce *CertificateInvalidError
+			if !errors.As(err, &ce) || ce.Reason != tt.reason {
+				t.Fatalf("got %v, want reason %v", err, tt.reason)
+			}
+			culprit := tt.culprit
+			if culprit == nil {
+				culprit = tt.leaf
+			}
+			if !ce.Cert.Equal(culprit) {
+				t.Errorf("error names %q, want %q", ce.Cert.Subject.String(), culprit.Subject.String())
+			}
+			if chain != nil {
+				t.Error("chain returned with an error")
+			}
+		})
+	}
+}
+
+func TestVerifyBadSignatureWraps(t *testing.T) {
+	root := issue(t, caTemplate("root"), nil, testKey(t, "streebog256"))
+	leaf := issue(t, leafTemplate(), root, testKey(t, "streebog512")).cert
+	raw := append([]byte(nil), leaf.Raw...)
+	raw[len(raw)-1] ^= 0x80
+	bad, err := ParseCertificate(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = bad.Verify(VerifyOptions{Roots: []*Certificate{root.cert}, CurrentTime: testNow})
+	var ce *CertificateInvalidError
+	if !errors.As(err, &ce) || ce.Reason != BadSignature || !errors.Is(err, ErrInvalidSignature) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// TestTamperBytes flips one bit in bytes all over a signed GOST
+// certificate: the result must never verify, and a change inside the
+// signature value must be reported as a bad signature. Every byte would
+// cost a GOST verification each; a stride and both ends of each signature
+// half keep it quick while touching every field.
+func TestTamperBytes(t *testing.T) {
+	for _, keyName := range []string{"streebog256", "streebog512"} {
+		key := testKey(t, keyName)
+		root := issue(t, caTemplate("root"), nil, key)
+		tmpl := leafTemplate()
+		tmpl.ExtKeyUsage, tmpl.IssuerSignTool, tmpl.DNSNames, tmpl.IPAddresses = nil, nil, nil, nil // keep it short: one GOST verify per byte
+		leaf := issue(t, tmpl, root, testKey(t, "p256")).cert
+		sigStart := len(leaf.Raw) - len(leaf.Signature)
+		opts := VerifyOptions{Roots: []*Certificate{root.cert}, CurrentTime: testNow}
+		half := len(leaf.Signature) / 2
+		for i := range leaf.Raw {
+			if j := i - sigStart; i%16 != 0 && j != 0 && j != half-1 && j != half && j != 2*half-1 {
+				continue
+			}
+			raw := append([]byte(nil), leaf.Raw...)
+			raw[i] ^= 0x01
+			c, err := ParseCertificate(raw)
+			if err != nil {
+				if i >= sigStart {
+					t.Fatalf("%s byte %d (signature): parse failed: %v", keyName, i, err)
+				}
+				continue
+			}
+			_, err = c.Verify(opts)
+			var ce *CertificateInvalidError
+			if !errors.As(err, &ce) {
+				t.Fatalf("%s byte %d: verified (%v)", keyName, i, err)
+			}
+			if i >= sigStart && ce.Reason != BadSignature {
+				t.Fatalf("%s byte %d (signature): reason %v", keyName, i, ce.Reason)
+			}
+		}
+	}
+}
