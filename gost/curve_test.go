@@ -8,64 +8,8 @@ import (
 	"github.com/gostkey/gostkey/gost"
 )
 
-// refPoint is affine arithmetic on math/big, independent of the package's
-// own, used as the oracle for the curve checks.
-type refPoint struct {
-	x, y *big.Int // nil x means the point at infinity
-}
-
-func refAdd(c *gost.Curve, p1, p2 refPoint) refPoint {
-	if p1.x == nil {
-		return p2
-	}
-	if p2.x == nil {
-		return p1
-	}
-	p := c.P
-	var l *big.Int
-	if p1.x.Cmp(p2.x) == 0 {
-		if new(big.Int).Add(p1.y, p2.y).Mod(new(big.Int).Add(p1.y, p2.y), p).Sign() == 0 {
-			return refPoint{}
-		}
-		num := new(big.Int).Mul(p1.x, p1.x)
-		num.Mul(num, big.NewInt(3)).Add(num, c.A)
-		den := new(big.Int).Lsh(p1.y, 1)
-		l = num.Mul(num, den.ModInverse(den, p))
-	} else {
-		num := new(big.Int).Sub(p2.y, p1.y)
-		den := new(big.Int).Sub(p2.x, p1.x)
-		den.Mod(den, p)
-		l = num.Mul(num, den.ModInverse(den, p))
-	}
-	l.Mod(l, p)
-	x3 := new(big.Int).Mul(l, l)
-	x3.Sub(x3, p1.x).Sub(x3, p2.x).Mod(x3, p)
-	y3 := new(big.Int).Sub(p1.x, x3)
-	y3.Mul(y3, l).Sub(y3, p1.y).Mod(y3, p)
-	return refPoint{x3, y3}
-}
-
-func refMul(c *gost.Curve, k *big.Int, pt refPoint) refPoint {
-	acc := refPoint{}
-	for i := k.BitLen() - 1; i >= 0; i-- {
-		acc = refAdd(c, acc, acc)
-		if k.Bit(i) == 1 {
-			acc = refAdd(c, acc, pt)
-		}
-	}
-	return acc
-}
-
-func refOnCurve(c *gost.Curve, x, y *big.Int) bool {
-	lhs := new(big.Int).Mul(y, y)
-	lhs.Mod(lhs, c.P)
-	rhs := new(big.Int).Mul(x, x)
-	rhs.Add(rhs, c.A).Mul(rhs, x).Add(rhs, c.B).Mod(rhs, c.P)
-	return lhs.Cmp(rhs) == 0
-}
-
 // randomPoint finds a point of the whole group (not only the subgroup).
-func randomPoint(t *testing.T, c *gost.Curve) refPoint {
+func randomPoint(t *testing.T, c *gost.Curve) gost.RefPoint {
 	for {
 		x, err := rand.Int(rand.Reader, c.P)
 		if err != nil {
@@ -74,7 +18,7 @@ func randomPoint(t *testing.T, c *gost.Curve) refPoint {
 		rhs := new(big.Int).Mul(x, x)
 		rhs.Add(rhs, c.A).Mul(rhs, x).Add(rhs, c.B).Mod(rhs, c.P)
 		if y := new(big.Int).ModSqrt(rhs, c.P); y != nil {
-			return refPoint{x, y}
+			return gost.NewRefPoint(x, y)
 		}
 	}
 }
@@ -100,10 +44,10 @@ func TestCurveParameters(t *testing.T) {
 			if !c.P.ProbablyPrime(32) || !c.Q.ProbablyPrime(32) {
 				t.Fatal("p or q is not prime")
 			}
-			if !refOnCurve(c, c.X, c.Y) {
+			if !gost.RefOnCurve(c, c.X, c.Y) {
 				t.Fatal("base point is not on the curve")
 			}
-			if g := refMul(c, c.Q, refPoint{c.X, c.Y}); g.x != nil {
+			if g := gost.RefMul(c, c.Q, gost.NewRefPoint(c.X, c.Y)); !g.IsInf() {
 				t.Fatal("q·G is not the point at infinity")
 			}
 			// Hasse: |#E - (p+1)| <= 2·sqrt(p). With #E = h·q and a random
@@ -114,7 +58,7 @@ func TestCurveParameters(t *testing.T) {
 			if diff.Cmp(new(big.Int).Lsh(c.P, 2)) > 0 {
 				t.Fatalf("cofactor·q = %x is outside the Hasse interval", n)
 			}
-			if r := refMul(c, n, randomPoint(t, c)); r.x != nil {
+			if r := gost.RefMul(c, n, randomPoint(t, c)); !r.IsInf() {
 				t.Fatal("cofactor·q·R is not the point at infinity for a random point R")
 			}
 		})

@@ -13,4 +13,40 @@
 //     with e = 0 replaced by 1;
 //   - a signature is s ‖ r, two big-endian halves of Curve.Size() bytes;
 //   - a public key is X_le ‖ Y_le, a private key d little-endian.
+//
+// # Constant time
+//
+// Everything that touches a secret (the private scalar d, the nonce k and
+// the point k·G before r is published) runs in time independent of the
+// secret's value:
+//
+//   - No math/big: secrets live in fixed arrays of 64-bit limbs, and field
+//     arithmetic mod p and mod q is Montgomery multiplication, addition and
+//     subtraction over all limbs with math/bits carries, reduced by masks,
+//     never by branches (field.go). Inversion is Fermat's x^(p-2) with the
+//     public exponent.
+//   - k·G is a fixed-base comb of 4-bit digits: each window reads every
+//     entry of its precomputed table and picks one with masks, and always
+//     performs one point addition, whose result is kept or dropped with a
+//     mask, so the memory accesses and the operation sequence are the same
+//     for every k (point.go).
+//   - Point addition uses the complete formulas of Renes, Costello and
+//     Batina for any a, so there are no data-dependent special cases
+//     (doubling, infinity) to branch on; on the cofactor-4 curves every
+//     point involved lies in the odd-order subgroup, where they are
+//     complete too.
+//   - s = r·d + k·e mod q is computed with the same Montgomery code mod q
+//     (scalar.go). Only r and s, which become the signature, are tested
+//     for zero with a branch.
+//   - Private keys are range-checked (0 < d < q) with a borrow chain, and
+//     compared with crypto/subtle. Random scalars are drawn by rejection
+//     sampling, whose running time reveals only discarded candidates.
+//
+// Verification handles only public values (key, digest, signature), so it
+// uses faster variable-time code: Jacobian coordinates with explicit
+// special cases, the comb table for z1·G and a width-5 NAF for z2·Q.
+//
+// The tests compare all of it with a math/big reference, reproduce the
+// RFC 7091 examples, and cross-check keys and signatures with OpenSSL's
+// gost-engine on every curve in both directions.
 package gost

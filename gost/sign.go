@@ -36,31 +36,23 @@ func (priv *PrivateKey) Sign(rand io.Reader, digest []byte, opts crypto.SignerOp
 	if len(digest) != c.Hash.Size() {
 		return nil, fmt.Errorf("gost: digest is %d bytes, want %d (%s)", len(digest), c.Hash.Size(), c.Hash)
 	}
-	e := digestToE(c, digest)
 	for range 100 {
 		k, err := c.ops.randomScalar(rand)
 		if err != nil {
 			return nil, err
 		}
-		if sig, ok := priv.signWith(k, e); ok {
+		if sig, ok := priv.signWith(k, digest); ok {
 			return sig, nil
 		}
 	}
 	return nil, errors.New("gost: no valid signature after many nonces; the random source is broken")
 }
 
-// signWith signs e with nonce k (little-endian, 0 < k < Q); ok is false if r
-// or s came out zero.
-func (priv *PrivateKey) signWith(k []byte, e *big.Int) (sig []byte, ok bool) {
-	c := priv.Curve
-	r, s, ok := c.ops.sign(priv.d, k, e)
-	if !ok {
-		return nil, false
-	}
-	sig = make([]byte, 2*c.size)
-	s.FillBytes(sig[:c.size])
-	r.FillBytes(sig[c.size:])
-	return sig, true
+// signWith signs digest with nonce k (little-endian, 0 < k < Q); ok is
+// false if r or s came out zero.
+func (priv *PrivateKey) signWith(k, digest []byte) (sig []byte, ok bool) {
+	sig = make([]byte, 2*priv.Curve.size)
+	return sig, priv.Curve.ops.sign(sig, priv.d, k, digest)
 }
 
 // Verify reports whether sig = s ‖ r (big-endian halves) is a valid

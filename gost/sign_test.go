@@ -296,3 +296,45 @@ func TestNewKeyRejects(t *testing.T) {
 		t.Error("256-bit point accepted on a 512-bit curve")
 	}
 }
+
+var benchCurves = []*gost.Curve{gost.CurveTC26256A, gost.CurveTC26512A}
+
+func BenchmarkSign(b *testing.B) {
+	for _, c := range benchCurves {
+		b.Run(c.Name, func(b *testing.B) {
+			priv, err := gost.GenerateKey(c, rand.Reader)
+			if err != nil {
+				b.Fatal(err)
+			}
+			digest := make([]byte, c.Hash.Size())
+			rand.Read(digest)
+			for b.Loop() {
+				if _, err := priv.Sign(rand.Reader, digest, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkVerify(b *testing.B) {
+	for _, c := range benchCurves {
+		b.Run(c.Name, func(b *testing.B) {
+			priv, err := gost.GenerateKey(c, rand.Reader)
+			if err != nil {
+				b.Fatal(err)
+			}
+			digest := make([]byte, c.Hash.Size())
+			rand.Read(digest)
+			sig, err := priv.Sign(rand.Reader, digest, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if !priv.PublicKey.Verify(digest, sig) {
+					b.Fatal("does not verify")
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,231 @@
+package gost
+
+import (
+	"math/big"
+	"math/bits"
+)
+
+// maxLimbs is the number of 64-bit limbs of the largest modulus (512 bits).
+const maxLimbs = 8
+
+// fe is an element of GF(m) for one of the moduli (p or q of a curve),
+// little-endian limbs, of which only the field's n low limbs are used (4
+// for 256-bit curves, 8 for 512-bit). Unless said otherwise an fe is in
+// Montgomery form x·R mod m with R = 2^(64n).
+type fe [maxLimbs]uint64
+
+// field is Montgomery arithmetic modulo an odd m < R. Every operation runs
+// in time independent of the values of its operands: no branches or
+// memory indices depend on them, only on n, which is public.
+type field struct {
+	n     int
+	m     fe
+	m0inv uint64 // -m⁻¹ mod 2^64
+	r2    fe     // R² mod m, to enter Montgomery form
+	one   fe     // R mod m, 1 in Montgomery form
+	exp   []byte // m - 2, big-endian, the inversion exponent (public)
+	mod   *big.Int
+}
+
+func newField(m *big.Int, n int) *field {
+	f := &field{n: n, mod: m}
+	f.m = feFromBig(m)
+	inv := uint64(1)
+	for range 6 { // Newton: each step doubles the correct low bits
+		inv *= 2 - f.m[0]*inv
+	}
+	f.m0inv = -inv
+	r := new(big.Int).Lsh(big.NewInt(1), uint(64*n))
+	f.one = feFromBig(new(big.Int).Mod(r, m))
+	f.r2 = feFromBig(new(big.Int).Mod(new(big.Int).Mul(r, r), m))
+	f.exp = new(big.Int).Sub(m, big.NewInt(2)).Bytes()
+	return f
+}
+
+// feFromBig converts public data (a non-negative value below 2^512) to
+// plain limbs.
+func feFromBig(v *big.Int) fe {
+	var z fe
+	b := v.FillBytes(make([]byte, 8*maxLimbs))
+	for i := range z {
+		for j := 0; j < 8; j++ {
+			z[i] |= uint64(b[len(b)-1-8*i-j]) << (8 * j)
+		}
+	}
+	return z
+}
+
+// feToBig converts plain limbs of public data to a big.Int.
+func feToBig(x *fe) *big.Int {
+	b := make([]byte, 8*maxLimbs)
+	for i := range x {
+		for j := 0; j < 8; j++ {
+			b[len(b)-1-8*i-j] = byte(x[i] >> (8 * j))
+		}
+	}
+	return new(big.Int).SetBytes(b)
+}
+
+// feFromLE reads len(b) ≤ 64 little-endian bytes into plain limbs.
+func feFromLE(b []byte) fe {
+	var z fe
+	for i, v := range b {
+		z[i/8] |= uint64(v) << (8 * (i % 8))
+	}
+	return z
+}
+
+// putLE writes the low len(out) bytes of plain limbs x little-endian.
+func putLE(out []byte, x *fe) {
+	for i := range out {
+		out[i] = byte(x[i/8] >> (8 * (i % 8)))
+	}
+}
+
+// mul sets z = x·y·R⁻¹ mod m (CIOS Montgomery multiplication). x may be
+// any value below R (not only below m) and y below m; the result is below
+// m. z may alias x or y.
+func (f *field) mul(z, x, y *fe) {
+	n := f.n
+	m := f.m[:n]
+	xs, ys := x[:n], y[:n]
+	var t [maxLimbs + 2]uint64
+	for _, xi := range xs {
+		var c, cc uint64
+		for j, yj := range ys {
+			hi, lo := bits.Mul64(xi, yj)
+			lo, cc = bits.Add64(lo, t[j], 0)
+			hi += cc
+			lo, cc = bits.Add64(lo, c, 0)
+			hi += cc
+			t[j], c = lo, hi
+		}
+		t[n], cc = bits.Add64(t[n], c, 0)
+		t[n+1] = cc
+
+		k := t[0] * f.m0inv
+		hi, lo := bits.Mul64(k, m[0])
+		_, cc = bits.Add64(lo, t[0], 0)
+		c = hi + cc
+		for j := 1; j < len(m); j++ {
+			hi, lo = bits.Mul64(k, m[j])
+			lo, cc = bits.Add64(lo, t[j], 0)
+			hi += cc
+			lo, cc = bits.Add64(lo, c, 0)
+			hi += cc
+			t[j-1], c = lo, hi
+		}
+		t[n-1], cc = bits.Add64(t[n], c, 0)
+		t[n] = t[n+1] + cc
+	}
+	f.reduceOnce(z, t[:n+1])
+}
+
+// reduceOnce sets z = t - m if t ≥ m, else t, for t < 2m given as n+1 limbs.
+func (f *field) reduceOnce(z *fe, t []uint64) {
+	n := f.n
+	var u fe
+	var b uint64
+	for j := 0; j < n; j++ {
+		u[j], b = bits.Sub64(t[j], f.m[j], b)
+	}
+	_, b = bits.Sub64(t[n], 0, b)
+	keep := -b // all ones when t < m
+	for j := 0; j < n; j++ {
+		z[j] = t[j]&keep | u[j]&^keep
+	}
+}
+
+func (f *field) sqr(z, x *fe) { f.mul(z, x, x) }
+
+// add sets z = x + y mod m.
+func (f *field) add(z, x, y *fe) {
+	n := f.n
+	var t [maxLimbs + 1]uint64
+	var c uint64
+	for j := 0; j < n; j++ {
+		t[j], c = bits.Add64(x[j], y[j], c)
+	}
+	t[n] = c
+	f.reduceOnce(z, t[:n+1])
+}
+
+// sub sets z = x - y mod m.
+func (f *field) sub(z, x, y *fe) {
+	n := f.n
+	var b, c uint64
+	var t fe
+	for j := 0; j < n; j++ {
+		t[j], b = bits.Sub64(x[j], y[j], b)
+	}
+	mask := -b
+	for j := 0; j < n; j++ {
+		z[j], c = bits.Add64(t[j], f.m[j]&mask, c)
+	}
+}
+
+// neg sets z = -x mod m.
+func (f *field) neg(z, x *fe) {
+	var zero fe
+	f.sub(z, &zero, x)
+}
+
+// toMont sets z = x·R mod m for plain limbs x < R.
+func (f *field) toMont(z, x *fe) { f.mul(z, x, &f.r2) }
+
+// fromMont sets z to the plain (fully reduced) value of x.
+func (f *field) fromMont(z, x *fe) {
+	one := fe{1}
+	f.mul(z, x, &one)
+}
+
+// inv sets z = x⁻¹ (0 for x = 0) by Fermat, x^(m-2), with a fixed 4-bit
+// window: the exponent is public, so the sequence of operations is the
+// same for every x.
+func (f *field) inv(z, x *fe) {
+	var table [16]fe
+	table[0] = f.one
+	table[1] = *x
+	for i := 2; i < 16; i++ {
+		f.mul(&table[i], &table[i-1], x)
+	}
+	acc := f.one
+	for _, byt := range f.exp {
+		for _, nib := range [2]byte{byt >> 4, byt & 15} {
+			for range 4 {
+				f.sqr(&acc, &acc)
+			}
+			f.mul(&acc, &acc, &table[nib])
+		}
+	}
+	*z = acc
+}
+
+// equal returns 1 if x = y (both reduced), else 0, in constant time.
+func (f *field) equal(x, y *fe) uint64 {
+	var d uint64
+	for j := 0; j < f.n; j++ {
+		d |= x[j] ^ y[j]
+	}
+	return isZero64(d)
+}
+
+// isZero returns 1 if x = 0 (reduced), else 0, in constant time.
+func (f *field) isZero(x *fe) uint64 {
+	var d uint64
+	for j := 0; j < f.n; j++ {
+		d |= x[j]
+	}
+	return isZero64(d)
+}
+
+// isZero64 returns 1 if v = 0, else 0, without branching.
+func isZero64(v uint64) uint64 { return 1 ^ (v|-v)>>63 }
+
+// feSelect sets z = x if bit = 1, z = y if bit = 0, in constant time.
+func feSelect(z, x, y *fe, bit uint64) {
+	mask := -bit
+	for j := range z {
+		z[j] = x[j]&mask | y[j]&^mask
+	}
+}

@@ -1,0 +1,117 @@
+package gost
+
+import (
+	"crypto/rand"
+	"math/big"
+	"testing"
+)
+
+// distinctFields are the moduli (p and q) of every distinct curve.
+func distinctFields() map[string]*field {
+	out := map[string]*field{}
+	for _, c := range distinctCurves() {
+		out[c.Name+"/p"] = c.ops.fp
+		out[c.Name+"/q"] = c.ops.fq
+	}
+	return out
+}
+
+func randomBelow(t testing.TB, m *big.Int) *big.Int {
+	v, err := rand.Int(rand.Reader, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestFieldDifferential checks the Montgomery arithmetic against math/big
+// on random and edge values for every modulus.
+func TestFieldDifferential(t *testing.T) {
+	for name, f := range distinctFields() {
+		m := f.mod
+		edges := []*big.Int{big.NewInt(0), big.NewInt(1), big.NewInt(2), new(big.Int).Sub(m, big.NewInt(1)), new(big.Int).Sub(m, big.NewInt(2)), new(big.Int).Rsh(m, 1)}
+		vals := append([]*big.Int{}, edges...)
+		for range 20 {
+			vals = append(vals, randomBelow(t, m))
+		}
+		for i, a := range vals {
+			b := vals[(i*7+3)%len(vals)]
+			x, y := f.fromBig(a), f.fromBig(b)
+			var z fe
+			check := func(op string, got *fe, want *big.Int) {
+				t.Helper()
+				want = new(big.Int).Mod(want, m)
+				if g := f.toBig(got); g.Cmp(want) != 0 {
+					t.Fatalf("%s: %s(%x, %x) = %x, want %x", name, op, a, b, g, want)
+				}
+				for j := f.n; j < maxLimbs; j++ {
+					if got[j] != 0 {
+						t.Fatalf("%s: %s left high limb %d set", name, op, j)
+					}
+				}
+			}
+			f.mul(&z, &x, &y)
+			check("mul", &z, new(big.Int).Mul(a, b))
+			f.add(&z, &x, &y)
+			check("add", &z, new(big.Int).Add(a, b))
+			f.sub(&z, &x, &y)
+			check("sub", &z, new(big.Int).Sub(a, b))
+			f.neg(&z, &x)
+			check("neg", &z, new(big.Int).Neg(a))
+			f.inv(&z, &x)
+			if a.Sign() == 0 {
+				check("inv", &z, big.NewInt(0))
+			} else {
+				check("inv", &z, new(big.Int).ModInverse(a, m))
+			}
+			if eq := f.equal(&x, &y); (eq == 1) != (a.Cmp(b) == 0) {
+				t.Fatalf("%s: equal(%x, %x) = %d", name, a, b, eq)
+			}
+			if iz := f.isZero(&x); (iz == 1) != (a.Sign() == 0) {
+				t.Fatalf("%s: isZero(%x) = %d", name, a, iz)
+			}
+		}
+		// toMont reduces any value below R, as sign needs for x and e.
+		r := new(big.Int).Lsh(big.NewInt(1), uint(64*f.n))
+		for _, v := range []*big.Int{new(big.Int).Sub(r, big.NewInt(1)), m, randomBelow(t, r)} {
+			x := feFromBig(v)
+			var z fe
+			f.toMont(&z, &x)
+			if g := f.toBig(&z); g.Cmp(new(big.Int).Mod(v, m)) != 0 {
+				t.Fatalf("%s: toMont(%x) = %x", name, v, g)
+			}
+		}
+	}
+}
+
+func TestLittleEndianLimbs(t *testing.T) {
+	b := make([]byte, 64)
+	for i := range b {
+		b[i] = byte(i + 1)
+	}
+	x := feFromLE(b)
+	if x[0] != 0x0807060504030201 || x[7] != 0x403f3e3d3c3b3a39 {
+		t.Fatalf("feFromLE = %x", x)
+	}
+	out := make([]byte, 64)
+	putLE(out, &x)
+	be := make([]byte, 64)
+	putBE(be, &x)
+	for i := range b {
+		if out[i] != b[i] || be[63-i] != b[i] {
+			t.Fatalf("byte %d: putLE %x putBE %x", i, out[i], be[63-i])
+		}
+	}
+}
+
+func BenchmarkFieldMul(b *testing.B) {
+	for _, c := range []*Curve{CurveTC26256A, CurveTC26512A} {
+		b.Run(c.Name, func(b *testing.B) {
+			f := c.ops.fp
+			x, y := c.ops.g.x, c.ops.g.y
+			for b.Loop() {
+				f.mul(&x, &x, &y)
+			}
+		})
+	}
+}

@@ -1,0 +1,234 @@
+package gost
+
+import (
+	"math/big"
+	"sync"
+)
+
+// curveOps is the arithmetic of one curve, shared by the parameter sets
+// that name it.
+type curveOps struct {
+	size int    // bytes per coordinate and scalar
+	fp   *field // coordinates, mod p
+	fq   *field // scalars, mod q
+	a    fe     // curve coefficient a, Montgomery form
+	b    fe     // curve coefficient b, Montgomery form
+	b3   fe     // 3·b, Montgomery form (the complete formulas use it)
+	g    affinePoint
+	p, q *big.Int // public, for the verification side
+
+	tableOnce sync.Once
+	table     []affinePoint // see baseTable
+}
+
+func newCurveOps(c *Curve) *curveOps {
+	n := c.size / 8
+	o := &curveOps{size: c.size, fp: newField(c.P, n), fq: newField(c.Q, n), p: c.P, q: c.Q}
+	o.a = o.fp.fromBig(c.A)
+	o.b = o.fp.fromBig(c.B)
+	o.b3 = o.fp.fromBig(new(big.Int).Mod(new(big.Int).Mul(c.B, big.NewInt(3)), c.P))
+	o.g = affinePoint{o.fp.fromBig(c.X), o.fp.fromBig(c.Y)}
+	return o
+}
+
+// fromBig converts a public value below m to Montgomery form.
+func (f *field) fromBig(v *big.Int) fe {
+	x := feFromBig(v)
+	f.toMont(&x, &x)
+	return x
+}
+
+// toBig converts a Montgomery-form public value to a big.Int.
+func (f *field) toBig(x *fe) *big.Int {
+	var y fe
+	f.fromMont(&y, x)
+	return feToBig(&y)
+}
+
+// affinePoint is (x, y) in Montgomery form; it cannot be the point at
+// infinity.
+type affinePoint struct{ x, y fe }
+
+// projPoint is (X : Y : Z) in homogeneous projective coordinates, x = X/Z,
+// y = Y/Z; the point at infinity is (0 : 1 : 0).
+type projPoint struct{ x, y, z fe }
+
+// The signing side uses the complete addition formulas of Renes, Costello
+// and Batina ("Complete addition formulas for prime order elliptic
+// curves", EUROCRYPT 2016, algorithms 1 and 2) for any a. They have no
+// exceptional cases on curves of odd order, and on the cofactor-4 curves
+// (TC26-256-A, TC26-512-C) none for points of the odd-order subgroup,
+// where every point the signer adds lies: an exception needs P1 - P2 of
+// order 2. So the same operations run whatever the points are.
+
+// add sets r = p1 + p2 (complete; r may alias either input).
+func (o *curveOps) add(r, p1, p2 *projPoint) {
+	f := o.fp
+	var t0, t1, t2, t3, t4, t5, x3, y3, z3 fe
+	f.mul(&t0, &p1.x, &p2.x)
+	f.mul(&t1, &p1.y, &p2.y)
+	f.mul(&t2, &p1.z, &p2.z)
+	f.add(&t3, &p1.x, &p1.y)
+	f.add(&t4, &p2.x, &p2.y)
+	f.mul(&t3, &t3, &t4)
+	f.add(&t4, &t0, &t1)
+	f.sub(&t3, &t3, &t4) // X1Y2 + X2Y1
+	f.add(&t4, &p1.x, &p1.z)
+	f.add(&t5, &p2.x, &p2.z)
+	f.mul(&t4, &t4, &t5)
+	f.add(&t5, &t0, &t2)
+	f.sub(&t4, &t4, &t5) // X1Z2 + X2Z1
+	f.add(&t5, &p1.y, &p1.z)
+	f.add(&x3, &p2.y, &p2.z)
+	f.mul(&t5, &t5, &x3)
+	f.add(&x3, &t1, &t2)
+	f.sub(&t5, &t5, &x3) // Y1Z2 + Y2Z1
+	o.addTail(r, &t0, &t1, &t2, &t3, &t4, &t5, &x3, &y3, &z3)
+}
+
+// addMixed sets r = p1 + p2 for an affine p2 (complete but for p2 = O,
+// which an affinePoint cannot be).
+func (o *curveOps) addMixed(r, p1 *projPoint, p2 *affinePoint) {
+	f := o.fp
+	var t0, t1, t2, t3, t4, t5, x3, y3, z3 fe
+	f.mul(&t0, &p1.x, &p2.x)
+	f.mul(&t1, &p1.y, &p2.y)
+	t2 = p1.z
+	f.add(&t3, &p1.x, &p1.y)
+	f.add(&t4, &p2.x, &p2.y)
+	f.mul(&t3, &t3, &t4)
+	f.add(&t4, &t0, &t1)
+	f.sub(&t3, &t3, &t4) // X1Y2 + X2Y1
+	f.mul(&t4, &p2.x, &p1.z)
+	f.add(&t4, &t4, &p1.x) // X1 + X2Z1
+	f.mul(&t5, &p2.y, &p1.z)
+	f.add(&t5, &t5, &p1.y) // Y1 + Y2Z1
+	o.addTail(r, &t0, &t1, &t2, &t3, &t4, &t5, &x3, &y3, &z3)
+}
+
+// addTail is the part of the RCB addition shared by add and addMixed, from
+// t0 = X1X2, t1 = Y1Y2, t2 = Z1Z2, t3 = X1Y2+X2Y1, t4 = X1Z2+X2Z1,
+// t5 = Y1Z2+Y2Z1.
+func (o *curveOps) addTail(r *projPoint, t0, t1, t2, t3, t4, t5, x3, y3, z3 *fe) {
+	f := o.fp
+	f.mul(z3, &o.a, t4)
+	f.mul(x3, &o.b3, t2)
+	f.add(z3, x3, z3)
+	f.sub(x3, t1, z3)
+	f.add(z3, t1, z3)
+	f.mul(y3, x3, z3)
+	f.add(t1, t0, t0)
+	f.add(t1, t1, t0)
+	f.mul(t2, &o.a, t2)
+	f.mul(t4, &o.b3, t4)
+	f.add(t1, t1, t2)
+	f.sub(t2, t0, t2)
+	f.mul(t2, &o.a, t2)
+	f.add(t4, t4, t2)
+	f.mul(t0, t1, t4)
+	f.add(y3, y3, t0)
+	f.mul(t0, t5, t4)
+	f.mul(x3, t3, x3)
+	f.sub(x3, x3, t0)
+	f.mul(t0, t3, t1)
+	f.mul(z3, t5, z3)
+	f.add(z3, z3, t0)
+	r.x, r.y, r.z = *x3, *y3, *z3
+}
+
+func projSelect(r, p1, p2 *projPoint, bit uint64) {
+	feSelect(&r.x, &p1.x, &p2.x, bit)
+	feSelect(&r.y, &p1.y, &p2.y, bit)
+	feSelect(&r.z, &p1.z, &p2.z, bit)
+}
+
+// Fixed-base comb: the scalar is cut into 4-bit digits k = Σ k_i·16^i and
+// k·G = Σ k_i·(16^i·G), so the table holds j·16^i·G for j = 1..15 in each
+// window i and a scalar multiplication is one table lookup and one mixed
+// addition per window, with no doublings.
+const (
+	combBits    = 4
+	combEntries = 1<<combBits - 1
+)
+
+func (o *curveOps) windows() int { return 8 * o.size / combBits }
+
+// baseTable returns the comb table, computed on first use.
+func (o *curveOps) baseTable() []affinePoint {
+	o.tableOnce.Do(func() {
+		f := o.fp
+		o.table = make([]affinePoint, o.windows()*combEntries)
+		base := projPoint{o.g.x, o.g.y, f.one}
+		var row [combEntries]projPoint
+		for w := 0; w < o.windows(); w++ {
+			row[0] = base
+			for j := 1; j < combEntries; j++ {
+				o.add(&row[j], &row[j-1], &base)
+			}
+			// Batch inversion (Montgomery's trick): one inversion per row.
+			var prod [combEntries]fe
+			prod[0] = row[0].z
+			for j := 1; j < combEntries; j++ {
+				f.mul(&prod[j], &prod[j-1], &row[j].z)
+			}
+			var inv fe
+			f.inv(&inv, &prod[combEntries-1])
+			for j := combEntries - 1; j >= 0; j-- {
+				var zinv fe
+				if j > 0 {
+					f.mul(&zinv, &inv, &prod[j-1])
+					f.mul(&inv, &inv, &row[j].z)
+				} else {
+					zinv = inv
+				}
+				e := &o.table[w*combEntries+j]
+				f.mul(&e.x, &row[j].x, &zinv)
+				f.mul(&e.y, &row[j].y, &zinv)
+			}
+			for range combBits {
+				o.add(&base, &base, &base)
+			}
+		}
+	})
+	return o.table
+}
+
+// digit returns the 4-bit digit i of plain limbs k.
+func digit(k *fe, i int) uint64 {
+	return k[i/16] >> (uint(i%16) * 4) & 15
+}
+
+// baseMult sets r = k·G for a secret scalar k (plain limbs, 0 < k < q) in
+// constant time: every window reads every table entry and does one
+// addition, keeping or dropping it with a mask.
+func (o *curveOps) baseMult(r *projPoint, k *fe) {
+	table := o.baseTable()
+	acc := projPoint{y: o.fp.one}
+	for w := 0; w < o.windows(); w++ {
+		d := digit(k, w)
+		var pt affinePoint
+		row := table[w*combEntries : (w+1)*combEntries]
+		for j := range row {
+			hit := isZero64(uint64(j+1) ^ d)
+			feSelect(&pt.x, &row[j].x, &pt.x, hit)
+			feSelect(&pt.y, &row[j].y, &pt.y, hit)
+		}
+		var sum projPoint
+		o.addMixed(&sum, &acc, &pt)
+		projSelect(&acc, &acc, &sum, isZero64(d))
+	}
+	*r = acc
+}
+
+// toAffine returns plain (not Montgomery) coordinates of p ≠ O, in
+// constant time.
+func (o *curveOps) toAffine(p *projPoint) (x, y fe) {
+	f := o.fp
+	var zinv fe
+	f.inv(&zinv, &p.z)
+	f.mul(&x, &p.x, &zinv)
+	f.mul(&y, &p.y, &zinv)
+	f.fromMont(&x, &x)
+	f.fromMont(&y, &y)
+	return x, y
+}
