@@ -6,7 +6,8 @@ import (
 
 // cryptoki lists the github.com/miekg/pkcs11 Ctx methods this package
 // calls, and nothing else, so that unit tests can stand in a stub for a
-// real module (the stub lives in stub_test.go).
+// real module (the stub lives in stub_test.go). PIN arguments alias
+// memory that is wiped after the call: implementations must copy them.
 type cryptoki interface {
 	Initialize(opts ...p11.InitializeOption) error
 	Finalize() error

@@ -368,7 +368,7 @@ func (ms Modules) Tokens() ([]*Token, error) {
 
 // FindToken picks one token by a pkcs11: URI or by label. An empty ref
 // picks the only present token. The URI's module-path, when given,
-// restricts the search to that module. No match is ErrNotFound; several
+// (or module-name) restricts the search to that module. No match is ErrNotFound; several
 // are ErrAmbiguous.
 func (ms Modules) FindToken(ref string) (*Token, error) {
 	var u *URI
@@ -382,7 +382,7 @@ func (ms Modules) FindToken(ref string) (*Token, error) {
 	}
 	var found []*Token
 	for _, m := range ms {
-		if u.ModulePath != "" && !samePath(u.ModulePath, m.Path()) {
+		if !u.MatchModule(m.Path()) {
 			continue
 		}
 		ts, err := m.Tokens()

@@ -210,19 +210,19 @@ func (t *Token) call(op string, err error) error {
 }
 
 // sessionUser is who the session (and so the whole application, for the
-// token) is logged in as: 0 for nobody.
-func (t *Token) sessionUser(s p11.SessionHandle) (UserType, error) {
+// token) is logged in as; loggedIn is false for nobody.
+func (t *Token) sessionUser(s p11.SessionHandle) (who UserType, loggedIn bool, err error) {
 	si, err := t.mod.lib.ctx.GetSessionInfo(s)
 	if err != nil {
-		return 0, t.call("C_GetSessionInfo", err)
+		return 0, false, t.call("C_GetSessionInfo", err)
 	}
 	switch si.State {
 	case p11.CKS_RO_USER_FUNCTIONS, p11.CKS_RW_USER_FUNCTIONS:
-		return User, nil
+		return User, true, nil
 	case p11.CKS_RW_SO_FUNCTIONS:
-		return SecurityOfficer, nil
+		return SecurityOfficer, true, nil
 	}
-	return 0, nil
+	return 0, false, nil
 }
 
 // Login logs the user in, asking prompt for the PIN; prompt also becomes
@@ -246,11 +246,11 @@ func (t *Token) Login(ctx context.Context, prompt PINPrompt) error {
 func (t *Token) ensureLogin(ctx context.Context, s p11.SessionHandle) error {
 	t.loginMu.Lock()
 	defer t.loginMu.Unlock()
-	who, err := t.sessionUser(s)
-	if err != nil || who == User {
+	who, loggedIn, err := t.sessionUser(s)
+	if err != nil || (loggedIn && who == User) {
 		return err
 	}
-	if who == SecurityOfficer {
+	if loggedIn {
 		if err := t.mod.lib.ctx.Logout(s); err != nil {
 			return t.call("C_Logout", err)
 		}
@@ -377,11 +377,11 @@ func (t *Token) InitPIN(ctx context.Context, soPIN, userPIN PIN) error {
 func (t *Token) asSO(ctx context.Context, s p11.SessionHandle, soPIN PIN, f func() error) error {
 	t.loginMu.Lock()
 	defer t.loginMu.Unlock()
-	who, err := t.sessionUser(s)
+	_, loggedIn, err := t.sessionUser(s)
 	if err != nil {
 		return err
 	}
-	if who != 0 {
+	if loggedIn {
 		if err := t.mod.lib.ctx.Logout(s); err != nil {
 			return t.call("C_Logout", err)
 		}

@@ -2,7 +2,9 @@ package pkcs11
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -13,8 +15,8 @@ const uriScheme = "pkcs11:"
 // on it. Empty fields are absent from the URI and match anything.
 //
 // The path attributes understood are token, manufacturer, serial, model,
-// slot-id, object, id and type; the query attributes module-path and
-// pin-source. pin-value is refused: PINs do not belong in names (use
+// slot-id, object, id and type; the query attributes module-path,
+// module-name and pin-source. pin-value is refused: PINs do not belong in names (use
 // pin-source, a file). Any other attribute is an error rather than being
 // ignored, since ignoring a constraint could pick the wrong key.
 type URI struct {
@@ -27,6 +29,7 @@ type URI struct {
 	ID           []byte // object CKA_ID
 	Type         string // "private", "public", "cert", "secret-key" or "data"
 	ModulePath   string // module-path: the module's file
+	ModuleName   string // module-name: the module's file name, "lib" and ".so" optional
 	PINSource    string // pin-source: a file holding the PIN (see PINFile)
 }
 
@@ -77,6 +80,8 @@ func ParseURI(s string) (*URI, error) {
 			switch name {
 			case "module-path":
 				u.ModulePath = string(v)
+			case "module-name":
+				u.ModuleName = string(v)
 			case "pin-source":
 				u.PINSource = string(v)
 			case "pin-value":
@@ -146,6 +151,9 @@ func (u *URI) String() string {
 	if u.ModulePath != "" {
 		query = append(query, "module-path="+pctEncode([]byte(u.ModulePath), isQueryChar))
 	}
+	if u.ModuleName != "" {
+		query = append(query, "module-name="+pctEncode([]byte(u.ModuleName), isQueryChar))
+	}
 	if u.PINSource != "" {
 		query = append(query, "pin-source="+pctEncode([]byte(u.PINSource), isQueryChar))
 	}
@@ -163,6 +171,40 @@ func (u *URI) MatchToken(info TokenInfo) bool {
 		(u.Serial == "" || u.Serial == info.Serial) &&
 		(u.Model == "" || u.Model == info.Model) &&
 		(u.SlotID == nil || *u.SlotID == info.SlotID)
+}
+
+// MatchModule reports whether the URI's module-path and module-name match
+// a module opened from path.
+func (u *URI) MatchModule(path string) bool {
+	if u.ModulePath != "" && !samePath(u.ModulePath, path) {
+		return false
+	}
+	if u.ModuleName == "" {
+		return true
+	}
+	base := filepath.Base(path)
+	bare := strings.TrimPrefix(base, "lib")
+	if i := strings.Index(bare, ".so"); i >= 0 {
+		bare = bare[:i]
+	}
+	return u.ModuleName == base || u.ModuleName == bare
+}
+
+// PINFile is the file named by pin-source, which may be a plain path or a
+// file: URI; other sources are an error.
+func (u *URI) PINFile() (string, error) {
+	src := u.PINSource
+	switch {
+	case src == "":
+		return "", errors.New("pkcs11: URI has no pin-source")
+	case strings.HasPrefix(src, "file://"):
+		return strings.TrimPrefix(src, "file://"), nil
+	case strings.HasPrefix(src, "file:"):
+		return strings.TrimPrefix(src, "file:"), nil
+	case strings.Contains(src, ":") || strings.HasPrefix(src, "|"):
+		return "", fmt.Errorf("pkcs11: pin-source %q: only files are supported", src)
+	}
+	return src, nil
 }
 
 // matchObject reports whether the URI's object attributes match a key or
