@@ -1,0 +1,486 @@
+package cms
+
+import (
+	"bytes"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"time"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/gostkey/gostkey/pki"
+)
+
+// Reason says why a signer's verification failed.
+type Reason int
+
+const (
+	// BadSignature: the signature value does not verify under the signer
+	// certificate's key (over the signed attributes, or over the content
+	// digest when there are none).
+	BadSignature Reason = iota + 1
+	// DigestMismatch: the messageDigest attribute differs from the digest
+	// of the content.
+	DigestMismatch
+	// MissingAttribute: a required signed attribute is absent
+	// (contentType, messageDigest; signingCertificate(V2) under RequireCAdES).
+	MissingAttribute
+	// DuplicateAttribute: an attribute that must occur once occurs more
+	// often, or has more than one value.
+	DuplicateAttribute
+	// MalformedAttribute: a signed attribute cannot be decoded.
+	MalformedAttribute
+	// ContentTypeMismatch: the contentType attribute differs from
+	// eContentType.
+	ContentTypeMismatch
+	// CertificateNotFound: no certificate (embedded or given) matches the
+	// signer identifier, or it does not parse.
+	CertificateNotFound
+	// SigningCertificateMismatch: signingCertificate(V2) does not identify
+	// the signer certificate.
+	SigningCertificateMismatch
+	// UnsupportedAlgorithm: the digest or signature algorithm is unknown or
+	// does not fit the certificate key.
+	UnsupportedAlgorithm
+	// ContentMissing: a detached SignedData was verified without content.
+	ContentMissing
+	// ChainInvalid: the signer certificate does not chain to a given root
+	// at the verification time (or no roots were given).
+	ChainInvalid
+	// Revoked: a certificate of the chain is revoked.
+	Revoked
+	// RevocationUnknown: revocation was asked for but could not be decided.
+	RevocationUnknown
+)
+
+var reasonNames = map[Reason]string{
+	BadSignature:               "bad signature",
+	DigestMismatch:             "message digest mismatch",
+	MissingAttribute:           "missing signed attribute",
+	DuplicateAttribute:         "duplicate signed attribute",
+	MalformedAttribute:         "malformed signed attribute",
+	ContentTypeMismatch:        "content type mismatch",
+	CertificateNotFound:        "signer certificate not found",
+	SigningCertificateMismatch: "signing certificate attribute does not match the signer certificate",
+	UnsupportedAlgorithm:       "unsupported algorithm",
+	ContentMissing:             "detached signature without content",
+	ChainInvalid:               "certificate chain invalid",
+	Revoked:                    "certificate revoked",
+	RevocationUnknown:          "revocation status unknown",
+}
+
+func (r Reason) String() string {
+	if s, ok := reasonNames[r]; ok {
+		return s
+	}
+	return fmt.Sprintf("Reason(%d)", int(r))
+}
+
+// SignerError is why one signer of a SignedData failed verification.
+type SignerError struct {
+	Index  int // position of the SignerInfo in the SignedData
+	Reason Reason
+	Detail string
+	Err    error // underlying cause, if any
+}
+
+func (e *SignerError) Error() string {
+	msg := fmt.Sprintf("cms: signer %d: %s", e.Index, e.Reason)
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *SignerError) Unwrap() error { return e.Err }
+
+// VerifyOptions control Verify. The zero value checks signatures, the
+// attribute rules and the chain, and fails every signer for want of roots.
+type VerifyOptions struct {
+	// Roots are the trusted anchors of the signer chains.
+	Roots []*pki.Certificate
+	// Intermediates add to the certificates embedded in the SignedData,
+	// both to find signer certificates by (as openssl's -certfile) and to
+	// build chains with.
+	Intermediates []*pki.Certificate
+	// SkipChainVerification checks signatures only; SignerResult.Chain
+	// stays nil. A caller with no roots (a CLI run without --ca) says so
+	// explicitly.
+	SkipChainVerification bool
+	// CurrentTime is when the chain must be valid. Zero means the signer's
+	// signingTime attribute when present (the CAdES-BES claim), else now.
+	CurrentTime time.Time
+	// RequireCAdES makes a missing signingCertificate(V2) attribute a
+	// MissingAttribute failure, as `openssl cms -verify -cades` does.
+	RequireCAdES bool
+}
+
+// VerifyResult is what Verify found. Signers is in SignedData order and
+// has one entry per SignerInfo, valid or not.
+type VerifyResult struct {
+	ContentType asn1.ObjectIdentifier
+	Detached    bool
+	// Content is the embedded content of an attached SignedData.
+	Content []byte
+	Signers []*SignerResult
+}
+
+// SignerResult is one signer's outcome.
+type SignerResult struct {
+	// Certificate is the signer certificate; nil if not found.
+	Certificate *pki.Certificate
+	// Chain runs from Certificate to a root; nil when the chain was not
+	// verified or not valid.
+	Chain []*pki.Certificate
+	// Algorithm is the signature algorithm taken from the certificate key
+	// and DigestAlgorithm.
+	Algorithm       pki.SignatureAlgorithm
+	DigestAlgorithm asn1.ObjectIdentifier
+	// SigningTime is the signingTime attribute; zero when absent.
+	SigningTime time.Time
+	// SignedAttributes reports whether the SignerInfo had signed
+	// attributes; CAdES whether it also had a signingCertificate(V2)
+	// that matched the certificate (a CAdES-BES signature).
+	SignedAttributes bool
+	CAdES            bool
+	// Err is nil when this signer verified; otherwise a *SignerError.
+	Err error
+}
+
+// Verify checks a SignedData (PEM or DER) and each of its signers. content
+// is the document for a detached SignedData, read once whatever its size,
+// every digest the signers need computed in the same pass; it must be nil
+// for an attached one (whose content is inside).
+//
+// A malformed input gives an error wrapping ErrMalformed and no result.
+// Otherwise the result lists every signer; the error is nil only if there
+// is at least one signer and every signer verified, and otherwise joins
+// the *SignerError of each failed signer (errors.As finds the first).
+func Verify(signedData []byte, content io.Reader, opts *VerifyOptions) (*VerifyResult, error) {
+	if opts == nil {
+		opts = &VerifyOptions{}
+	}
+	sd, err := Parse(signedData)
+	if err != nil {
+		return nil, err
+	}
+	res := &VerifyResult{ContentType: sd.ContentType, Detached: sd.Detached, Content: sd.Content}
+	if len(sd.Signers) == 0 {
+		return res, errors.New("cms: SignedData has no signers")
+	}
+	var digests map[string][]byte
+	var contentErr error
+	switch {
+	case !sd.Detached && content != nil:
+		return res, errors.New("cms: content given for a SignedData that embeds its content")
+	case sd.Detached && content == nil:
+		contentErr = errors.New("no content given")
+	default:
+		if !sd.Detached {
+			content = bytes.NewReader(sd.Content)
+		}
+		oids := make([]asn1.ObjectIdentifier, len(sd.Signers))
+		for i, si := range sd.Signers {
+			oids[i] = si.DigestAlgorithm.Algorithm
+		}
+		if digests, err = digestContent(content, oids, nil); err != nil {
+			return res, err
+		}
+	}
+	certs := newCertPool(sd.Certificates, opts)
+	var errs []error
+	for i, si := range sd.Signers {
+		r := &SignerResult{DigestAlgorithm: si.DigestAlgorithm.Algorithm, SignedAttributes: si.RawSignedAttrs != nil}
+		res.Signers = append(res.Signers, r)
+		if err := verifySigner(sd, si, r, digests, contentErr, certs, opts); err != nil {
+			err.Index = i
+			r.Err = err
+			errs = append(errs, err)
+		}
+	}
+	return res, errors.Join(errs...)
+}
+
+func fail(reason Reason, detail string, err error) *SignerError {
+	return &SignerError{Reason: reason, Detail: detail, Err: err}
+}
+
+func verifySigner(sd *SignedData, si *SignerInfo, r *SignerResult, digests map[string][]byte, contentErr error, certs *certPool, opts *VerifyOptions) *SignerError {
+	cert, err := certs.find(si)
+	if err != nil {
+		return fail(CertificateNotFound, "", err)
+	}
+	r.Certificate = cert
+	alg, err := signerAlgorithm(cert.PublicKey, si.DigestAlgorithm, si.SignatureAlgorithm)
+	if err != nil {
+		return fail(UnsupportedAlgorithm, "", err)
+	}
+	r.Algorithm = alg
+	if contentErr != nil {
+		return fail(ContentMissing, "", contentErr)
+	}
+	contentDigest := digests[si.DigestAlgorithm.Algorithm.String()]
+	if si.RawSignedAttrs == nil {
+		// Without signed attributes the signature is over the content
+		// digest itself (RFC 5652 §5.4).
+		if opts.RequireCAdES {
+			return fail(MissingAttribute, "no signed attributes (signingCertificate required)", nil)
+		}
+		if err := pki.CheckDigestSignature(alg, contentDigest, si.Signature, cert.PublicKey); err != nil {
+			return fail(BadSignature, "", err)
+		}
+	} else {
+		messageDigest, ferr := checkAttributes(sd, si, r)
+		if ferr != nil {
+			return ferr
+		}
+		h := alg.NewHash()
+		h.Write([]byte{0x31})
+		h.Write(si.RawSignedAttrs[1:])
+		if err := pki.CheckDigestSignature(alg, h.Sum(nil), si.Signature, cert.PublicKey); err != nil {
+			return fail(BadSignature, "", err)
+		}
+		if ferr := checkSigningCertificate(si, cert, r, opts); ferr != nil {
+			return ferr
+		}
+		if !bytes.Equal(messageDigest, contentDigest) {
+			return fail(DigestMismatch, "", nil)
+		}
+	}
+	if opts.SkipChainVerification {
+		return nil
+	}
+	if len(opts.Roots) == 0 {
+		return fail(ChainInvalid, "no trusted roots given", nil)
+	}
+	at := opts.CurrentTime
+	if at.IsZero() {
+		at = r.SigningTime
+	}
+	if at.IsZero() {
+		at = time.Now()
+	}
+	chain, err := cert.Verify(pki.VerifyOptions{Roots: opts.Roots, Intermediates: certs.all(), CurrentTime: at})
+	if err != nil {
+		return fail(ChainInvalid, "", err)
+	}
+	r.Chain = chain
+	return nil
+}
+
+// checkAttributes applies the signed-attribute rules of RFC 5652 §5.3 and
+// §11 as OpenSSL does (fact sheet §4.5): contentType and messageDigest
+// exactly once and single-valued, contentType equal to eContentType,
+// signingTime and the ESS signing-certificate attributes at most once. It
+// returns the messageDigest value and fills r.SigningTime.
+func checkAttributes(sd *SignedData, si *SignerInfo, r *SignerResult) ([]byte, *SignerError) {
+	single := func(oid asn1.ObjectIdentifier, name string, required bool) ([]byte, *SignerError) {
+		values, n := attribute(si.SignedAttrs, oid)
+		switch {
+		case n == 0 && required:
+			return nil, fail(MissingAttribute, name, nil)
+		case n == 0:
+			return nil, nil
+		case n > 1 || len(values) > 1:
+			return nil, fail(DuplicateAttribute, name, nil)
+		case len(values) == 0:
+			return nil, fail(MalformedAttribute, name+" has no value", nil)
+		}
+		return values[0], nil
+	}
+	ct, ferr := single(oidContentType, "contentType", true)
+	if ferr != nil {
+		return nil, ferr
+	}
+	md, ferr := single(oidMessageDigest, "messageDigest", true)
+	if ferr != nil {
+		return nil, ferr
+	}
+	st, ferr := single(oidSigningTime, "signingTime", false)
+	if ferr != nil {
+		return nil, ferr
+	}
+	for _, ess := range []struct {
+		oid  asn1.ObjectIdentifier
+		name string
+	}{{oidSigningCertificate, "signingCertificate"}, {oidSigningCertificateV2, "signingCertificateV2"}} {
+		if _, ferr := single(ess.oid, ess.name, false); ferr != nil {
+			return nil, ferr
+		}
+	}
+	ctOID, err := parseOID(ct)
+	if err != nil {
+		return nil, fail(MalformedAttribute, "contentType", err)
+	}
+	if !ctOID.Equal(sd.ContentType) {
+		return nil, fail(ContentTypeMismatch, fmt.Sprintf("attribute %v, content %v", ctOID, sd.ContentType), nil)
+	}
+	digest, err := parseOctetString(md)
+	if err != nil {
+		return nil, fail(MalformedAttribute, "messageDigest", err)
+	}
+	if st != nil {
+		t, err := parseTime(st)
+		if err != nil {
+			return nil, fail(MalformedAttribute, "signingTime", err)
+		}
+		r.SigningTime = t
+	}
+	return digest, nil
+}
+
+func parseOID(elem []byte) (asn1.ObjectIdentifier, error) {
+	s := cryptobyte.String(elem)
+	var oid asn1.ObjectIdentifier
+	if !s.ReadASN1ObjectIdentifier(&oid) || !s.Empty() {
+		return nil, malformed("not an OBJECT IDENTIFIER")
+	}
+	return oid, nil
+}
+
+// checkSigningCertificate matches signingCertificateV2 (and the SHA-1
+// signingCertificate of RFC 2634, when present) against the signer
+// certificate: the first ESSCertID must hash to it and, when it names an
+// issuer and serial, name it (RFC 5035 §4: the first entry is the signer's).
+func checkSigningCertificate(si *SignerInfo, cert *pki.Certificate, r *SignerResult, opts *VerifyOptions) *SignerError {
+	found := false
+	for _, v := range []struct {
+		oid asn1.ObjectIdentifier
+		v2  bool
+	}{{oidSigningCertificateV2, true}, {oidSigningCertificate, false}} {
+		values, n := attribute(si.SignedAttrs, v.oid)
+		if n == 0 {
+			continue
+		}
+		found = true
+		id, err := parseFirstESSCertID(values[0], v.v2)
+		if err != nil {
+			return fail(MalformedAttribute, "signingCertificate", err)
+		}
+		h, ok := newDigest(id.hashAlgorithm)
+		if !ok {
+			return fail(UnsupportedAlgorithm, fmt.Sprintf("signingCertificate hash %v", id.hashAlgorithm), nil)
+		}
+		h.Write(cert.Raw)
+		if !bytes.Equal(h.Sum(nil), id.certHash) {
+			return fail(SigningCertificateMismatch, "certificate hash differs", nil)
+		}
+		if id.serial != nil && (id.serial.Cmp(cert.SerialNumber) != 0 || !containsName(id.issuerNames, cert.RawIssuer)) {
+			return fail(SigningCertificateMismatch, "issuer and serial differ", nil)
+		}
+	}
+	if !found && opts.RequireCAdES {
+		return fail(MissingAttribute, "signingCertificate", nil)
+	}
+	r.CAdES = found
+	return nil
+}
+
+type essCertID struct {
+	hashAlgorithm asn1.ObjectIdentifier
+	certHash      []byte
+	issuerNames   [][]byte // DER Names of directoryName entries
+	serial        *big.Int // nil when issuerSerial is absent
+}
+
+// parseFirstESSCertID reads the first ESSCertID(v2) of a
+// SigningCertificate(V2) value.
+func parseFirstESSCertID(value []byte, v2 bool) (*essCertID, error) {
+	s := cryptobyte.String(value)
+	var sc, ids, id cryptobyte.String
+	if !s.ReadASN1(&sc, cbasn1.SEQUENCE) || !s.Empty() || !sc.ReadASN1(&ids, cbasn1.SEQUENCE) || !ids.ReadASN1(&id, cbasn1.SEQUENCE) {
+		return nil, malformed("bad SigningCertificate")
+	}
+	out := &essCertID{hashAlgorithm: oidSHA1}
+	if v2 {
+		out.hashAlgorithm = oidSHA256
+		if id.PeekASN1Tag(cbasn1.SEQUENCE) {
+			ai, err := readAlgorithmIdentifier(&id)
+			if err != nil {
+				return nil, err
+			}
+			out.hashAlgorithm = ai.Algorithm
+		}
+	}
+	var certHash cryptobyte.String
+	if !id.ReadASN1(&certHash, cbasn1.OCTET_STRING) {
+		return nil, malformed("bad certHash")
+	}
+	out.certHash = certHash
+	if id.Empty() {
+		return out, nil
+	}
+	var issuerSerial, names cryptobyte.String
+	out.serial = new(big.Int)
+	if !id.ReadASN1(&issuerSerial, cbasn1.SEQUENCE) || !id.Empty() ||
+		!issuerSerial.ReadASN1(&names, cbasn1.SEQUENCE) || !issuerSerial.ReadASN1Integer(out.serial) || !issuerSerial.Empty() {
+		return nil, malformed("bad issuerSerial")
+	}
+	for !names.Empty() {
+		var gn cryptobyte.String
+		var tag cbasn1.Tag
+		if !names.ReadAnyASN1(&gn, &tag) {
+			return nil, malformed("bad GeneralName")
+		}
+		if tag == cbasn1.Tag(4).Constructed().ContextSpecific() {
+			out.issuerNames = append(out.issuerNames, gn)
+		}
+	}
+	return out, nil
+}
+
+func containsName(names [][]byte, name []byte) bool {
+	for _, n := range names {
+		if bytes.Equal(n, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// certPool holds the candidate certificates of one verification, parsed
+// once.
+type certPool struct {
+	certs []*pki.Certificate
+	errs  []error // parse errors of embedded certificates, for diagnostics
+}
+
+func newCertPool(embedded [][]byte, opts *VerifyOptions) *certPool {
+	p := &certPool{}
+	for _, der := range embedded {
+		c, err := pki.ParseCertificate(der)
+		if err != nil {
+			p.errs = append(p.errs, err)
+			continue
+		}
+		p.certs = append(p.certs, c)
+	}
+	p.certs = append(p.certs, opts.Intermediates...)
+	return p
+}
+
+func (p *certPool) all() []*pki.Certificate { return p.certs }
+
+// find returns the certificate the SignerInfo's sid names.
+func (p *certPool) find(si *SignerInfo) (*pki.Certificate, error) {
+	for _, c := range p.certs {
+		if si.SerialNumber != nil {
+			if c.SerialNumber != nil && c.SerialNumber.Cmp(si.SerialNumber) == 0 && bytes.Equal(c.RawIssuer, si.RawIssuer) {
+				return c, nil
+			}
+		} else if len(si.SubjectKeyID) > 0 && bytes.Equal(c.SubjectKeyId, si.SubjectKeyID) {
+			return c, nil
+		}
+	}
+	if len(p.errs) > 0 {
+		return nil, fmt.Errorf("no matching certificate; unparsable embedded certificates: %w", errors.Join(p.errs...))
+	}
+	return nil, errors.New("no matching certificate")
+}
