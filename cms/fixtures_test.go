@@ -4,12 +4,12 @@ import (
 	"crypto"
 	"crypto/x509"
 	"encoding/pem"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 
+	"github.com/gostkey/gostkey/gost"
 	"github.com/gostkey/gostkey/internal/testkit"
 	"github.com/gostkey/gostkey/pki"
 )
@@ -128,9 +128,12 @@ func loadCert(t testing.TB, file string) *pki.Certificate {
 func loadKey(t testing.TB, file string) crypto.Signer {
 	t.Helper()
 	der := pemBlock(t, file)
-	if k, err := x509.ParsePKCS8PrivateKey(der); err == nil {
-		return k.(crypto.Signer)
+	if k, err := gost.ParsePKCS8PrivateKey(der); err == nil {
+		return k
 	}
-	t.Fatalf("%s: %v", file, fmt.Errorf("unsupported key"))
-	return nil
+	k, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	return k.(crypto.Signer)
 }
