@@ -41,7 +41,7 @@ var keyKinds = []struct {
 // by a root of the same key type, with the files openssl needs.
 type identity struct {
 	kind              string
-	key               crypto.Signer
+	key, rootKey      crypto.Signer
 	cert, root        *pki.Certificate
 	certFile, keyFile string
 	rootFile          string
@@ -95,10 +95,14 @@ func newIdentity(t testing.TB, kind string) *identity {
 		"-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"}, args...)...)
 	testkit.OpenSSL(t, nil, append([]string{"req", "-x509", "-nodes", "-keyout", id.keyFile, "-out", id.certFile,
 		"-CA", id.rootFile, "-CAkey", p("root.key"), "-subj", "/CN=cms test signer " + kind + "/O=gostkey", "-days", "365",
-		"-addext", "basicConstraints=critical,CA:FALSE", "-addext", "keyUsage=critical,digitalSignature,nonRepudiation"}, args...)...)
+		"-addext", "basicConstraints=critical,CA:FALSE", "-addext", "keyUsage=critical,digitalSignature,nonRepudiation",
+		// An OCSP responder nobody listens on: revocation tests answer
+		// through VerifyOptions.OCSPQuery.
+		"-addext", "authorityInfoAccess=OCSP;URI:http://127.0.0.1:9/ocsp"}, args...)...)
 	id.cert = loadCert(t, id.certFile)
 	id.root = loadCert(t, id.rootFile)
 	id.key = loadKey(t, id.keyFile)
+	id.rootKey = loadKey(t, p("root.key"))
 	identities[kind] = id
 	return id
 }

@@ -2,6 +2,8 @@ package cms
 
 import (
 	"bytes"
+	"context"
+	"crypto/x509"
 	"encoding/asn1"
 	"errors"
 	"fmt"
@@ -164,6 +166,11 @@ type SignerResult struct {
 // is at least one signer and every signer verified, and otherwise joins
 // the *SignerError of each failed signer (errors.As finds the first).
 func Verify(signedData []byte, content io.Reader, opts *VerifyOptions) (*VerifyResult, error) {
+	return VerifyContext(context.Background(), signedData, content, opts)
+}
+
+// VerifyContext is Verify with a context that bounds OCSP queries.
+func VerifyContext(ctx context.Context, signedData []byte, content io.Reader, opts *VerifyOptions) (*VerifyResult, error) {
 	if opts == nil {
 		opts = &VerifyOptions{}
 	}
@@ -199,7 +206,7 @@ func Verify(signedData []byte, content io.Reader, opts *VerifyOptions) (*VerifyR
 	for i, si := range sd.Signers {
 		r := &SignerResult{DigestAlgorithm: si.DigestAlgorithm.Algorithm, SignedAttributes: si.RawSignedAttrs != nil}
 		res.Signers = append(res.Signers, r)
-		if err := verifySigner(sd, si, r, digests, contentErr, certs, opts); err != nil {
+		if err := verifySigner(ctx, sd, si, r, digests, contentErr, certs, opts); err != nil {
 			err.Index = i
 			r.Err = err
 			errs = append(errs, err)
@@ -212,7 +219,7 @@ func fail(reason Reason, detail string, err error) *SignerError {
 	return &SignerError{Reason: reason, Detail: detail, Err: err}
 }
 
-func verifySigner(sd *SignedData, si *SignerInfo, r *SignerResult, digests map[string][]byte, contentErr error, certs *certPool, opts *VerifyOptions) *SignerError {
+func verifySigner(ctx context.Context, sd *SignedData, si *SignerInfo, r *SignerResult, digests map[string][]byte, contentErr error, certs *certPool, opts *VerifyOptions) *SignerError {
 	cert, err := certs.find(si)
 	if err != nil {
 		return fail(CertificateNotFound, "", err)
@@ -253,6 +260,11 @@ func verifySigner(sd *SignedData, si *SignerInfo, r *SignerResult, digests map[s
 		if !bytes.Equal(messageDigest, contentDigest) {
 			return fail(DigestMismatch, "", nil)
 		}
+	}
+	// A signing certificate may be limited to other uses; like OpenSSL's
+	// smimesign purpose, accept digitalSignature or nonRepudiation.
+	if cert.KeyUsage != 0 && cert.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
+		return fail(ChainInvalid, "the certificate's key usage does not allow signing", nil)
 	}
 	if opts.SkipChainVerification {
 		return nil
