@@ -90,13 +90,16 @@ func runCTest(t *testing.T, wrapper []string, extraEnv ...string) {
 	}
 }
 
+// TestC runs the full C test in a host whose OpenSSL already loaded the gost
+// engine as its default (OPENSSL_CONF): the module must share it.
 func TestC(t *testing.T) {
 	t.Parallel()
-	runCTest(t, nil)
+	runCTest(t, nil, "OPENSSL_CONF="+testkit.OpenSSLConfig())
 }
 
-// TestCValgrind runs a shortened C test under memcheck: any invalid access,
-// use of uninitialized memory or definite leak fails it.
+// TestCValgrind runs a shortened C test under memcheck, in a host that has
+// not loaded the engine: any invalid access, use of uninitialized memory or
+// definite leak fails it.
 func TestCValgrind(t *testing.T) {
 	t.Parallel()
 	if _, err := exec.LookPath("valgrind"); err != nil {
