@@ -105,6 +105,7 @@ func TestWeVerifyOpenSSL(t *testing.T) {
 				{"detached-pem", []string{"-outform", "PEM"}, true, true},
 				{"attached-ber-stream", []string{"-nodetach", "-outform", "DER", "-stream"}, false, true},
 				{"detached-noattr", []string{"-outform", "DER", "-noattr"}, true, false},
+				{"attached-keyid", []string{"-nodetach", "-outform", "DER", "-keyid"}, false, true},
 			} {
 				if !fullInterop(kind.name) && tc.name != "attached-der" && tc.name != "detached-pem" {
 					continue
@@ -241,5 +242,32 @@ func TestOpenSSLVerifiesCoSigned(t *testing.T) {
 		if len(res.Signers) != 4 {
 			t.Errorf("%d signer results", len(res.Signers))
 		}
+	}
+}
+
+// TestAddSignerToOpenSSL: a signer added by AddSigner to a SignedData that
+// openssl made leaves openssl's signature intact: openssl verifies both.
+func TestAddSignerToOpenSSL(t *testing.T) {
+	a, b := newIdentity(t, "gost256-TCB"), newIdentity(t, "gost512-B")
+	sig := testkit.OpenSSL(t, nil, "cms", "-sign", "-cades", "-binary", "-in", testkit.WriteFile(t, "content", testContent),
+		"-signer", a.certFile, "-inkey", a.keyFile, "-md", "md_gost12_256", "-outform", "PEM")
+	cosigned, err := AddSigner(sig, bytes.NewReader(testContent), b.key, b.cert, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var roots []byte
+	for _, f := range []string{a.rootFile, b.rootFile} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots = append(roots, data...)
+	}
+	testkit.OpenSSL(t, nil, "cms", "-verify", "-cades", "-binary", "-inform", "DER", "-in", testkit.WriteFile(t, "sig", cosigned),
+		"-content", testkit.WriteFile(t, "content", testContent), "-CAfile", testkit.WriteFile(t, "roots.pem", roots),
+		"-purpose", "any", "-out", filepath.Join(t.TempDir(), "out"))
+	res, err := Verify(cosigned, bytes.NewReader(testContent), &VerifyOptions{Roots: []*pki.Certificate{a.root, b.root}, RequireCAdES: true})
+	if err != nil || len(res.Signers) != 2 {
+		t.Fatalf("%v, %d signers", err, len(res.Signers))
 	}
 }
