@@ -28,6 +28,11 @@
 // Critical extensions pki does not know are listed in
 // UnhandledCriticalExtensions, and Verify refuses them.
 //
+// CreateCertificateRequest and ParseCertificateRequest do the same for
+// PKCS #10 requests, whose requested extensions (the extensionRequest
+// attribute) come out as typed fields; CheckSignature proves possession of
+// the key.
+//
 // # Names and the qualified profile
 //
 // Name has typed fields for the Russian qualified-certificate attributes
