@@ -20,6 +20,7 @@ import (
 	p11 "github.com/miekg/pkcs11"
 
 	"github.com/gostkey/gostkey/gost"
+	"github.com/gostkey/gostkey/pki"
 )
 
 // Key is a key pair on a token: its private key object, the public key
@@ -251,7 +252,7 @@ func (t *Token) keys(s p11.SessionHandle) ([]*Key, error) {
 		k.cert = a[p11.CKA_VALUE]
 		if k.pub == nil {
 			if f, err := parseCertificateFields(k.cert); err == nil {
-				if pub, err := parseSPKI(f.spki); err == nil {
+				if pub, err := pki.ParsePublicKey(f.spki); err == nil {
 					k.pub = pub
 				}
 			}
@@ -469,7 +470,7 @@ func (t *Token) ImportCertificate(ctx context.Context, key *Key, der []byte) err
 		return err
 	}
 	if key.pub != nil {
-		certPub, err := parseSPKI(f.spki)
+		certPub, err := pki.ParsePublicKey(f.spki)
 		if err != nil {
 			return err
 		}

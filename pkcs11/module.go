@@ -72,7 +72,6 @@ type ModuleInfo struct {
 // process-wide state (C_Initialize succeeds once per process), so Open
 // shares one library between all Modules opened on the same file.
 type library struct {
-	path   string
 	ctx    cryptoki
 	info   ModuleInfo
 	waiter slotWaiter // nil when the module has no usable C_WaitForSlotEvent
@@ -87,6 +86,7 @@ var libraries = struct {
 // Module is an opened PKCS#11 module. Methods are safe for concurrent use.
 type Module struct {
 	lib  *library
+	path string // as given to Open
 	opts Options
 
 	mu     sync.Mutex
@@ -114,11 +114,10 @@ func Open(path string, opts Options) (*Module, error) {
 		if lib, err = loadLibrary(key); err != nil {
 			return nil, err
 		}
-		lib.path = path
 		libraries.m[key] = lib
 	}
 	lib.refs++
-	return newModule(lib, opts), nil
+	return newModule(lib, path, opts), nil
 }
 
 func loadLibrary(path string) (*library, error) {
@@ -134,7 +133,7 @@ func loadLibrary(path string) (*library, error) {
 		return nil, callError("C_Initialize", "", err, false)
 	}
 	lib := &library{ctx: ctx}
-	if err := lib.readInfo(path); err != nil {
+	if err := lib.readInfo(); err != nil {
 		_ = ctx.Finalize()
 		ctx.Destroy()
 		return nil, err
@@ -143,13 +142,12 @@ func loadLibrary(path string) (*library, error) {
 	return lib, nil
 }
 
-func (lib *library) readInfo(path string) error {
+func (lib *library) readInfo() error {
 	info, err := lib.ctx.GetInfo()
 	if err != nil {
 		return callError("C_GetInfo", "", err, false)
 	}
 	lib.info = ModuleInfo{
-		Path:            path,
 		Manufacturer:    trimField(info.ManufacturerID),
 		Description:     trimField(info.LibraryDescription),
 		CryptokiVersion: fmt.Sprintf("%d.%d", info.CryptokiVersion.Major, info.CryptokiVersion.Minor),
@@ -181,8 +179,8 @@ func (lib *library) release() error {
 	return callError("C_Finalize", "", err, false)
 }
 
-func newModule(lib *library, opts Options) *Module {
-	return &Module{lib: lib, opts: opts.withDefaults(), tokens: map[uint]*Token{}, done: make(chan struct{})}
+func newModule(lib *library, path string, opts Options) *Module {
+	return &Module{lib: lib, path: path, opts: opts.withDefaults(), tokens: map[uint]*Token{}, done: make(chan struct{})}
 }
 
 // Close closes the sessions this Module opened and, when it is the last
@@ -206,10 +204,14 @@ func (m *Module) Close() error {
 }
 
 // Path is the file the module was opened from.
-func (m *Module) Path() string { return m.lib.path }
+func (m *Module) Path() string { return m.path }
 
 // Info describes the module.
-func (m *Module) Info() ModuleInfo { return m.lib.info }
+func (m *Module) Info() ModuleInfo {
+	info := m.lib.info
+	info.Path = m.path
+	return info
+}
 
 // Options returns the options the module was opened with (defaults filled in).
 func (m *Module) Options() Options { return m.opts }

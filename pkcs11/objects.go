@@ -3,7 +3,6 @@ package pkcs11
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/x509"
 	"encoding/asn1"
 	"encoding/binary"
 	"errors"
@@ -200,22 +199,4 @@ func parseCertificateFields(der []byte) (*certificateFields, error) {
 		subject: tbs.Subject.FullBytes,
 		spki:    tbs.PublicKey.FullBytes,
 	}, nil
-}
-
-// parseSPKI reads a GOST or ECDSA public key.
-func parseSPKI(spki []byte) (any, error) {
-	var info struct {
-		Algorithm struct {
-			OID    asn1.ObjectIdentifier
-			Params asn1.RawValue `asn1:"optional"`
-		}
-		PublicKey asn1.BitString
-	}
-	if _, err := asn1.Unmarshal(spki, &info); err != nil {
-		return nil, fmt.Errorf("pkcs11: parsing public key: %w", err)
-	}
-	if info.Algorithm.OID.Equal(gost.OIDPublicKey256) || info.Algorithm.OID.Equal(gost.OIDPublicKey512) {
-		return gost.ParsePKIXPublicKey(spki)
-	}
-	return x509.ParsePKIXPublicKey(spki)
 }

@@ -82,8 +82,8 @@ func newStub(slots int) *stub {
 // stubModule opens a Module on a fresh stub.
 func stubModule(t *testing.T, st *stub, opts Options) *Module {
 	t.Helper()
-	lib := &library{path: "stub.so", ctx: st, refs: 1, info: ModuleInfo{Path: "stub.so"}}
-	m := newModule(lib, opts)
+	lib := &library{ctx: st, refs: 1}
+	m := newModule(lib, "stub.so", opts)
 	t.Cleanup(func() { _ = m.Close() })
 	return m
 }
