@@ -1,0 +1,667 @@
+package pki
+
+// Certificate revocation lists, RFC 5280 §5, for GOST, ECDSA and RSA issuers
+// alike.
+//
+// API in brief:
+//
+//	CreateCRL(rand, *CRLTemplate, issuer *Certificate, crypto.Signer) ([]byte, error) // DER
+//	ParseCRL(pemOrDER) (*CRL, error)
+//	(*CRL).CheckSignatureFrom(issuer *Certificate) error
+//	(*CRL).Lookup(serial *big.Int) (*RevokedCertificate, bool)
+//	(*CRL).Describe(io.Writer) error
+//	CRLReason (String, ParseCRLReason) — shared with OCSP revokedInfo.
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"strings"
+	"time"
+)
+
+var (
+	oidExtAuthorityKeyID   = asn1.ObjectIdentifier{2, 5, 29, 35}
+	oidExtCRLNumber        = asn1.ObjectIdentifier{2, 5, 29, 20}
+	oidExtDeltaCRL         = asn1.ObjectIdentifier{2, 5, 29, 27}
+	oidExtIssuingDistPoint = asn1.ObjectIdentifier{2, 5, 29, 28}
+	oidExtReasonCode       = asn1.ObjectIdentifier{2, 5, 29, 21}
+	oidExtInvalidityDate   = asn1.ObjectIdentifier{2, 5, 29, 24}
+)
+
+// CRLReason is the reasonCode of RFC 5280 §5.3.1. The same enumeration is
+// the revocationReason of an OCSP response.
+type CRLReason int
+
+// The values are the ASN.1 ENUMERATED values; 7 is unassigned.
+const (
+	ReasonUnspecified          CRLReason = 0
+	ReasonKeyCompromise        CRLReason = 1
+	ReasonCACompromise         CRLReason = 2
+	ReasonAffiliationChanged   CRLReason = 3
+	ReasonSuperseded           CRLReason = 4
+	ReasonCessationOfOperation CRLReason = 5
+	ReasonCertificateHold      CRLReason = 6
+	ReasonRemoveFromCRL        CRLReason = 8
+	ReasonPrivilegeWithdrawn   CRLReason = 9
+	ReasonAACompromise         CRLReason = 10
+)
+
+var reasonNames = map[CRLReason]string{
+	ReasonUnspecified:          "unspecified",
+	ReasonKeyCompromise:        "keyCompromise",
+	ReasonCACompromise:         "cACompromise",
+	ReasonAffiliationChanged:   "affiliationChanged",
+	ReasonSuperseded:           "superseded",
+	ReasonCessationOfOperation: "cessationOfOperation",
+	ReasonCertificateHold:      "certificateHold",
+	ReasonRemoveFromCRL:        "removeFromCRL",
+	ReasonPrivilegeWithdrawn:   "privilegeWithdrawn",
+	ReasonAACompromise:         "aACompromise",
+}
+
+// String returns the RFC 5280 name (keyCompromise, cACompromise, …), which
+// is also what the CLI's --reason accepts.
+func (r CRLReason) String() string {
+	if n, ok := reasonNames[r]; ok {
+		return n
+	}
+	return fmt.Sprintf("CRLReason(%d)", int(r))
+}
+
+// Valid reports whether r is an assigned reason code.
+func (r CRLReason) Valid() bool {
+	_, ok := reasonNames[r]
+	return ok
+}
+
+// ParseCRLReason maps a reason name to its code. The match ignores case so
+// that OpenSSL's spellings (CACompromise) are accepted as well.
+func ParseCRLReason(name string) (CRLReason, error) {
+	for r, n := range reasonNames {
+		if strings.EqualFold(n, name) {
+			return r, nil
+		}
+	}
+	return 0, fmt.Errorf("pki: unknown CRL reason %q", name)
+}
+
+// CRLReasons lists the assigned reason codes in numeric order, for usage
+// messages.
+func CRLReasons() []CRLReason {
+	return []CRLReason{ReasonUnspecified, ReasonKeyCompromise, ReasonCACompromise,
+		ReasonAffiliationChanged, ReasonSuperseded, ReasonCessationOfOperation,
+		ReasonCertificateHold, ReasonRemoveFromCRL, ReasonPrivilegeWithdrawn, ReasonAACompromise}
+}
+
+// RevokedCertificate is one CRL entry.
+type RevokedCertificate struct {
+	SerialNumber   *big.Int
+	RevocationTime time.Time
+	// ReasonCode is ReasonUnspecified when the entry carries no reason:
+	// RFC 5280 asks issuers to omit the extension rather than write
+	// unspecified, and CreateCRL does so.
+	ReasonCode CRLReason
+	// InvalidityDate is when the key is known or suspected to have been
+	// compromised; zero when absent.
+	InvalidityDate time.Time
+	// Extensions holds every entry extension as parsed, including the
+	// ones decoded into the fields above.
+	Extensions []pkix.Extension
+	// ExtraExtensions are appended verbatim by CreateCRL.
+	ExtraExtensions []pkix.Extension
+}
+
+// CRL is a parsed X.509 v2 (or v1) certificate revocation list.
+type CRL struct {
+	Raw                  []byte // the whole CertificateList, DER
+	RawTBSRevocationList []byte // what the signature covers
+	RawIssuer            []byte // DER Name
+
+	Version            int // 1 or 2, as displayed (v2 encodes the INTEGER 1)
+	SignatureAlgorithm SignatureAlgorithm
+	Signature          []byte
+
+	ThisUpdate time.Time
+	NextUpdate time.Time // zero when absent
+
+	// Number is the cRLNumber extension; nil when absent (v1 CRLs).
+	Number *big.Int
+	// AuthorityKeyId is the keyIdentifier of the authorityKeyIdentifier
+	// extension.
+	AuthorityKeyId []byte
+	// BaseCRLNumber is the deltaCRLIndicator: non-nil marks a delta CRL
+	// that applies on top of the complete CRL with this number.
+	BaseCRLNumber *big.Int
+
+	RevokedCertificates []RevokedCertificate
+	// Extensions holds every CRL extension as parsed.
+	Extensions []pkix.Extension
+}
+
+// CRLTemplate describes a CRL for CreateCRL.
+type CRLTemplate struct {
+	// Number is the monotonically increasing cRLNumber; required.
+	Number *big.Int
+	// ThisUpdate and NextUpdate are required (RFC 5280 §5.1.2.5 makes
+	// nextUpdate mandatory for conforming CAs); they are written with
+	// one-second precision in UTC.
+	ThisUpdate, NextUpdate time.Time
+	RevokedCertificates    []RevokedCertificate
+	// BaseCRLNumber, when non-nil, makes this a delta CRL against the
+	// complete CRL of that number (critical deltaCRLIndicator).
+	BaseCRLNumber *big.Int
+	// SignatureAlgorithm defaults to DefaultSignatureAlgorithm of the
+	// signer's key.
+	SignatureAlgorithm SignatureAlgorithm
+	// ExtraExtensions are appended to the CRL extensions.
+	ExtraExtensions []pkix.Extension
+}
+
+type certificateList struct {
+	TBS                asn1.RawValue
+	SignatureAlgorithm pkix.AlgorithmIdentifier
+	Signature          asn1.BitString
+}
+
+type tbsCertList struct {
+	Raw                 asn1.RawContent
+	Version             int `asn1:"optional,default:0"`
+	Signature           pkix.AlgorithmIdentifier
+	Issuer              asn1.RawValue
+	ThisUpdate          time.Time
+	NextUpdate          time.Time        `asn1:"optional"`
+	RevokedCertificates []revokedEntry   `asn1:"optional"`
+	Extensions          []pkix.Extension `asn1:"tag:0,optional,explicit"`
+}
+
+type revokedEntry struct {
+	SerialNumber   *big.Int
+	RevocationDate time.Time
+	Extensions     []pkix.Extension `asn1:"optional"`
+}
+
+type authorityKeyID struct {
+	KeyIdentifier []byte `asn1:"optional,tag:0"`
+	// authorityCertIssuer and authorityCertSerialNumber are parsed (OpenSSL
+	// may write them) but not used: the key identifier is what matches a
+	// CRL to its issuer's key.
+	CertIssuer asn1.RawValue `asn1:"optional,tag:1"`
+	CertSerial *big.Int      `asn1:"optional,tag:2"`
+}
+
+// maxSerialLen is RFC 5280's limit on serial numbers (and CRL numbers):
+// 20 octets.
+const maxSerialLen = 20
+
+// CreateCRL builds and signs a CRL for issuer, returning its DER. signer
+// must hold issuer's key. The issuer name and authority key identifier are
+// taken from the issuer certificate; the signature is checked against the
+// issuer key before the CRL is returned.
+func CreateCRL(rand io.Reader, template *CRLTemplate, issuer *Certificate, signer crypto.Signer) ([]byte, error) {
+	if template == nil || issuer == nil || signer == nil {
+		return nil, errors.New("pki: CreateCRL needs a template, an issuer and a signer")
+	}
+	if err := checkSignerMatches(signer, issuer); err != nil {
+		return nil, err
+	}
+	if issuer.KeyUsage != 0 && issuer.KeyUsage&x509.KeyUsageCRLSign == 0 {
+		return nil, errors.New("pki: issuer certificate lacks the cRLSign key usage")
+	}
+	if err := checkCRLNumber("CRL number", template.Number); err != nil {
+		return nil, err
+	}
+	if template.ThisUpdate.IsZero() || template.NextUpdate.IsZero() {
+		return nil, errors.New("pki: CRL thisUpdate and nextUpdate are required")
+	}
+	thisUpdate, nextUpdate := asn1Time(template.ThisUpdate), asn1Time(template.NextUpdate)
+	if !nextUpdate.After(thisUpdate) {
+		return nil, errors.New("pki: CRL nextUpdate must be after thisUpdate")
+	}
+	alg := template.SignatureAlgorithm
+	if alg == UnknownSignatureAlgorithm {
+		var err error
+		if alg, err = DefaultSignatureAlgorithm(signer.Public()); err != nil {
+			return nil, fmt.Errorf("pki: CRL signature algorithm: %w", err)
+		}
+	}
+
+	var exts []pkix.Extension
+	if len(issuer.SubjectKeyId) > 0 {
+		v, err := asn1.Marshal(authorityKeyID{KeyIdentifier: issuer.SubjectKeyId})
+		if err != nil {
+			return nil, fmt.Errorf("pki: CRL authority key identifier: %w", err)
+		}
+		exts = append(exts, pkix.Extension{Id: oidExtAuthorityKeyID, Value: v})
+	}
+	v, err := asn1.Marshal(template.Number)
+	if err != nil {
+		return nil, fmt.Errorf("pki: CRL number: %w", err)
+	}
+	exts = append(exts, pkix.Extension{Id: oidExtCRLNumber, Value: v})
+	delta := template.BaseCRLNumber != nil
+	if delta {
+		if err := checkCRLNumber("base CRL number", template.BaseCRLNumber); err != nil {
+			return nil, err
+		}
+		if template.BaseCRLNumber.Cmp(template.Number) >= 0 {
+			return nil, errors.New("pki: a delta CRL's base CRL number must be below its own number")
+		}
+		v, err := asn1.Marshal(template.BaseCRLNumber)
+		if err != nil {
+			return nil, fmt.Errorf("pki: base CRL number: %w", err)
+		}
+		exts = append(exts, pkix.Extension{Id: oidExtDeltaCRL, Critical: true, Value: v})
+	}
+	exts = append(exts, template.ExtraExtensions...)
+
+	var entries []revokedEntry
+	for i, rc := range template.RevokedCertificates {
+		e, err := marshalRevokedEntry(rc, delta)
+		if err != nil {
+			return nil, fmt.Errorf("pki: CRL entry %d: %w", i, err)
+		}
+		entries = append(entries, e)
+	}
+
+	tbs, err := asn1.Marshal(tbsCertList{
+		Version:             1,
+		Signature:           alg.AlgorithmIdentifier(),
+		Issuer:              asn1.RawValue{FullBytes: issuer.RawSubject},
+		ThisUpdate:          thisUpdate,
+		NextUpdate:          nextUpdate,
+		RevokedCertificates: entries,
+		Extensions:          exts,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pki: encoding CRL: %w", err)
+	}
+	sig, err := Sign(rand, signer, alg, tbs)
+	if err != nil {
+		return nil, fmt.Errorf("pki: signing CRL: %w", err)
+	}
+	der, err := asn1.Marshal(certificateList{
+		TBS:                asn1.RawValue{FullBytes: tbs},
+		SignatureAlgorithm: alg.AlgorithmIdentifier(),
+		Signature:          asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pki: encoding CRL: %w", err)
+	}
+	return der, nil
+}
+
+func marshalRevokedEntry(rc RevokedCertificate, delta bool) (revokedEntry, error) {
+	if err := checkSerial(rc.SerialNumber); err != nil {
+		return revokedEntry{}, err
+	}
+	if rc.RevocationTime.IsZero() {
+		return revokedEntry{}, errors.New("revocation time is required")
+	}
+	if !rc.ReasonCode.Valid() {
+		return revokedEntry{}, fmt.Errorf("invalid reason code %d", int(rc.ReasonCode))
+	}
+	if rc.ReasonCode == ReasonRemoveFromCRL && !delta {
+		return revokedEntry{}, errors.New("removeFromCRL belongs only in delta CRLs")
+	}
+	e := revokedEntry{SerialNumber: rc.SerialNumber, RevocationDate: asn1Time(rc.RevocationTime)}
+	if rc.ReasonCode != ReasonUnspecified {
+		v, err := asn1.Marshal(asn1.Enumerated(rc.ReasonCode))
+		if err != nil {
+			return revokedEntry{}, err
+		}
+		e.Extensions = append(e.Extensions, pkix.Extension{Id: oidExtReasonCode, Value: v})
+	}
+	if !rc.InvalidityDate.IsZero() {
+		// invalidityDate is a GeneralizedTime whatever the year.
+		v, err := asn1.MarshalWithParams(asn1Time(rc.InvalidityDate), "generalized")
+		if err != nil {
+			return revokedEntry{}, err
+		}
+		e.Extensions = append(e.Extensions, pkix.Extension{Id: oidExtInvalidityDate, Value: v})
+	}
+	e.Extensions = append(e.Extensions, rc.ExtraExtensions...)
+	return e, nil
+}
+
+func checkSerial(n *big.Int) error {
+	if n == nil {
+		return errors.New("serial number is required")
+	}
+	if n.Sign() < 0 {
+		return errors.New("serial number is negative")
+	}
+	return nil
+}
+
+func checkCRLNumber(what string, n *big.Int) error {
+	if n == nil {
+		return fmt.Errorf("pki: %s is required", what)
+	}
+	if n.Sign() < 0 || len(n.Bytes()) > maxSerialLen {
+		return fmt.Errorf("pki: %s must be a non-negative integer of at most %d octets", what, maxSerialLen)
+	}
+	return nil
+}
+
+// asn1Time drops what DER time encodings cannot carry: sub-second digits
+// and the zone (encoding/asn1 writes a local offset otherwise).
+func asn1Time(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
+
+// checkSignerMatches makes sure the signer holds the key of cert, so that
+// nothing is signed that the certificate's key would not verify.
+func checkSignerMatches(signer crypto.Signer, cert *Certificate) error {
+	pub, ok := signer.Public().(interface{ Equal(crypto.PublicKey) bool })
+	if !ok || !pub.Equal(cert.PublicKey) {
+		return errors.New("pki: the signer's public key does not match the certificate")
+	}
+	return nil
+}
+
+// ParseCRL parses a CRL in DER or PEM ("X509 CRL"). It does not verify the
+// signature: call CheckSignatureFrom. It rejects critical extensions it does
+// not understand, as RFC 5280 §5.2 requires of a CRL user: an indirect or
+// otherwise scoped CRL must not be mistaken for a complete one.
+func ParseCRL(data []byte) (*CRL, error) {
+	if block, _ := pem.Decode(data); block != nil {
+		if block.Type != "X509 CRL" {
+			return nil, fmt.Errorf("pki: PEM block %q is not an X509 CRL", block.Type)
+		}
+		data = block.Bytes
+	}
+	var cl certificateList
+	rest, err := asn1.Unmarshal(data, &cl)
+	if err != nil {
+		return nil, fmt.Errorf("pki: parsing CRL: %w", err)
+	}
+	if len(rest) > 0 {
+		return nil, errors.New("pki: trailing data after CRL")
+	}
+	var tbs tbsCertList
+	if rest, err := asn1.Unmarshal(cl.TBS.FullBytes, &tbs); err != nil {
+		return nil, fmt.Errorf("pki: parsing CRL contents: %w", err)
+	} else if len(rest) > 0 {
+		return nil, errors.New("pki: trailing data in CRL contents")
+	}
+	if tbs.Version != 0 && tbs.Version != 1 {
+		return nil, fmt.Errorf("pki: unsupported CRL version %d", tbs.Version+1)
+	}
+	if tbs.Version == 0 && len(tbs.Extensions) > 0 {
+		return nil, errors.New("pki: v1 CRL carries extensions")
+	}
+	sig, err := bitStringBytes(cl.Signature)
+	if err != nil {
+		return nil, fmt.Errorf("pki: CRL signature: %w", err)
+	}
+	alg, err := matchingSignatureAlgorithms(cl.SignatureAlgorithm, tbs.Signature)
+	if err != nil {
+		return nil, fmt.Errorf("pki: CRL: %w", err)
+	}
+	crl := &CRL{
+		Raw:                  data,
+		RawTBSRevocationList: cl.TBS.FullBytes,
+		RawIssuer:            tbs.Issuer.FullBytes,
+		Version:              tbs.Version + 1,
+		SignatureAlgorithm:   alg,
+		Signature:            sig,
+		ThisUpdate:           tbs.ThisUpdate,
+		NextUpdate:           tbs.NextUpdate,
+		Extensions:           tbs.Extensions,
+	}
+	if err := crl.parseExtensions(); err != nil {
+		return nil, err
+	}
+	crl.RevokedCertificates = make([]RevokedCertificate, 0, len(tbs.RevokedCertificates))
+	for i, e := range tbs.RevokedCertificates {
+		rc, err := parseRevokedEntry(e)
+		if err != nil {
+			return nil, fmt.Errorf("pki: CRL entry %d: %w", i, err)
+		}
+		crl.RevokedCertificates = append(crl.RevokedCertificates, rc)
+	}
+	return crl, nil
+}
+
+func (crl *CRL) parseExtensions() error {
+	seen := map[string]bool{}
+	for _, ext := range crl.Extensions {
+		id := ext.Id.String()
+		if seen[id] {
+			return fmt.Errorf("pki: CRL extension %s appears twice", id)
+		}
+		seen[id] = true
+		var err error
+		switch {
+		case ext.Id.Equal(oidExtCRLNumber):
+			crl.Number, err = parseExtInteger(ext.Value)
+		case ext.Id.Equal(oidExtDeltaCRL):
+			crl.BaseCRLNumber, err = parseExtInteger(ext.Value)
+		case ext.Id.Equal(oidExtAuthorityKeyID):
+			var aki authorityKeyID
+			err = unmarshalExact(ext.Value, &aki)
+			crl.AuthorityKeyId = aki.KeyIdentifier
+		case ext.Id.Equal(oidExtIssuingDistPoint):
+			// Kept in Extensions; a CRL scoped by its distribution point
+			// still lists its revoked serials correctly.
+		case ext.Critical:
+			return fmt.Errorf("pki: CRL has unsupported critical extension %s", id)
+		}
+		if err != nil {
+			return fmt.Errorf("pki: CRL extension %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+func parseRevokedEntry(e revokedEntry) (RevokedCertificate, error) {
+	rc := RevokedCertificate{SerialNumber: e.SerialNumber, RevocationTime: e.RevocationDate, Extensions: e.Extensions}
+	for _, ext := range e.Extensions {
+		switch {
+		case ext.Id.Equal(oidExtReasonCode):
+			var r asn1.Enumerated
+			if err := unmarshalExact(ext.Value, &r); err != nil {
+				return rc, fmt.Errorf("reason code: %w", err)
+			}
+			rc.ReasonCode = CRLReason(r)
+			if !rc.ReasonCode.Valid() {
+				return rc, fmt.Errorf("invalid reason code %d", int(r))
+			}
+		case ext.Id.Equal(oidExtInvalidityDate):
+			var t time.Time
+			if err := unmarshalExactParams(ext.Value, &t, "generalized"); err != nil {
+				return rc, fmt.Errorf("invalidity date: %w", err)
+			}
+			rc.InvalidityDate = t
+		case ext.Critical:
+			// certificateIssuer (indirect CRLs) is the usual one.
+			return rc, fmt.Errorf("unsupported critical entry extension %s", ext.Id)
+		}
+	}
+	return rc, nil
+}
+
+// CheckSignatureFrom verifies that issuer signed the CRL: the CRL names
+// the issuer, the issuer may sign CRLs (cRLSign, when its certificate has
+// a key usage extension) and the signature verifies with its key.
+func (crl *CRL) CheckSignatureFrom(issuer *Certificate) error {
+	if issuer == nil {
+		return errors.New("pki: no CRL issuer certificate")
+	}
+	if !bytes.Equal(crl.RawIssuer, issuer.RawSubject) {
+		return errors.New("pki: CRL issuer name does not match the issuer certificate's subject")
+	}
+	if issuer.KeyUsage != 0 && issuer.KeyUsage&x509.KeyUsageCRLSign == 0 {
+		return errors.New("pki: CRL issuer certificate lacks the cRLSign key usage")
+	}
+	if len(crl.AuthorityKeyId) > 0 && len(issuer.SubjectKeyId) > 0 && !bytes.Equal(crl.AuthorityKeyId, issuer.SubjectKeyId) {
+		return errors.New("pki: CRL authority key identifier does not match the issuer's subject key identifier")
+	}
+	if err := CheckSignature(crl.SignatureAlgorithm, crl.RawTBSRevocationList, crl.Signature, issuer.PublicKey); err != nil {
+		return fmt.Errorf("pki: CRL signature: %w", err)
+	}
+	return nil
+}
+
+// Lookup finds the entry for a serial number. In a delta CRL an entry with
+// ReasonRemoveFromCRL means the certificate is no longer revoked (it was on
+// hold): the caller checks ReasonCode.
+func (crl *CRL) Lookup(serial *big.Int) (*RevokedCertificate, bool) {
+	if serial == nil {
+		return nil, false
+	}
+	for i := range crl.RevokedCertificates {
+		if crl.RevokedCertificates[i].SerialNumber.Cmp(serial) == 0 {
+			return &crl.RevokedCertificates[i], true
+		}
+	}
+	return nil, false
+}
+
+// Describe writes a readable dump of the CRL, for `gostkey cert show`.
+func (crl *CRL) Describe(w io.Writer) error {
+	d := &describer{w: w}
+	d.line(0, "Certificate revocation list (v%d)", crl.Version)
+	d.line(1, "Issuer:              %s", describeName(crl.RawIssuer))
+	d.line(1, "Signature algorithm: %s", crl.SignatureAlgorithm)
+	d.line(1, "This update:         %s", describeTime(crl.ThisUpdate))
+	if !crl.NextUpdate.IsZero() {
+		d.line(1, "Next update:         %s", describeTime(crl.NextUpdate))
+	}
+	if crl.Number != nil {
+		d.line(1, "CRL number:          %s", crl.Number)
+	}
+	if crl.BaseCRLNumber != nil {
+		d.line(1, "Delta CRL of base:   %s", crl.BaseCRLNumber)
+	}
+	if len(crl.AuthorityKeyId) > 0 {
+		d.line(1, "Authority key ID:    %s", colonHex(crl.AuthorityKeyId))
+	}
+	for _, ext := range crl.Extensions {
+		if !knownCRLExtension(ext.Id) {
+			d.line(1, "Extension %s%s: %x", ext.Id, criticalMark(ext.Critical), ext.Value)
+		}
+	}
+	d.line(1, "Revoked certificates: %d", len(crl.RevokedCertificates))
+	for _, rc := range crl.RevokedCertificates {
+		d.line(2, "Serial %s", colonHex(rc.SerialNumber.Bytes()))
+		d.line(3, "Revoked:        %s", describeTime(rc.RevocationTime))
+		if rc.ReasonCode != ReasonUnspecified {
+			d.line(3, "Reason:         %s", rc.ReasonCode)
+		}
+		if !rc.InvalidityDate.IsZero() {
+			d.line(3, "Invalidity date: %s", describeTime(rc.InvalidityDate))
+		}
+		for _, ext := range rc.Extensions {
+			if !ext.Id.Equal(oidExtReasonCode) && !ext.Id.Equal(oidExtInvalidityDate) {
+				d.line(3, "Extension %s%s: %x", ext.Id, criticalMark(ext.Critical), ext.Value)
+			}
+		}
+	}
+	d.line(1, "Signature:           %s", colonHex(crl.Signature))
+	return d.err
+}
+
+func knownCRLExtension(id asn1.ObjectIdentifier) bool {
+	return id.Equal(oidExtCRLNumber) || id.Equal(oidExtDeltaCRL) || id.Equal(oidExtAuthorityKeyID)
+}
+
+// describer writes indented lines and keeps the first write error, so that
+// a dump reads as a list of lines.
+type describer struct {
+	w   io.Writer
+	err error
+}
+
+func (d *describer) line(indent int, format string, args ...any) {
+	if d.err != nil {
+		return
+	}
+	_, d.err = fmt.Fprintf(d.w, "%s%s\n", strings.Repeat("  ", indent), fmt.Sprintf(format, args...))
+}
+
+func criticalMark(critical bool) string {
+	if critical {
+		return " (critical)"
+	}
+	return ""
+}
+
+func describeTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") }
+
+func colonHex(b []byte) string {
+	if len(b) == 0 {
+		return "00"
+	}
+	var s strings.Builder
+	for i, c := range b {
+		if i > 0 {
+			s.WriteByte(':')
+		}
+		fmt.Fprintf(&s, "%02x", c)
+	}
+	return s.String()
+}
+
+// describeName renders a DER Name in RFC 4514 form.
+func describeName(raw []byte) string {
+	var rdns pkix.RDNSequence
+	if err := unmarshalExact(raw, &rdns); err != nil {
+		return fmt.Sprintf("(unparsable name %x)", raw)
+	}
+	return rdns.String()
+}
+
+func parseExtInteger(der []byte) (*big.Int, error) {
+	n := new(big.Int)
+	if err := unmarshalExact(der, &n); err != nil {
+		return nil, err
+	}
+	if n.Sign() < 0 {
+		return nil, errors.New("negative number")
+	}
+	return n, nil
+}
+
+func unmarshalExact(der []byte, v any) error { return unmarshalExactParams(der, v, "") }
+
+func unmarshalExactParams(der []byte, v any, params string) error {
+	rest, err := asn1.UnmarshalWithParams(der, v, params)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return errors.New("trailing data")
+	}
+	return nil
+}
+
+// bitStringBytes returns a signature BIT STRING's octets, refusing padding
+// bits: every signature format we read is whole octets.
+func bitStringBytes(b asn1.BitString) ([]byte, error) {
+	if b.BitLength%8 != 0 {
+		return nil, errors.New("BIT STRING is not a whole number of octets")
+	}
+	return b.Bytes, nil
+}
+
+// matchingSignatureAlgorithms checks that the signed and the unsigned copy
+// of the signature algorithm agree (RFC 5280 §5.1.1.2) and resolves it.
+// GOST identifiers may differ in carrying NULL parameters or none.
+func matchingSignatureAlgorithms(outer, inner pkix.AlgorithmIdentifier) (SignatureAlgorithm, error) {
+	a, err := SignatureAlgorithmFromAI(outer)
+	if err != nil {
+		return UnknownSignatureAlgorithm, fmt.Errorf("signature algorithm: %w", err)
+	}
+	b, err := SignatureAlgorithmFromAI(inner)
+	if err != nil || a != b {
+		return UnknownSignatureAlgorithm, errors.New("inner and outer signature algorithms differ")
+	}
+	return a, nil
+}

@@ -1,0 +1,348 @@
+package pki
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gostkey/gostkey/internal/testkit"
+)
+
+// TestRevocationOpenSSL checks CRLs and OCSP both ways against OpenSSL with
+// the gost engine, on every key type of keySpecs: what we make OpenSSL
+// accepts and reads as we meant it, and what OpenSSL makes we parse and
+// verify.
+func TestRevocationOpenSSL(t *testing.T) {
+	testkit.RequireOpenSSL(t)
+	for _, spec := range keySpecs {
+		t.Run(spec.name, func(t *testing.T) {
+			t.Parallel()
+			p := newTestPKI(t, spec)
+			t.Run("OurCRL", func(t *testing.T) { testOurCRL(t, p) })
+			t.Run("OpenSSLCRL", func(t *testing.T) { testOpenSSLCRL(t, p) })
+			t.Run("OpenSSLRequest", func(t *testing.T) { testOpenSSLRequest(t, p, spec) })
+			t.Run("OurResponse", func(t *testing.T) { testOurResponse(t, p, spec) })
+			t.Run("OpenSSLResponder", func(t *testing.T) { testOpenSSLResponder(t, p, spec) })
+			t.Run("QueryOpenSSLResponder", func(t *testing.T) { testQueryOpenSSLResponder(t, p, spec) })
+		})
+	}
+}
+
+func testOurCRL(t *testing.T, p *testPKI) {
+	now := time.Now()
+	revokedAt := now.Add(-2 * time.Hour)
+	full := &CRLTemplate{
+		Number: big.NewInt(42), ThisUpdate: now.Add(-time.Hour), NextUpdate: now.Add(24 * time.Hour),
+		RevokedCertificates: []RevokedCertificate{
+			{SerialNumber: p.revoked.cert.SerialNumber, RevocationTime: revokedAt, ReasonCode: ReasonKeyCompromise, InvalidityDate: compromiseTime},
+			{SerialNumber: p.superseded.cert.SerialNumber, RevocationTime: revokedAt, ReasonCode: ReasonSuperseded},
+			{SerialNumber: big.NewInt(0x77), RevocationTime: revokedAt, ReasonCode: ReasonCertificateHold},
+			{SerialNumber: big.NewInt(0x78), RevocationTime: revokedAt},
+		},
+	}
+	der, err := CreateCRL(rand.Reader, full, p.ca, p.caSigner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crl, err := ParseCRL(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := crl.CheckSignatureFrom(p.ca); err != nil {
+		t.Fatal(err)
+	}
+	checkCRL(t, crl, full, p.ca)
+
+	crlPath := pemFile(t, p.dir, "ours.crl.pem", "X509 CRL", der)
+	out, err := opensslCombined(t, "crl", "-in", crlPath, "-CAfile", p.caPath, "-noout", "-verify", "-text")
+	if err != nil {
+		t.Fatalf("openssl crl: %v: %s", err, out)
+	}
+	mustContain(t, "openssl crl -verify -text", out, "verify OK", "X509v3 CRL Number", "X509v3 Authority Key Identifier",
+		"Serial Number: 1001", "Key Compromise", "Invalidity Date", "Jan  2 03:04:05 2026 GMT",
+		"Serial Number: 1002", "Superseded", "Serial Number: 77", "Certificate Hold", "Serial Number: 78")
+
+	// The chain check sees the revoked certificate as revoked, and the
+	// good one as good: OpenSSL verified the CRL signature to get there.
+	_, err = testkit.TryOpenSSL(t, nil, "verify", "-crl_check", "-CRLfile", crlPath, "-CAfile", p.caPath, p.revoked.path)
+	if err == nil || !strings.Contains(err.Error(), "certificate revoked") {
+		t.Errorf("openssl verify -crl_check of the revoked certificate: %v", err)
+	}
+	testkit.OpenSSL(t, nil, "verify", "-crl_check", "-CRLfile", crlPath, "-CAfile", p.caPath, p.good.path)
+
+	delta := &CRLTemplate{
+		Number: big.NewInt(43), BaseCRLNumber: big.NewInt(42), ThisUpdate: now.Add(-time.Hour), NextUpdate: now.Add(time.Hour),
+		RevokedCertificates: []RevokedCertificate{{SerialNumber: big.NewInt(0x77), RevocationTime: now.Add(-time.Hour), ReasonCode: ReasonRemoveFromCRL}},
+	}
+	der, err = CreateCRL(rand.Reader, delta, p.ca, p.caSigner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err = opensslCombined(t, "crl", "-in", pemFile(t, p.dir, "delta.crl.pem", "X509 CRL", der), "-CAfile", p.caPath, "-noout", "-verify", "-text")
+	if err != nil {
+		t.Fatalf("openssl crl: %v: %s", err, out)
+	}
+	mustContain(t, "openssl crl of a delta CRL", out, "verify OK", "X509v3 Delta CRL Indicator: critical", "Remove From CRL")
+}
+
+func testOpenSSLCRL(t *testing.T, p *testPKI) {
+	crlPath := filepath.Join(p.dir, "openssl.crl.pem")
+	testkit.OpenSSL(t, nil, "ca", "-config", p.configPath, "-gencrl", "-out", crlPath)
+	data, err := os.ReadFile(crlPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crl, err := ParseCRL(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := crl.CheckSignatureFrom(p.ca); err != nil {
+		t.Fatal(err)
+	}
+	if crl.SignatureAlgorithm != p.ca.SignatureAlgorithm {
+		t.Errorf("signature algorithm %v, want the CA's %v", crl.SignatureAlgorithm, p.ca.SignatureAlgorithm)
+	}
+	if crl.Number == nil || crl.Number.Int64() != 0x1000 || !bytes.Equal(crl.AuthorityKeyId, p.ca.SubjectKeyId) || crl.BaseCRLNumber != nil {
+		t.Errorf("number %v, AKI %x (CA SKI %x), base %v", crl.Number, crl.AuthorityKeyId, p.ca.SubjectKeyId, crl.BaseCRLNumber)
+	}
+	if crl.NextUpdate.Sub(crl.ThisUpdate) != 7*24*time.Hour {
+		t.Errorf("thisUpdate %v nextUpdate %v, want 7 days apart", crl.ThisUpdate, crl.NextUpdate)
+	}
+	if len(crl.RevokedCertificates) != 2 {
+		t.Fatalf("%d entries, want 2", len(crl.RevokedCertificates))
+	}
+	if rc, ok := crl.Lookup(p.revoked.cert.SerialNumber); !ok || rc.ReasonCode != ReasonKeyCompromise || !rc.InvalidityDate.Equal(compromiseTime) ||
+		time.Since(rc.RevocationTime) > time.Hour {
+		t.Errorf("revoked entry %+v", rc)
+	}
+	if rc, ok := crl.Lookup(p.superseded.cert.SerialNumber); !ok || rc.ReasonCode != ReasonSuperseded || !rc.InvalidityDate.IsZero() {
+		t.Errorf("superseded entry %+v", rc)
+	}
+	if _, ok := crl.Lookup(p.good.cert.SerialNumber); ok {
+		t.Error("the good certificate is listed")
+	}
+	if err := crl.CheckSignatureFrom(p.good.cert); err == nil {
+		t.Error("CRL verified with a leaf as its issuer")
+	}
+	var desc strings.Builder
+	if err := crl.Describe(&desc); err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, "Describe", desc.String(), "CRL number:          4096", "Serial 10:01", "Reason:         keyCompromise",
+		"Invalidity date: 2026-01-02 03:04:05 UTC", "Serial 10:02", "Reason:         superseded")
+	tamperEvery(t, crl.Raw, 13, func(b []byte) error {
+		c, err := ParseCRL(b)
+		if err != nil {
+			return err
+		}
+		return c.CheckSignatureFrom(p.ca)
+	})
+}
+
+func testOpenSSLRequest(t *testing.T, p *testPKI, spec keySpec) {
+	tests := []struct {
+		name  string
+		args  []string
+		hash  CertIDHash
+		certs []*issued
+		nonce bool
+	}{
+		{"sha1", []string{"-sha1"}, CertIDSHA1, []*issued{p.good}, true},
+		{spec.ocspMD, []string{spec.ocspMD}, spec.ocspHash, []*issued{p.revoked}, true},
+		{"two certificates, no nonce", []string{"-no_nonce"}, CertIDSHA1, []*issued{p.good, p.revoked}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reqPath := filepath.Join(t.TempDir(), "req.der")
+			args := append([]string{"ocsp"}, tt.args...)
+			args = append(args, "-issuer", p.caPath)
+			for _, c := range tt.certs {
+				args = append(args, "-cert", c.path)
+			}
+			testkit.OpenSSL(t, nil, append(args, "-reqout", reqPath)...)
+			der, err := os.ReadFile(reqPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req, err := ParseOCSPRequest(der)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(req.CertIDs) != len(tt.certs) {
+				t.Fatalf("%d CertIDs, want %d", len(req.CertIDs), len(tt.certs))
+			}
+			for i, c := range tt.certs {
+				want, err := NewOCSPCertID(tt.hash, p.ca, c.cert.SerialNumber)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !req.CertIDs[i].Equal(want) || !req.CertIDs[i].MatchesIssuer(p.ca) {
+					t.Errorf("CertID %d = %+v, want %+v", i, req.CertIDs[i], want)
+				}
+			}
+			if tt.nonce != (len(req.Nonce) == 16) {
+				t.Errorf("nonce %x", req.Nonce)
+			}
+		})
+	}
+}
+
+func testOurResponse(t *testing.T, p *testPKI, spec keySpec) {
+	now := time.Now()
+	revokedAt := now.Add(-3 * time.Hour).UTC().Truncate(time.Second)
+	singles := func() []OCSPSingleResponse {
+		id := func(c *issued) OCSPCertID { return OCSPCertID{Hash: spec.ocspHash, SerialNumber: c.cert.SerialNumber} }
+		return []OCSPSingleResponse{
+			{CertID: id(p.revoked), Status: OCSPRevoked, RevokedAt: revokedAt, RevocationReason: ReasonKeyCompromise,
+				ThisUpdate: now.Add(-time.Minute), NextUpdate: now.Add(time.Hour)},
+			{CertID: id(p.good), Status: OCSPGood, ThisUpdate: now.Add(-time.Minute), NextUpdate: now.Add(time.Hour)},
+			{CertID: id(p.superseded), Status: OCSPUnknown, ThisUpdate: now.Add(-time.Minute)},
+		}
+	}
+	tests := []struct {
+		name       string
+		responder  *issued
+		byKey      bool
+		sendCA     bool
+		verifyArgs []string
+	}{
+		{"CA, -VAfile", nil, false, false, []string{"-VAfile", p.caPath}},
+		{"CA by key, sends its certificate", nil, true, true, []string{"-CAfile", p.caPath}},
+		{"delegated", p.responder, false, false, []string{"-CAfile", p.caPath}},
+		{"delegated by key, -verify_other", p.responder, true, false, []string{"-CAfile", p.caPath, "-verify_other", p.responder.path}},
+		{"delegated, -VAfile", p.responder, false, false, []string{"-VAfile", p.responder.path}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tmpl := &OCSPResponseTemplate{ProducedAt: now, Responses: singles(), ResponderIDByKey: tt.byKey, Nonce: []byte("nonce")}
+			var responderCert *Certificate
+			signer := p.caSigner
+			if tt.responder != nil {
+				responderCert, signer = tt.responder.cert, p.leafSigner
+			}
+			if tt.sendCA {
+				tmpl.Certificates = []*Certificate{p.ca}
+			}
+			der, err := CreateOCSPResponse(rand.Reader, tmpl, p.ca, responderCert, signer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ParseOCSPResponse(der, p.ca); err != nil {
+				t.Fatal(err)
+			}
+			respPath := derFile(t, t.TempDir(), "resp.der", der)
+			args := append([]string{"ocsp", "-respin", respPath, "-no_nonce"}, tt.verifyArgs...)
+			args = append(args, "-issuer", p.caPath, spec.ocspMD, "-cert", p.revoked.path, "-cert", p.good.path, "-cert", p.superseded.path)
+			out, err := opensslCombined(t, args...)
+			if err != nil {
+				t.Fatalf("openssl ocsp -respin: %v: %s", err, out)
+			}
+			mustContain(t, "openssl ocsp -respin", out, "Response verify OK",
+				p.revoked.path+": revoked", "Reason: keyCompromise", p.good.path+": good", p.superseded.path+": unknown")
+			if tt.responder == nil && !tt.sendCA {
+				tamperEvery(t, der, 7, func(b []byte) error {
+					_, err := ParseOCSPResponse(b, p.ca)
+					return err
+				})
+			}
+		})
+	}
+}
+
+func testOpenSSLResponder(t *testing.T, p *testPKI, spec keySpec) {
+	unknown := *p.good.cert
+	unknown.SerialNumber = big.NewInt(0x9999)
+	tests := []struct {
+		name      string
+		cert      *Certificate
+		rsigner   string
+		rkey      string
+		extra     []string
+		want      OCSPStatus
+		wantCerts int
+	}{
+		{"revoked", p.revoked.cert, p.caPath, p.caKeyPath, nil, OCSPRevoked, 1},
+		{"good", p.good.cert, p.caPath, p.caKeyPath, nil, OCSPGood, 1},
+		{"unknown", &unknown, p.caPath, p.caKeyPath, nil, OCSPUnknown, 1},
+		{"delegated, revoked", p.revoked.cert, p.responder.path, p.leafKeyPath, nil, OCSPRevoked, 1},
+		{"by key id, without certificates", p.good.cert, p.caPath, p.caKeyPath, []string{"-resp_key_id", "-resp_no_certs"}, OCSPGood, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			nonce := []byte(tt.name)[:5]
+			req, err := CreateOCSPRequest(tt.cert, p.ca, &OCSPRequestOptions{Hash: spec.ocspHash, Nonce: nonce})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			respPath := filepath.Join(dir, "resp.der")
+			args := []string{"ocsp", "-index", filepath.Join(p.dir, "index.txt"), "-CA", p.caPath, "-rsigner", tt.rsigner, "-rkey", tt.rkey,
+				"-reqin", derFile(t, dir, "req.der", req), "-respout", respPath, "-ndays", "1"}
+			testkit.OpenSSL(t, nil, append(args, tt.extra...)...)
+			der, err := os.ReadFile(respPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := ParseOCSPResponse(der, p.ca)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sr, ok := r.Lookup(tt.cert.SerialNumber)
+			if !ok || sr.Status != tt.want || sr.CertID.Hash != spec.ocspHash || !bytes.Equal(r.Nonce, nonce) || len(r.Certificates) != tt.wantCerts {
+				t.Fatalf("status %v (want %v), hash %v, nonce %q, %d certificates", sr.Status, tt.want, sr.CertID.Hash, r.Nonce, len(r.Certificates))
+			}
+			if sr.NextUpdate.Sub(sr.ThisUpdate) != 24*time.Hour {
+				t.Errorf("thisUpdate %v nextUpdate %v", sr.ThisUpdate, sr.NextUpdate)
+			}
+			if tt.want == OCSPRevoked && (sr.RevocationReason != ReasonKeyCompromise || time.Since(sr.RevokedAt) > time.Hour) {
+				t.Errorf("revoked at %v for %v", sr.RevokedAt, sr.RevocationReason)
+			}
+			// Every signed byte counts.
+			at := bytes.Index(der, r.RawTBSResponseData)
+			tamperEvery(t, der[at:at+len(r.RawTBSResponseData)], 17, func(b []byte) error {
+				_, err := ParseOCSPResponse(append(append(bytes.Clone(der[:at]), b...), der[at+len(b):]...), p.ca)
+				return err
+			})
+		})
+	}
+}
+
+// testQueryOpenSSLResponder serves OpenSSL's responder over HTTP to
+// QueryOCSP.
+func testQueryOpenSSLResponder(t *testing.T, p *testPKI, spec keySpec) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		dir := t.TempDir()
+		req, err := io.ReadAll(r.Body)
+		if err != nil || r.Header.Get("Content-Type") != "application/ocsp-request" {
+			http.Error(w, fmt.Sprint("bad request ", err), http.StatusBadRequest)
+			return
+		}
+		respPath := filepath.Join(dir, "resp.der")
+		if _, err := testkit.TryOpenSSL(t, nil, "ocsp", "-index", filepath.Join(p.dir, "index.txt"), "-CA", p.caPath,
+			"-rsigner", p.responder.path, "-rkey", p.leafKeyPath, "-reqin", derFile(t, dir, "req.der", req),
+			"-respout", respPath, "-nmin", "5"); err != nil {
+			t.Error(err)
+			http.Error(w, "openssl failed", http.StatusInternalServerError)
+			return
+		}
+		http.ServeFile(w, r, respPath)
+	}))
+	defer srv.Close()
+	r, err := QueryOCSP(context.Background(), srv.URL, p.revoked.cert, p.ca, spec.ocspHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sr, _ := r.Lookup(p.revoked.cert.SerialNumber); sr.Status != OCSPRevoked || sr.RevocationReason != ReasonKeyCompromise || len(r.Nonce) != 16 {
+		t.Errorf("status %v reason %v nonce %x", sr.Status, sr.RevocationReason, r.Nonce)
+	}
+}

@@ -1,0 +1,422 @@
+package pki
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/hex"
+	"encoding/pem"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+)
+
+// goCA is a CA made with the standard library (ECDSA P-256), for tests
+// that need no openssl.
+type goCA struct {
+	cert   *Certificate
+	signer crypto.Signer
+}
+
+func newGoCA(t testing.TB, cn string) *goCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: cn},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		SubjectKeyId:          []byte{1, 2, 3, 4},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &goCA{cert: c, signer: key}
+}
+
+// issue makes a certificate from ca with the given serial, its own key and
+// extended key usages.
+func (ca *goCA) issue(t testing.TB, serial int64, eku ...x509.ExtKeyUsage) (*Certificate, crypto.Signer) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent, err := x509.ParseCertificate(ca.cert.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(serial),
+		Subject:      pkix.Name{CommonName: "leaf " + big.NewInt(serial).String()},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  eku,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), ca.signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, key
+}
+
+func TestCRLReasonNames(t *testing.T) {
+	tests := []struct {
+		r    CRLReason
+		name string
+	}{
+		{ReasonUnspecified, "unspecified"},
+		{ReasonKeyCompromise, "keyCompromise"},
+		{ReasonCACompromise, "cACompromise"},
+		{ReasonAffiliationChanged, "affiliationChanged"},
+		{ReasonSuperseded, "superseded"},
+		{ReasonCessationOfOperation, "cessationOfOperation"},
+		{ReasonCertificateHold, "certificateHold"},
+		{ReasonRemoveFromCRL, "removeFromCRL"},
+		{ReasonPrivilegeWithdrawn, "privilegeWithdrawn"},
+		{ReasonAACompromise, "aACompromise"},
+	}
+	if len(tests) != len(CRLReasons()) {
+		t.Fatalf("CRLReasons has %d entries, want %d", len(CRLReasons()), len(tests))
+	}
+	for i, tt := range tests {
+		if got := tt.r.String(); got != tt.name {
+			t.Errorf("%d.String() = %q, want %q", int(tt.r), got, tt.name)
+		}
+		if got, err := ParseCRLReason(tt.name); err != nil || got != tt.r {
+			t.Errorf("ParseCRLReason(%q) = %v, %v", tt.name, got, err)
+		}
+		if CRLReasons()[i] != tt.r {
+			t.Errorf("CRLReasons()[%d] = %v, want %v", i, CRLReasons()[i], tt.r)
+		}
+	}
+	if r, err := ParseCRLReason("CACompromise"); err != nil || r != ReasonCACompromise {
+		t.Errorf("OpenSSL spelling CACompromise: %v, %v", r, err)
+	}
+	for _, bad := range []string{"", "7", "compromised"} {
+		if _, err := ParseCRLReason(bad); err == nil {
+			t.Errorf("ParseCRLReason(%q) succeeded", bad)
+		}
+	}
+	if CRLReason(7).Valid() || CRLReason(7).String() != "CRLReason(7)" {
+		t.Error("reason 7 is unassigned")
+	}
+}
+
+func TestCRLRoundTrip(t *testing.T) {
+	ca := newGoCA(t, "Round Trip CA")
+	this := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	bigSerial, _ := new(big.Int).SetString("7fffffffffffffffffffffffffffffffffffffff", 16) // 20 octets
+	extra := pkix.Extension{Id: asn1.ObjectIdentifier{1, 2, 3, 4}, Value: []byte{0x05, 0x00}}
+	revoked := []RevokedCertificate{
+		{SerialNumber: big.NewInt(0x1001), RevocationTime: this.Add(-time.Hour), ReasonCode: ReasonKeyCompromise,
+			InvalidityDate: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
+		{SerialNumber: bigSerial, RevocationTime: this.Add(-2 * time.Hour), ReasonCode: ReasonCertificateHold},
+		{SerialNumber: big.NewInt(3), RevocationTime: this.Add(-3 * time.Hour), ExtraExtensions: []pkix.Extension{extra}},
+		// After 2049 times are GeneralizedTime (RFC 5280 §4.1.2.5).
+		{SerialNumber: big.NewInt(4), RevocationTime: time.Date(2051, 5, 6, 7, 8, 9, 0, time.UTC), ReasonCode: ReasonAACompromise},
+	}
+	tests := []struct {
+		name string
+		tmpl CRLTemplate
+	}{
+		{"empty", CRLTemplate{Number: big.NewInt(1), ThisUpdate: this, NextUpdate: this.Add(24 * time.Hour)}},
+		{"entries", CRLTemplate{Number: big.NewInt(2), ThisUpdate: this.Add(123 * time.Millisecond), NextUpdate: this.Add(7 * 24 * time.Hour),
+			RevokedCertificates: revoked, ExtraExtensions: []pkix.Extension{extra}}},
+		{"delta", CRLTemplate{Number: big.NewInt(10), BaseCRLNumber: big.NewInt(9), ThisUpdate: this, NextUpdate: this.Add(time.Hour),
+			RevokedCertificates: []RevokedCertificate{{SerialNumber: big.NewInt(5), RevocationTime: this, ReasonCode: ReasonRemoveFromCRL}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			der, err := CreateCRL(rand.Reader, &tt.tmpl, ca.cert, ca.signer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pemCRL := pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
+			for _, in := range [][]byte{der, pemCRL} {
+				crl, err := ParseCRL(in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := crl.CheckSignatureFrom(ca.cert); err != nil {
+					t.Fatal(err)
+				}
+				checkCRL(t, crl, &tt.tmpl, ca.cert)
+			}
+		})
+	}
+}
+
+func checkCRL(t *testing.T, crl *CRL, tmpl *CRLTemplate, issuer *Certificate) {
+	t.Helper()
+	if crl.Version != 2 || !bytes.Equal(crl.RawIssuer, issuer.RawSubject) {
+		t.Errorf("version %d, issuer %x", crl.Version, crl.RawIssuer)
+	}
+	sec := func(t time.Time) time.Time { return t.Truncate(time.Second) }
+	if !crl.ThisUpdate.Equal(sec(tmpl.ThisUpdate)) || !crl.NextUpdate.Equal(sec(tmpl.NextUpdate)) {
+		t.Errorf("thisUpdate %v nextUpdate %v, want %v %v", crl.ThisUpdate, crl.NextUpdate, tmpl.ThisUpdate, tmpl.NextUpdate)
+	}
+	if crl.Number.Cmp(tmpl.Number) != 0 {
+		t.Errorf("number %v, want %v", crl.Number, tmpl.Number)
+	}
+	if (crl.BaseCRLNumber == nil) != (tmpl.BaseCRLNumber == nil) || crl.BaseCRLNumber != nil && crl.BaseCRLNumber.Cmp(tmpl.BaseCRLNumber) != 0 {
+		t.Errorf("base CRL number %v, want %v", crl.BaseCRLNumber, tmpl.BaseCRLNumber)
+	}
+	if !bytes.Equal(crl.AuthorityKeyId, issuer.SubjectKeyId) {
+		t.Errorf("AKI %x, want %x", crl.AuthorityKeyId, issuer.SubjectKeyId)
+	}
+	if len(crl.RevokedCertificates) != len(tmpl.RevokedCertificates) {
+		t.Fatalf("%d entries, want %d", len(crl.RevokedCertificates), len(tmpl.RevokedCertificates))
+	}
+	for i, want := range tmpl.RevokedCertificates {
+		got, ok := crl.Lookup(want.SerialNumber)
+		if !ok || got != &crl.RevokedCertificates[i] {
+			t.Fatalf("Lookup(%v) = %v, %v", want.SerialNumber, got, ok)
+		}
+		if !got.RevocationTime.Equal(sec(want.RevocationTime)) || got.ReasonCode != want.ReasonCode || !got.InvalidityDate.Equal(sec(want.InvalidityDate)) {
+			t.Errorf("entry %d = %v %v %v, want %v %v %v", i, got.RevocationTime, got.ReasonCode, got.InvalidityDate,
+				want.RevocationTime, want.ReasonCode, want.InvalidityDate)
+		}
+		for _, e := range want.ExtraExtensions {
+			if !hasExtension(got.Extensions, e) {
+				t.Errorf("entry %d lost extension %v", i, e.Id)
+			}
+		}
+	}
+	for _, e := range tmpl.ExtraExtensions {
+		if !hasExtension(crl.Extensions, e) {
+			t.Errorf("CRL lost extension %v", e.Id)
+		}
+	}
+	if _, ok := crl.Lookup(big.NewInt(999999)); ok {
+		t.Error("Lookup found a serial that is not listed")
+	}
+}
+
+func hasExtension(exts []pkix.Extension, want pkix.Extension) bool {
+	for _, e := range exts {
+		if e.Id.Equal(want.Id) && e.Critical == want.Critical && bytes.Equal(e.Value, want.Value) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestCRLEncoding pins the DER of the parts other implementations read:
+// entry and CRL extensions, and the time types.
+func TestCRLEncoding(t *testing.T) {
+	ca := newGoCA(t, "Encoding CA")
+	this := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	der, err := CreateCRL(rand.Reader, &CRLTemplate{
+		Number: big.NewInt(0x1234), BaseCRLNumber: big.NewInt(0x1200),
+		ThisUpdate: this, NextUpdate: time.Date(2050, 1, 1, 0, 0, 0, 0, time.UTC),
+		RevokedCertificates: []RevokedCertificate{
+			{SerialNumber: big.NewInt(0x1001), RevocationTime: this, ReasonCode: ReasonKeyCompromise, InvalidityDate: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
+			{SerialNumber: big.NewInt(0x1002), RevocationTime: this},
+		},
+	}, ca.cert, ca.signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wants := []struct{ what, hex string }{
+		{"version v2", "020101"},
+		{"thisUpdate UTCTime", "170d3236313132333130303030305a"},
+		{"nextUpdate GeneralizedTime from 2050", "180f32303530303130313030303030305a"},
+		{"entry with reason and invalidity date",
+			"303b" + "02021001" + "170d3236313132333130303030305a" + "3026" +
+				"300a0603551d1504030a0101" + "30180603551d180411180f32303236303130323033303430355a"},
+		{"entry without extensions", "3013" + "02021002" + "170d3236313132333130303030305a"},
+		{"AKI", "300f0603551d23040830068004" + "01020304"},
+		{"CRL number", "300b0603551d140404020212" + "34"},
+		{"critical delta CRL indicator", "300e0603551d1b0101ff040402021200"},
+	}
+	h := hex.EncodeToString(der)
+	for _, w := range wants {
+		if !strings.Contains(h, w.hex) {
+			t.Errorf("%s: %s not in %s", w.what, w.hex, h)
+		}
+	}
+}
+
+func TestCreateCRLRejects(t *testing.T) {
+	ca := newGoCA(t, "Strict CA")
+	leaf, leafKey := ca.issue(t, 2)
+	this := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	good := func() CRLTemplate {
+		return CRLTemplate{Number: big.NewInt(1), ThisUpdate: this, NextUpdate: this.Add(time.Hour)}
+	}
+	tests := []struct {
+		name   string
+		edit   func(*CRLTemplate)
+		issuer *Certificate
+		signer crypto.Signer
+	}{
+		{"no number", func(c *CRLTemplate) { c.Number = nil }, ca.cert, ca.signer},
+		{"negative number", func(c *CRLTemplate) { c.Number = big.NewInt(-1) }, ca.cert, ca.signer},
+		{"number over 20 octets", func(c *CRLTemplate) { c.Number = new(big.Int).Lsh(big.NewInt(1), 160) }, ca.cert, ca.signer},
+		{"no thisUpdate", func(c *CRLTemplate) { c.ThisUpdate = time.Time{} }, ca.cert, ca.signer},
+		{"no nextUpdate", func(c *CRLTemplate) { c.NextUpdate = time.Time{} }, ca.cert, ca.signer},
+		{"nextUpdate not after thisUpdate", func(c *CRLTemplate) { c.NextUpdate = c.ThisUpdate.Add(500 * time.Millisecond) }, ca.cert, ca.signer},
+		{"base not below number", func(c *CRLTemplate) { c.BaseCRLNumber = big.NewInt(1) }, ca.cert, ca.signer},
+		{"entry without serial", func(c *CRLTemplate) {
+			c.RevokedCertificates = []RevokedCertificate{{RevocationTime: this}}
+		}, ca.cert, ca.signer},
+		{"entry without time", func(c *CRLTemplate) {
+			c.RevokedCertificates = []RevokedCertificate{{SerialNumber: big.NewInt(2)}}
+		}, ca.cert, ca.signer},
+		{"unassigned reason", func(c *CRLTemplate) {
+			c.RevokedCertificates = []RevokedCertificate{{SerialNumber: big.NewInt(2), RevocationTime: this, ReasonCode: 7}}
+		}, ca.cert, ca.signer},
+		{"removeFromCRL in a full CRL", func(c *CRLTemplate) {
+			c.RevokedCertificates = []RevokedCertificate{{SerialNumber: big.NewInt(2), RevocationTime: this, ReasonCode: ReasonRemoveFromCRL}}
+		}, ca.cert, ca.signer},
+		{"signer is not the issuer", func(*CRLTemplate) {}, ca.cert, leafKey},
+		{"issuer may not sign CRLs", func(*CRLTemplate) {}, leaf, leafKey},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tmpl := good()
+			tt.edit(&tmpl)
+			if _, err := CreateCRL(rand.Reader, &tmpl, tt.issuer, tt.signer); err == nil {
+				t.Fatal("CreateCRL succeeded")
+			}
+		})
+	}
+	tmpl := good()
+	if _, err := CreateCRL(rand.Reader, &tmpl, ca.cert, ca.signer); err != nil {
+		t.Fatalf("the unedited template fails: %v", err)
+	}
+}
+
+func TestCRLCheckSignatureFromRejects(t *testing.T) {
+	ca := newGoCA(t, "CA One")
+	other := newGoCA(t, "CA Two")
+	sameName := newGoCA(t, "CA One")
+	this := time.Now()
+	der, err := CreateCRL(rand.Reader, &CRLTemplate{Number: big.NewInt(1), ThisUpdate: this, NextUpdate: this.Add(time.Hour)}, ca.cert, ca.signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crl, err := ParseCRL(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := crl.CheckSignatureFrom(ca.cert); err != nil {
+		t.Fatal(err)
+	}
+	for name, issuer := range map[string]*Certificate{"other name": other.cert, "same name, other key": sameName.cert, "nil": nil} {
+		if err := crl.CheckSignatureFrom(issuer); err == nil {
+			t.Errorf("%s: CheckSignatureFrom succeeded", name)
+		}
+	}
+	tamperEvery(t, der, 1, func(b []byte) error {
+		c, err := ParseCRL(b)
+		if err != nil {
+			return err
+		}
+		return c.CheckSignatureFrom(ca.cert)
+	})
+}
+
+// tamperEvery flips one bit in every stride-th byte of der and requires
+// check to fail on each result.
+func tamperEvery(t *testing.T, der []byte, stride int, check func([]byte) error) {
+	t.Helper()
+	for i := 0; i < len(der); i += stride {
+		b := bytes.Clone(der)
+		b[i] ^= 0x01
+		if err := check(b); err == nil {
+			t.Errorf("byte %d of %d flipped, still verifies", i, len(der))
+		}
+	}
+}
+
+func TestParseCRLRejects(t *testing.T) {
+	ca := newGoCA(t, "Parse CA")
+	this := time.Now()
+	mk := func(tmpl CRLTemplate) []byte {
+		tmpl.Number, tmpl.ThisUpdate, tmpl.NextUpdate = big.NewInt(1), this, this.Add(time.Hour)
+		der, err := CreateCRL(rand.Reader, &tmpl, ca.cert, ca.signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return der
+	}
+	critical := pkix.Extension{Id: asn1.ObjectIdentifier{1, 2, 3}, Critical: true, Value: []byte{5, 0}}
+	certIssuer := pkix.Extension{Id: asn1.ObjectIdentifier{2, 5, 29, 29}, Critical: true, Value: []byte{0x30, 0}}
+	valid := mk(CRLTemplate{})
+	tests := map[string][]byte{
+		"unknown critical CRL extension": mk(CRLTemplate{ExtraExtensions: []pkix.Extension{critical}}),
+		"indirect CRL entry": mk(CRLTemplate{RevokedCertificates: []RevokedCertificate{
+			{SerialNumber: big.NewInt(2), RevocationTime: this, ExtraExtensions: []pkix.Extension{certIssuer}}}}),
+		"trailing data":   append(bytes.Clone(valid), 0),
+		"PEM of a cert":   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: valid}),
+		"certificate DER": ca.cert.Raw,
+		"empty":           nil,
+	}
+	for name, der := range tests {
+		if _, err := ParseCRL(der); err == nil {
+			t.Errorf("%s: ParseCRL succeeded", name)
+		}
+	}
+}
+
+func TestCRLDescribe(t *testing.T) {
+	ca := newGoCA(t, "Describe CA")
+	this := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	der, err := CreateCRL(rand.Reader, &CRLTemplate{
+		Number: big.NewInt(77), BaseCRLNumber: big.NewInt(70), ThisUpdate: this, NextUpdate: this.Add(time.Hour),
+		RevokedCertificates: []RevokedCertificate{{SerialNumber: big.NewInt(0x1a2b), RevocationTime: this,
+			ReasonCode: ReasonSuperseded, InvalidityDate: this.Add(-time.Hour)}},
+	}, ca.cert, ca.signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crl, err := ParseCRL(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := crl.Describe(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"Certificate revocation list (v2)",
+		"Issuer:              CN=Describe CA",
+		"This update:         2026-11-23 10:00:00 UTC",
+		"Next update:         2026-11-23 11:00:00 UTC",
+		"CRL number:          77",
+		"Delta CRL of base:   70",
+		"Authority key ID:    01:02:03:04",
+		"Revoked certificates: 1",
+		"    Serial 1a:2b",
+		"      Reason:         superseded",
+		"      Invalidity date: 2026-11-23 09:00:00 UTC",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("Describe lacks %q:\n%s", want, out.String())
+		}
+	}
+}

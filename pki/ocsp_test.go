@@ -1,0 +1,413 @@
+package pki
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/hex"
+	"errors"
+	"io"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gostkey/gostkey/gost"
+)
+
+func TestCertIDHashNames(t *testing.T) {
+	tests := []struct {
+		h    CertIDHash
+		name string
+		oid  asn1.ObjectIdentifier
+	}{
+		{CertIDSHA1, "sha1", oidSHA1},
+		{CertIDSHA256, "sha256", oidSHA256},
+		{CertIDSHA384, "sha384", oidSHA384},
+		{CertIDSHA512, "sha512", oidSHA512},
+		{CertIDStreebog256, "streebog256", gost.OIDStreebog256},
+		{CertIDStreebog512, "streebog512", gost.OIDStreebog512},
+	}
+	for _, tt := range tests {
+		if tt.h.String() != tt.name {
+			t.Errorf("%d.String() = %q, want %q", int(tt.h), tt.h.String(), tt.name)
+		}
+		if h, err := ParseCertIDHash(tt.name); err != nil || h != tt.h {
+			t.Errorf("ParseCertIDHash(%q) = %v, %v", tt.name, h, err)
+		}
+		if h, ok := certIDHashByOID(tt.oid); !ok || h != tt.h {
+			t.Errorf("certIDHashByOID(%s) = %v, %v", tt.oid, h, ok)
+		}
+	}
+	if _, err := ParseCertIDHash("md5"); err == nil {
+		t.Error("md5 accepted")
+	}
+}
+
+func TestOCSPCertID(t *testing.T) {
+	ca := newGoCA(t, "CertID CA")
+	other := newGoCA(t, "CertID CA")
+	key, err := subjectPublicKeyBits(ca.cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(key) != 65 || key[0] != 4 {
+		t.Fatalf("P-256 subjectPublicKey contents = %x, want an uncompressed point", key)
+	}
+	name1, key1 := sha1.Sum(ca.cert.RawSubject), sha1.Sum(key)
+	name256, key256 := sha256.Sum256(ca.cert.RawSubject), sha256.Sum256(key)
+	tests := []struct {
+		h          CertIDHash
+		name, keyH []byte
+	}{
+		{CertIDSHA1, name1[:], key1[:]},
+		{CertIDSHA256, name256[:], key256[:]},
+	}
+	for _, tt := range tests {
+		id, err := NewOCSPCertID(tt.h, ca.cert, big.NewInt(42))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(id.IssuerNameHash, tt.name) || !bytes.Equal(id.IssuerKeyHash, tt.keyH) || id.SerialNumber.Int64() != 42 {
+			t.Errorf("%v: CertID %x %x %v", tt.h, id.IssuerNameHash, id.IssuerKeyHash, id.SerialNumber)
+		}
+		if !id.MatchesIssuer(ca.cert) {
+			t.Errorf("%v: CertID does not match its issuer", tt.h)
+		}
+		if id.MatchesIssuer(other.cert) {
+			t.Errorf("%v: CertID matches a CA with the same name and another key", tt.h)
+		}
+	}
+	if _, err := NewOCSPCertID(CertIDHash(99), ca.cert, big.NewInt(1)); err == nil {
+		t.Error("unknown hash accepted")
+	}
+	if _, err := NewOCSPCertID(CertIDSHA1, ca.cert, nil); err == nil {
+		t.Error("nil serial accepted")
+	}
+}
+
+func TestOCSPRequestRoundTrip(t *testing.T) {
+	ca := newGoCA(t, "Request CA")
+	leaf, _ := ca.issue(t, 0x2a)
+	nonce := bytes.Repeat([]byte{0xa5}, 16)
+	for _, h := range []CertIDHash{CertIDSHA1, CertIDSHA256, CertIDStreebog256, CertIDStreebog512} {
+		for _, n := range [][]byte{nil, nonce} {
+			der, err := CreateOCSPRequest(leaf, ca.cert, &OCSPRequestOptions{Hash: h, Nonce: n})
+			if err != nil {
+				t.Fatal(err)
+			}
+			req, err := ParseOCSPRequest(der)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := NewOCSPCertID(h, ca.cert, leaf.SerialNumber)
+			if len(req.CertIDs) != 1 || !req.CertIDs[0].Equal(want) {
+				t.Errorf("%v: CertIDs %+v, want %+v", h, req.CertIDs, want)
+			}
+			if !bytes.Equal(req.Nonce, n) || req.Signed {
+				t.Errorf("%v: nonce %x signed %v", h, req.Nonce, req.Signed)
+			}
+		}
+	}
+	// The nonce extension holds a DER OCTET STRING (RFC 8954, OpenSSL).
+	der, err := CreateOCSPRequest(leaf, ca.cert, &OCSPRequestOptions{Nonce: []byte{1, 2, 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "a2163014301206092b060105050730010204050403010203"; !strings.Contains(hex.EncodeToString(der), want) {
+		t.Errorf("request %x lacks nonce extension %s", der, want)
+	}
+	other := newGoCA(t, "Another CA")
+	if _, err := CreateOCSPRequest(leaf, other.cert, nil); err == nil {
+		t.Error("request with the wrong issuer accepted")
+	}
+	if _, err := CreateOCSPRequest(leaf, ca.cert, &OCSPRequestOptions{Nonce: make([]byte, 33)}); err == nil {
+		t.Error("33-octet nonce accepted")
+	}
+}
+
+func TestFindNonceRaw(t *testing.T) {
+	exts := []pkix.Extension{{Id: oidOCSPNonce, Value: []byte{0xde, 0xad, 0xbe, 0xef}}}
+	if got := findNonce(exts); !bytes.Equal(got, []byte{0xde, 0xad, 0xbe, 0xef}) {
+		t.Errorf("raw nonce = %x", got)
+	}
+}
+
+func TestOCSPErrorResponses(t *testing.T) {
+	tests := []struct {
+		status OCSPResponseStatus
+		name   string
+		der    string
+	}{
+		{OCSPMalformedRequest, "malformedRequest", "30030a0101"},
+		{OCSPInternalError, "internalError", "30030a0102"},
+		{OCSPTryLater, "tryLater", "30030a0103"},
+		{OCSPSigRequired, "sigRequired", "30030a0105"},
+		{OCSPUnauthorized, "unauthorized", "30030a0106"},
+	}
+	for _, tt := range tests {
+		der, err := CreateOCSPErrorResponse(tt.status)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hex.EncodeToString(der) != tt.der {
+			t.Errorf("%v: %x, want %s", tt.status, der, tt.der)
+		}
+		if tt.status.String() != tt.name {
+			t.Errorf("%d.String() = %q", int(tt.status), tt.status.String())
+		}
+		_, err = ParseOCSPResponse(der, nil)
+		var re *OCSPResponseError
+		if !errors.As(err, &re) || re.Status != tt.status {
+			t.Errorf("%v: ParseOCSPResponse error %v", tt.status, err)
+		}
+	}
+	for _, bad := range []OCSPResponseStatus{OCSPSuccessful, 4, 7} {
+		if _, err := CreateOCSPErrorResponse(bad); err == nil {
+			t.Errorf("CreateOCSPErrorResponse(%d) succeeded", int(bad))
+		}
+	}
+}
+
+func TestOCSPResponseRoundTrip(t *testing.T) {
+	ca := newGoCA(t, "Responder CA")
+	responder, responderKey := ca.issue(t, 100, x509.ExtKeyUsageOCSPSigning)
+	produced := time.Now().UTC().Truncate(time.Second)
+	revokedAt := time.Date(2026, 11, 20, 1, 2, 3, 0, time.UTC)
+	singles := []OCSPSingleResponse{
+		{CertID: OCSPCertID{SerialNumber: big.NewInt(1)}, Status: OCSPGood, ThisUpdate: produced, NextUpdate: produced.Add(time.Hour)},
+		{CertID: OCSPCertID{Hash: CertIDStreebog256, SerialNumber: big.NewInt(2)}, Status: OCSPRevoked, RevokedAt: revokedAt,
+			RevocationReason: ReasonKeyCompromise, ThisUpdate: produced},
+		{CertID: OCSPCertID{Hash: CertIDSHA256, SerialNumber: big.NewInt(3)}, Status: OCSPRevoked, RevokedAt: revokedAt, ThisUpdate: produced},
+		{CertID: OCSPCertID{SerialNumber: big.NewInt(4)}, Status: OCSPUnknown, ThisUpdate: produced},
+	}
+	nonce := []byte("0123456789abcdef")
+	tests := []struct {
+		name      string
+		responder *Certificate
+		signer    crypto.Signer
+		byKey     bool
+		certs     int
+	}{
+		{"CA by name", nil, ca.signer, false, 0},
+		{"CA by key", ca.cert, ca.signer, true, 0},
+		{"delegated by name", responder, responderKey, false, 1},
+		{"delegated by key", responder, responderKey, true, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			der, err := CreateOCSPResponse(rand.Reader, &OCSPResponseTemplate{
+				ProducedAt: produced.Add(300 * time.Millisecond), Responses: singles, Nonce: nonce, ResponderIDByKey: tt.byKey,
+			}, ca.cert, tt.responder, tt.signer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := ParseOCSPResponse(der, ca.cert)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !r.ProducedAt.Equal(produced) || !bytes.Equal(r.Nonce, nonce) || len(r.Certificates) != tt.certs {
+				t.Errorf("producedAt %v nonce %q certs %d", r.ProducedAt, r.Nonce, len(r.Certificates))
+			}
+			if tt.byKey != (r.ResponderKeyHash != nil) || tt.byKey == (r.RawResponderName != nil) {
+				t.Errorf("responder ID: name %x key hash %x", r.RawResponderName, r.ResponderKeyHash)
+			}
+			if len(r.Responses) != len(singles) {
+				t.Fatalf("%d responses", len(r.Responses))
+			}
+			for _, want := range singles {
+				got, ok := r.Lookup(want.CertID.SerialNumber)
+				if !ok {
+					t.Fatalf("no response for %v", want.CertID.SerialNumber)
+				}
+				h := want.CertID.Hash
+				if h == 0 {
+					h = CertIDSHA1
+				}
+				wantID, _ := NewOCSPCertID(h, ca.cert, want.CertID.SerialNumber)
+				if !got.CertID.Equal(wantID) || got.Status != want.Status || !got.RevokedAt.Equal(want.RevokedAt) ||
+					got.RevocationReason != want.RevocationReason || !got.ThisUpdate.Equal(want.ThisUpdate) || !got.NextUpdate.Equal(want.NextUpdate) {
+					t.Errorf("got %+v, want %+v", got, want)
+				}
+			}
+			if tt.certs == 0 {
+				tamperEvery(t, der, 1, func(b []byte) error {
+					_, err := ParseOCSPResponse(b, ca.cert)
+					return err
+				})
+			}
+		})
+	}
+}
+
+func TestOCSPResponseRejects(t *testing.T) {
+	ca := newGoCA(t, "Strict Responder CA")
+	other := newGoCA(t, "Other CA")
+	sameName := newGoCA(t, "Strict Responder CA")
+	plain, plainKey := ca.issue(t, 5)
+	otherResponder, otherResponderKey := other.issue(t, 6, x509.ExtKeyUsageOCSPSigning)
+	now := time.Now()
+	tmpl := func() *OCSPResponseTemplate {
+		return &OCSPResponseTemplate{ProducedAt: now, Responses: []OCSPSingleResponse{
+			{CertID: OCSPCertID{SerialNumber: big.NewInt(7)}, Status: OCSPGood, ThisUpdate: now}}}
+	}
+	createFails := []struct {
+		name      string
+		edit      func(*OCSPResponseTemplate)
+		responder *Certificate
+		signer    crypto.Signer
+	}{
+		{"no producedAt", func(r *OCSPResponseTemplate) { r.ProducedAt = time.Time{} }, nil, ca.signer},
+		{"no responses", func(r *OCSPResponseTemplate) { r.Responses = nil }, nil, ca.signer},
+		{"no thisUpdate", func(r *OCSPResponseTemplate) { r.Responses[0].ThisUpdate = time.Time{} }, nil, ca.signer},
+		{"nextUpdate before thisUpdate", func(r *OCSPResponseTemplate) { r.Responses[0].NextUpdate = now.Add(-time.Hour) }, nil, ca.signer},
+		{"revoked without time", func(r *OCSPResponseTemplate) { r.Responses[0].Status = OCSPRevoked }, nil, ca.signer},
+		{"bad status", func(r *OCSPResponseTemplate) { r.Responses[0].Status = 3 }, nil, ca.signer},
+		{"CertID of another issuer", func(r *OCSPResponseTemplate) {
+			r.Responses[0].CertID, _ = NewOCSPCertID(CertIDSHA1, other.cert, big.NewInt(7))
+		}, nil, ca.signer},
+		{"signer is not the CA", func(*OCSPResponseTemplate) {}, nil, other.signer},
+		{"responder without OCSPSigning", func(*OCSPResponseTemplate) {}, plain, plainKey},
+		{"responder of another CA", func(*OCSPResponseTemplate) {}, otherResponder, otherResponderKey},
+	}
+	for _, tt := range createFails {
+		t.Run(tt.name, func(t *testing.T) {
+			r := tmpl()
+			tt.edit(r)
+			if _, err := CreateOCSPResponse(rand.Reader, r, ca.cert, tt.responder, tt.signer); err == nil {
+				t.Fatal("CreateOCSPResponse succeeded")
+			}
+		})
+	}
+
+	// A response that is fine for its own CA fails for others.
+	der, err := CreateOCSPResponse(rand.Reader, tmpl(), ca.cert, nil, ca.signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, issuer := range map[string]*Certificate{"other CA": other.cert, "same name, other key": sameName.cert} {
+		if _, err := ParseOCSPResponse(der, issuer); err == nil {
+			t.Errorf("%s: response verified", name)
+		}
+	}
+	// A delegated responder of another CA answering about this CA's
+	// certificates is refused, though its signature is fine.
+	foreign, err := CreateOCSPResponse(rand.Reader, &OCSPResponseTemplate{ProducedAt: now, Responses: []OCSPSingleResponse{
+		{CertID: OCSPCertID{SerialNumber: big.NewInt(7)}, Status: OCSPGood, ThisUpdate: now}}}, other.cert, otherResponder, otherResponderKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseOCSPResponse(foreign, other.cert); err != nil {
+		t.Fatalf("response for its own CA: %v", err)
+	}
+	if _, err := ParseOCSPResponse(foreign, ca.cert); err == nil {
+		t.Error("another CA's responder verified for this CA")
+	}
+}
+
+// TestQueryOCSP runs QueryOCSP against a responder built on
+// CreateOCSPResponse.
+func TestQueryOCSP(t *testing.T) {
+	ca := newGoCA(t, "Query CA")
+	leaf, _ := ca.issue(t, 0x77)
+	revokedAt := time.Now().Add(-time.Hour).Truncate(time.Second)
+	type behaviour struct {
+		status    OCSPResponseStatus
+		httpCode  int
+		nonce     func([]byte) []byte
+		thisDelta time.Duration
+		serial    int64
+	}
+	responder := func(b behaviour) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/ocsp-request" {
+				http.Error(w, "bad request", http.StatusBadRequest)
+				return
+			}
+			if b.httpCode != 0 {
+				http.Error(w, "broken", b.httpCode)
+				return
+			}
+			body, _ := io.ReadAll(r.Body)
+			req, err := ParseOCSPRequest(body)
+			if err != nil {
+				t.Errorf("responder: %v", err)
+				return
+			}
+			var der []byte
+			if b.status != OCSPSuccessful {
+				der, err = CreateOCSPErrorResponse(b.status)
+			} else {
+				id := req.CertIDs[0]
+				if b.serial != 0 {
+					id.SerialNumber = big.NewInt(b.serial)
+				}
+				now := time.Now().Add(b.thisDelta)
+				der, err = CreateOCSPResponse(rand.Reader, &OCSPResponseTemplate{
+					ProducedAt: now, Nonce: b.nonce(req.Nonce),
+					Responses: []OCSPSingleResponse{{CertID: id, Status: OCSPRevoked, RevokedAt: revokedAt,
+						RevocationReason: ReasonSuperseded, ThisUpdate: now, NextUpdate: now.Add(time.Hour)}},
+				}, ca.cert, nil, ca.signer)
+			}
+			if err != nil {
+				t.Errorf("responder: %v", err)
+				return
+			}
+			w.Header().Set("Content-Type", "application/ocsp-response")
+			w.Write(der)
+		}
+	}
+	echo := func(n []byte) []byte { return n }
+	tests := []struct {
+		name    string
+		b       behaviour
+		wantErr string
+	}{
+		{"echoes nonce", behaviour{nonce: echo}, ""},
+		{"no nonce", behaviour{nonce: func([]byte) []byte { return nil }}, ""},
+		{"wrong nonce", behaviour{nonce: func([]byte) []byte { return []byte("replayed") }}, "nonce"},
+		{"tryLater", behaviour{status: OCSPTryLater}, "tryLater"},
+		{"HTTP 500", behaviour{httpCode: 500}, "HTTP 500"},
+		{"about another certificate", behaviour{nonce: echo, serial: 5}, "does not mention"},
+		{"stale", behaviour{nonce: echo, thisDelta: -3 * time.Hour}, "out of date"},
+		{"from the future", behaviour{nonce: echo, thisDelta: time.Hour}, "not yet valid"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(responder(tt.b))
+			defer srv.Close()
+			r, err := QueryOCSP(context.Background(), srv.URL, leaf, ca.cert, CertIDSHA256)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one mentioning %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			sr, ok := r.Lookup(leaf.SerialNumber)
+			if !ok || sr.Status != OCSPRevoked || sr.RevocationReason != ReasonSuperseded || !sr.RevokedAt.Equal(revokedAt) ||
+				sr.CertID.Hash != CertIDSHA256 {
+				t.Errorf("single response %+v", sr)
+			}
+		})
+	}
+	t.Run("tryLater is typed", func(t *testing.T) {
+		srv := httptest.NewServer(responder(behaviour{status: OCSPTryLater}))
+		defer srv.Close()
+		_, err := QueryOCSP(context.Background(), srv.URL, leaf, ca.cert, 0)
+		var re *OCSPResponseError
+		if !errors.As(err, &re) || re.Status != OCSPTryLater {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
