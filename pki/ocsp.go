@@ -893,3 +893,60 @@ func (r *OCSPResponse) identifies(c *Certificate) bool {
 	key, err := subjectPublicKeyBits(c)
 	return err == nil && bytes.Equal(r.ResponderKeyHash, hashOf(sha1.New, key))
 }
+
+// Describe writes a readable dump of the request.
+func (req *OCSPRequest) Describe(w io.Writer) error {
+	d := &describer{w: w}
+	d.line(0, "OCSP request")
+	for i, id := range req.CertIDs {
+		d.line(1, "Certificate %d:", i+1)
+		describeCertID(d, 2, id)
+	}
+	if req.Nonce != nil {
+		d.line(1, "Nonce:         %s", colonHex(req.Nonce))
+	}
+	if req.Signed {
+		d.line(1, "Signed:        yes (signature not verified)")
+	}
+	return d.err
+}
+
+// Describe writes a readable dump of the response.
+func (r *OCSPResponse) Describe(w io.Writer) error {
+	d := &describer{w: w}
+	d.line(0, "OCSP response (successful)")
+	if r.RawResponderName != nil {
+		d.line(1, "Responder:           %s", describeName(r.RawResponderName))
+	} else {
+		d.line(1, "Responder key hash:  %s", colonHex(r.ResponderKeyHash))
+	}
+	d.line(1, "Produced at:         %s", describeTime(r.ProducedAt))
+	d.line(1, "Signature algorithm: %s", r.SignatureAlgorithm)
+	if r.Nonce != nil {
+		d.line(1, "Nonce:               %s", colonHex(r.Nonce))
+	}
+	d.line(1, "Certificates:        %d", len(r.Certificates))
+	for i, sr := range r.Responses {
+		d.line(1, "Response %d:", i+1)
+		describeCertID(d, 2, sr.CertID)
+		d.line(2, "Status:        %s", sr.Status)
+		if sr.Status == OCSPRevoked {
+			d.line(2, "Revoked:       %s", describeTime(sr.RevokedAt))
+			if sr.RevocationReason != ReasonUnspecified {
+				d.line(2, "Reason:        %s", sr.RevocationReason)
+			}
+		}
+		d.line(2, "This update:   %s", describeTime(sr.ThisUpdate))
+		if !sr.NextUpdate.IsZero() {
+			d.line(2, "Next update:   %s", describeTime(sr.NextUpdate))
+		}
+	}
+	return d.err
+}
+
+func describeCertID(d *describer, indent int, id OCSPCertID) {
+	d.line(indent, "Serial:        %s", colonHex(id.SerialNumber.Bytes()))
+	d.line(indent, "Hash:          %s", id.Hash)
+	d.line(indent, "Issuer name:   %s", colonHex(id.IssuerNameHash))
+	d.line(indent, "Issuer key:    %s", colonHex(id.IssuerKeyHash))
+}

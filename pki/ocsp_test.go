@@ -115,6 +115,10 @@ func TestOCSPRequestRoundTrip(t *testing.T) {
 			if !bytes.Equal(req.Nonce, n) || req.Signed {
 				t.Errorf("%v: nonce %x signed %v", h, req.Nonce, req.Signed)
 			}
+			var desc strings.Builder
+			if err := req.Describe(&desc); err != nil || !strings.Contains(desc.String(), "Serial:        2a\n    Hash:          "+h.String()) {
+				t.Errorf("Describe: %v\n%s", err, desc.String())
+			}
 		}
 	}
 	// The nonce extension holds a DER OCTET STRING (RFC 8954, OpenSSL).
@@ -236,6 +240,16 @@ func TestOCSPResponseRoundTrip(t *testing.T) {
 				if !got.CertID.Equal(wantID) || got.Status != want.Status || !got.RevokedAt.Equal(want.RevokedAt) ||
 					got.RevocationReason != want.RevocationReason || !got.ThisUpdate.Equal(want.ThisUpdate) || !got.NextUpdate.Equal(want.NextUpdate) {
 					t.Errorf("got %+v, want %+v", got, want)
+				}
+			}
+			var desc strings.Builder
+			if err := r.Describe(&desc); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{"Produced at:         " + describeTime(produced), "Serial:        02",
+				"Hash:          streebog256", "Status:        revoked", "Reason:        keyCompromise", "Status:        unknown"} {
+				if !strings.Contains(desc.String(), want) {
+					t.Errorf("Describe lacks %q:\n%s", want, desc.String())
 				}
 			}
 			if tt.certs == 0 {
