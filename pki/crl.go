@@ -28,12 +28,12 @@ import (
 )
 
 var (
-	oidExtAuthorityKeyID   = asn1.ObjectIdentifier{2, 5, 29, 35}
-	oidExtCRLNumber        = asn1.ObjectIdentifier{2, 5, 29, 20}
-	oidExtDeltaCRL         = asn1.ObjectIdentifier{2, 5, 29, 27}
-	oidExtIssuingDistPoint = asn1.ObjectIdentifier{2, 5, 29, 28}
-	oidExtReasonCode       = asn1.ObjectIdentifier{2, 5, 29, 21}
-	oidExtInvalidityDate   = asn1.ObjectIdentifier{2, 5, 29, 24}
+	crlOIDAuthorityKeyID   = asn1.ObjectIdentifier{2, 5, 29, 35}
+	crlOIDNumber           = asn1.ObjectIdentifier{2, 5, 29, 20}
+	crlOIDDeltaIndicator   = asn1.ObjectIdentifier{2, 5, 29, 27}
+	crlOIDIssuingDistPoint = asn1.ObjectIdentifier{2, 5, 29, 28}
+	crlOIDReasonCode       = asn1.ObjectIdentifier{2, 5, 29, 21}
+	crlOIDInvalidityDate   = asn1.ObjectIdentifier{2, 5, 29, 24}
 )
 
 // CRLReason is the reasonCode of RFC 5280 §5.3.1. The same enumeration is
@@ -54,7 +54,7 @@ const (
 	ReasonAACompromise         CRLReason = 10
 )
 
-var reasonNames = map[CRLReason]string{
+var crlReasonNames = map[CRLReason]string{
 	ReasonUnspecified:          "unspecified",
 	ReasonKeyCompromise:        "keyCompromise",
 	ReasonCACompromise:         "cACompromise",
@@ -70,7 +70,7 @@ var reasonNames = map[CRLReason]string{
 // String returns the RFC 5280 name (keyCompromise, cACompromise, …), which
 // is also what the CLI's --reason accepts.
 func (r CRLReason) String() string {
-	if n, ok := reasonNames[r]; ok {
+	if n, ok := crlReasonNames[r]; ok {
 		return n
 	}
 	return fmt.Sprintf("CRLReason(%d)", int(r))
@@ -78,14 +78,14 @@ func (r CRLReason) String() string {
 
 // Valid reports whether r is an assigned reason code.
 func (r CRLReason) Valid() bool {
-	_, ok := reasonNames[r]
+	_, ok := crlReasonNames[r]
 	return ok
 }
 
 // ParseCRLReason maps a reason name to its code. The match ignores case so
 // that OpenSSL's spellings (CACompromise) are accepted as well.
 func ParseCRLReason(name string) (CRLReason, error) {
-	for r, n := range reasonNames {
+	for r, n := range crlReasonNames {
 		if strings.EqualFold(n, name) {
 			return r, nil
 		}
@@ -165,30 +165,30 @@ type CRLTemplate struct {
 	ExtraExtensions []pkix.Extension
 }
 
-type certificateList struct {
+type crlCertificateList struct {
 	TBS                asn1.RawValue
 	SignatureAlgorithm pkix.AlgorithmIdentifier
 	Signature          asn1.BitString
 }
 
-type tbsCertList struct {
+type crlTBSCertList struct {
 	Raw                 asn1.RawContent
 	Version             int `asn1:"optional,default:0"`
 	Signature           pkix.AlgorithmIdentifier
 	Issuer              asn1.RawValue
 	ThisUpdate          time.Time
-	NextUpdate          time.Time        `asn1:"optional"`
-	RevokedCertificates []revokedEntry   `asn1:"optional"`
-	Extensions          []pkix.Extension `asn1:"tag:0,optional,explicit"`
+	NextUpdate          time.Time         `asn1:"optional"`
+	RevokedCertificates []crlRevokedEntry `asn1:"optional"`
+	Extensions          []pkix.Extension  `asn1:"tag:0,optional,explicit"`
 }
 
-type revokedEntry struct {
+type crlRevokedEntry struct {
 	SerialNumber   *big.Int
 	RevocationDate time.Time
 	Extensions     []pkix.Extension `asn1:"optional"`
 }
 
-type authorityKeyID struct {
+type crlAuthorityKeyID struct {
 	KeyIdentifier []byte `asn1:"optional,tag:0"`
 	// authorityCertIssuer and authorityCertSerialNumber are parsed (OpenSSL
 	// may write them) but not used: the key identifier is what matches a
@@ -197,9 +197,9 @@ type authorityKeyID struct {
 	CertSerial *big.Int      `asn1:"optional,tag:2"`
 }
 
-// maxSerialLen is RFC 5280's limit on serial numbers (and CRL numbers):
+// crlMaxNumberLen is RFC 5280's limit on serial numbers (and CRL numbers):
 // 20 octets.
-const maxSerialLen = 20
+const crlMaxNumberLen = 20
 
 // CreateCRL builds and signs a CRL for issuer, returning its DER. signer
 // must hold issuer's key. The issuer name and authority key identifier are
@@ -209,19 +209,19 @@ func CreateCRL(rand io.Reader, template *CRLTemplate, issuer *Certificate, signe
 	if template == nil || issuer == nil || signer == nil {
 		return nil, errors.New("pki: CreateCRL needs a template, an issuer and a signer")
 	}
-	if err := checkSignerMatches(signer, issuer); err != nil {
+	if err := revCheckSigner(signer, issuer); err != nil {
 		return nil, err
 	}
 	if issuer.KeyUsage != 0 && issuer.KeyUsage&x509.KeyUsageCRLSign == 0 {
 		return nil, errors.New("pki: issuer certificate lacks the cRLSign key usage")
 	}
-	if err := checkCRLNumber("CRL number", template.Number); err != nil {
+	if err := crlCheckNumber("CRL number", template.Number); err != nil {
 		return nil, err
 	}
 	if template.ThisUpdate.IsZero() || template.NextUpdate.IsZero() {
 		return nil, errors.New("pki: CRL thisUpdate and nextUpdate are required")
 	}
-	thisUpdate, nextUpdate := asn1Time(template.ThisUpdate), asn1Time(template.NextUpdate)
+	thisUpdate, nextUpdate := revTime(template.ThisUpdate), revTime(template.NextUpdate)
 	if !nextUpdate.After(thisUpdate) {
 		return nil, errors.New("pki: CRL nextUpdate must be after thisUpdate")
 	}
@@ -235,20 +235,20 @@ func CreateCRL(rand io.Reader, template *CRLTemplate, issuer *Certificate, signe
 
 	var exts []pkix.Extension
 	if len(issuer.SubjectKeyId) > 0 {
-		v, err := asn1.Marshal(authorityKeyID{KeyIdentifier: issuer.SubjectKeyId})
+		v, err := asn1.Marshal(crlAuthorityKeyID{KeyIdentifier: issuer.SubjectKeyId})
 		if err != nil {
 			return nil, fmt.Errorf("pki: CRL authority key identifier: %w", err)
 		}
-		exts = append(exts, pkix.Extension{Id: oidExtAuthorityKeyID, Value: v})
+		exts = append(exts, pkix.Extension{Id: crlOIDAuthorityKeyID, Value: v})
 	}
 	v, err := asn1.Marshal(template.Number)
 	if err != nil {
 		return nil, fmt.Errorf("pki: CRL number: %w", err)
 	}
-	exts = append(exts, pkix.Extension{Id: oidExtCRLNumber, Value: v})
+	exts = append(exts, pkix.Extension{Id: crlOIDNumber, Value: v})
 	delta := template.BaseCRLNumber != nil
 	if delta {
-		if err := checkCRLNumber("base CRL number", template.BaseCRLNumber); err != nil {
+		if err := crlCheckNumber("base CRL number", template.BaseCRLNumber); err != nil {
 			return nil, err
 		}
 		if template.BaseCRLNumber.Cmp(template.Number) >= 0 {
@@ -258,20 +258,20 @@ func CreateCRL(rand io.Reader, template *CRLTemplate, issuer *Certificate, signe
 		if err != nil {
 			return nil, fmt.Errorf("pki: base CRL number: %w", err)
 		}
-		exts = append(exts, pkix.Extension{Id: oidExtDeltaCRL, Critical: true, Value: v})
+		exts = append(exts, pkix.Extension{Id: crlOIDDeltaIndicator, Critical: true, Value: v})
 	}
 	exts = append(exts, template.ExtraExtensions...)
 
-	var entries []revokedEntry
+	var entries []crlRevokedEntry
 	for i, rc := range template.RevokedCertificates {
-		e, err := marshalRevokedEntry(rc, delta)
+		e, err := crlMarshalEntry(rc, delta)
 		if err != nil {
 			return nil, fmt.Errorf("pki: CRL entry %d: %w", i, err)
 		}
 		entries = append(entries, e)
 	}
 
-	tbs, err := asn1.Marshal(tbsCertList{
+	tbs, err := asn1.Marshal(crlTBSCertList{
 		Version:             1,
 		Signature:           alg.AlgorithmIdentifier(),
 		Issuer:              asn1.RawValue{FullBytes: issuer.RawSubject},
@@ -287,7 +287,7 @@ func CreateCRL(rand io.Reader, template *CRLTemplate, issuer *Certificate, signe
 	if err != nil {
 		return nil, fmt.Errorf("pki: signing CRL: %w", err)
 	}
-	der, err := asn1.Marshal(certificateList{
+	der, err := asn1.Marshal(crlCertificateList{
 		TBS:                asn1.RawValue{FullBytes: tbs},
 		SignatureAlgorithm: alg.AlgorithmIdentifier(),
 		Signature:          asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)},
@@ -298,40 +298,40 @@ func CreateCRL(rand io.Reader, template *CRLTemplate, issuer *Certificate, signe
 	return der, nil
 }
 
-func marshalRevokedEntry(rc RevokedCertificate, delta bool) (revokedEntry, error) {
-	if err := checkSerial(rc.SerialNumber); err != nil {
-		return revokedEntry{}, err
+func crlMarshalEntry(rc RevokedCertificate, delta bool) (crlRevokedEntry, error) {
+	if err := revCheckSerial(rc.SerialNumber); err != nil {
+		return crlRevokedEntry{}, err
 	}
 	if rc.RevocationTime.IsZero() {
-		return revokedEntry{}, errors.New("revocation time is required")
+		return crlRevokedEntry{}, errors.New("revocation time is required")
 	}
 	if !rc.ReasonCode.Valid() {
-		return revokedEntry{}, fmt.Errorf("invalid reason code %d", int(rc.ReasonCode))
+		return crlRevokedEntry{}, fmt.Errorf("invalid reason code %d", int(rc.ReasonCode))
 	}
 	if rc.ReasonCode == ReasonRemoveFromCRL && !delta {
-		return revokedEntry{}, errors.New("removeFromCRL belongs only in delta CRLs")
+		return crlRevokedEntry{}, errors.New("removeFromCRL belongs only in delta CRLs")
 	}
-	e := revokedEntry{SerialNumber: rc.SerialNumber, RevocationDate: asn1Time(rc.RevocationTime)}
+	e := crlRevokedEntry{SerialNumber: rc.SerialNumber, RevocationDate: revTime(rc.RevocationTime)}
 	if rc.ReasonCode != ReasonUnspecified {
 		v, err := asn1.Marshal(asn1.Enumerated(rc.ReasonCode))
 		if err != nil {
-			return revokedEntry{}, err
+			return crlRevokedEntry{}, err
 		}
-		e.Extensions = append(e.Extensions, pkix.Extension{Id: oidExtReasonCode, Value: v})
+		e.Extensions = append(e.Extensions, pkix.Extension{Id: crlOIDReasonCode, Value: v})
 	}
 	if !rc.InvalidityDate.IsZero() {
 		// invalidityDate is a GeneralizedTime whatever the year.
-		v, err := asn1.MarshalWithParams(asn1Time(rc.InvalidityDate), "generalized")
+		v, err := asn1.MarshalWithParams(revTime(rc.InvalidityDate), "generalized")
 		if err != nil {
-			return revokedEntry{}, err
+			return crlRevokedEntry{}, err
 		}
-		e.Extensions = append(e.Extensions, pkix.Extension{Id: oidExtInvalidityDate, Value: v})
+		e.Extensions = append(e.Extensions, pkix.Extension{Id: crlOIDInvalidityDate, Value: v})
 	}
 	e.Extensions = append(e.Extensions, rc.ExtraExtensions...)
 	return e, nil
 }
 
-func checkSerial(n *big.Int) error {
+func revCheckSerial(n *big.Int) error {
 	if n == nil {
 		return errors.New("serial number is required")
 	}
@@ -341,23 +341,23 @@ func checkSerial(n *big.Int) error {
 	return nil
 }
 
-func checkCRLNumber(what string, n *big.Int) error {
+func crlCheckNumber(what string, n *big.Int) error {
 	if n == nil {
 		return fmt.Errorf("pki: %s is required", what)
 	}
-	if n.Sign() < 0 || len(n.Bytes()) > maxSerialLen {
-		return fmt.Errorf("pki: %s must be a non-negative integer of at most %d octets", what, maxSerialLen)
+	if n.Sign() < 0 || len(n.Bytes()) > crlMaxNumberLen {
+		return fmt.Errorf("pki: %s must be a non-negative integer of at most %d octets", what, crlMaxNumberLen)
 	}
 	return nil
 }
 
-// asn1Time drops what DER time encodings cannot carry: sub-second digits
+// revTime drops what DER time encodings cannot carry: sub-second digits
 // and the zone (encoding/asn1 writes a local offset otherwise).
-func asn1Time(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
+func revTime(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
 
-// checkSignerMatches makes sure the signer holds the key of cert, so that
+// revCheckSigner makes sure the signer holds the key of cert, so that
 // nothing is signed that the certificate's key would not verify.
-func checkSignerMatches(signer crypto.Signer, cert *Certificate) error {
+func revCheckSigner(signer crypto.Signer, cert *Certificate) error {
 	pub, ok := signer.Public().(interface{ Equal(crypto.PublicKey) bool })
 	if !ok || !pub.Equal(cert.PublicKey) {
 		return errors.New("pki: the signer's public key does not match the certificate")
@@ -376,7 +376,7 @@ func ParseCRL(data []byte) (*CRL, error) {
 		}
 		data = block.Bytes
 	}
-	var cl certificateList
+	var cl crlCertificateList
 	rest, err := asn1.Unmarshal(data, &cl)
 	if err != nil {
 		return nil, fmt.Errorf("pki: parsing CRL: %w", err)
@@ -384,7 +384,7 @@ func ParseCRL(data []byte) (*CRL, error) {
 	if len(rest) > 0 {
 		return nil, errors.New("pki: trailing data after CRL")
 	}
-	var tbs tbsCertList
+	var tbs crlTBSCertList
 	if rest, err := asn1.Unmarshal(cl.TBS.FullBytes, &tbs); err != nil {
 		return nil, fmt.Errorf("pki: parsing CRL contents: %w", err)
 	} else if len(rest) > 0 {
@@ -396,11 +396,11 @@ func ParseCRL(data []byte) (*CRL, error) {
 	if tbs.Version == 0 && len(tbs.Extensions) > 0 {
 		return nil, errors.New("pki: v1 CRL carries extensions")
 	}
-	sig, err := bitStringBytes(cl.Signature)
+	sig, err := revBitStringBytes(cl.Signature)
 	if err != nil {
 		return nil, fmt.Errorf("pki: CRL signature: %w", err)
 	}
-	alg, err := matchingSignatureAlgorithms(cl.SignatureAlgorithm, tbs.Signature)
+	alg, err := crlSignatureAlgorithm(cl.SignatureAlgorithm, tbs.Signature)
 	if err != nil {
 		return nil, fmt.Errorf("pki: CRL: %w", err)
 	}
@@ -420,7 +420,7 @@ func ParseCRL(data []byte) (*CRL, error) {
 	}
 	crl.RevokedCertificates = make([]RevokedCertificate, 0, len(tbs.RevokedCertificates))
 	for i, e := range tbs.RevokedCertificates {
-		rc, err := parseRevokedEntry(e)
+		rc, err := crlParseEntry(e)
 		if err != nil {
 			return nil, fmt.Errorf("pki: CRL entry %d: %w", i, err)
 		}
@@ -439,15 +439,15 @@ func (crl *CRL) parseExtensions() error {
 		seen[id] = true
 		var err error
 		switch {
-		case ext.Id.Equal(oidExtCRLNumber):
-			crl.Number, err = parseExtInteger(ext.Value)
-		case ext.Id.Equal(oidExtDeltaCRL):
-			crl.BaseCRLNumber, err = parseExtInteger(ext.Value)
-		case ext.Id.Equal(oidExtAuthorityKeyID):
-			var aki authorityKeyID
-			err = unmarshalExact(ext.Value, &aki)
+		case ext.Id.Equal(crlOIDNumber):
+			crl.Number, err = crlParseInteger(ext.Value)
+		case ext.Id.Equal(crlOIDDeltaIndicator):
+			crl.BaseCRLNumber, err = crlParseInteger(ext.Value)
+		case ext.Id.Equal(crlOIDAuthorityKeyID):
+			var aki crlAuthorityKeyID
+			err = revUnmarshal(ext.Value, &aki)
 			crl.AuthorityKeyId = aki.KeyIdentifier
-		case ext.Id.Equal(oidExtIssuingDistPoint):
+		case ext.Id.Equal(crlOIDIssuingDistPoint):
 			// Kept in Extensions; a CRL scoped by its distribution point
 			// still lists its revoked serials correctly.
 		case ext.Critical:
@@ -460,22 +460,22 @@ func (crl *CRL) parseExtensions() error {
 	return nil
 }
 
-func parseRevokedEntry(e revokedEntry) (RevokedCertificate, error) {
+func crlParseEntry(e crlRevokedEntry) (RevokedCertificate, error) {
 	rc := RevokedCertificate{SerialNumber: e.SerialNumber, RevocationTime: e.RevocationDate, Extensions: e.Extensions}
 	for _, ext := range e.Extensions {
 		switch {
-		case ext.Id.Equal(oidExtReasonCode):
+		case ext.Id.Equal(crlOIDReasonCode):
 			var r asn1.Enumerated
-			if err := unmarshalExact(ext.Value, &r); err != nil {
+			if err := revUnmarshal(ext.Value, &r); err != nil {
 				return rc, fmt.Errorf("reason code: %w", err)
 			}
 			rc.ReasonCode = CRLReason(r)
 			if !rc.ReasonCode.Valid() {
 				return rc, fmt.Errorf("invalid reason code %d", int(r))
 			}
-		case ext.Id.Equal(oidExtInvalidityDate):
+		case ext.Id.Equal(crlOIDInvalidityDate):
 			var t time.Time
-			if err := unmarshalExactParams(ext.Value, &t, "generalized"); err != nil {
+			if err := revUnmarshalParams(ext.Value, &t, "generalized"); err != nil {
 				return rc, fmt.Errorf("invalidity date: %w", err)
 			}
 			rc.InvalidityDate = t
@@ -526,13 +526,13 @@ func (crl *CRL) Lookup(serial *big.Int) (*RevokedCertificate, bool) {
 
 // Describe writes a readable dump of the CRL, for `gostkey cert show`.
 func (crl *CRL) Describe(w io.Writer) error {
-	d := &describer{w: w}
+	d := &revDescriber{w: w}
 	d.line(0, "Certificate revocation list (v%d)", crl.Version)
-	d.line(1, "Issuer:              %s", describeName(crl.RawIssuer))
+	d.line(1, "Issuer:              %s", revDescribeName(crl.RawIssuer))
 	d.line(1, "Signature algorithm: %s", crl.SignatureAlgorithm)
-	d.line(1, "This update:         %s", describeTime(crl.ThisUpdate))
+	d.line(1, "This update:         %s", revDescribeTime(crl.ThisUpdate))
 	if !crl.NextUpdate.IsZero() {
-		d.line(1, "Next update:         %s", describeTime(crl.NextUpdate))
+		d.line(1, "Next update:         %s", revDescribeTime(crl.NextUpdate))
 	}
 	if crl.Number != nil {
 		d.line(1, "CRL number:          %s", crl.Number)
@@ -541,61 +541,61 @@ func (crl *CRL) Describe(w io.Writer) error {
 		d.line(1, "Delta CRL of base:   %s", crl.BaseCRLNumber)
 	}
 	if len(crl.AuthorityKeyId) > 0 {
-		d.line(1, "Authority key ID:    %s", colonHex(crl.AuthorityKeyId))
+		d.line(1, "Authority key ID:    %s", revHex(crl.AuthorityKeyId))
 	}
 	for _, ext := range crl.Extensions {
-		if !knownCRLExtension(ext.Id) {
-			d.line(1, "Extension %s%s: %x", ext.Id, criticalMark(ext.Critical), ext.Value)
+		if !crlKnownExtension(ext.Id) {
+			d.line(1, "Extension %s%s: %x", ext.Id, revCriticalMark(ext.Critical), ext.Value)
 		}
 	}
 	d.line(1, "Revoked certificates: %d", len(crl.RevokedCertificates))
 	for _, rc := range crl.RevokedCertificates {
-		d.line(2, "Serial %s", colonHex(rc.SerialNumber.Bytes()))
-		d.line(3, "Revoked:        %s", describeTime(rc.RevocationTime))
+		d.line(2, "Serial %s", revHex(rc.SerialNumber.Bytes()))
+		d.line(3, "Revoked:        %s", revDescribeTime(rc.RevocationTime))
 		if rc.ReasonCode != ReasonUnspecified {
 			d.line(3, "Reason:         %s", rc.ReasonCode)
 		}
 		if !rc.InvalidityDate.IsZero() {
-			d.line(3, "Invalidity date: %s", describeTime(rc.InvalidityDate))
+			d.line(3, "Invalidity date: %s", revDescribeTime(rc.InvalidityDate))
 		}
 		for _, ext := range rc.Extensions {
-			if !ext.Id.Equal(oidExtReasonCode) && !ext.Id.Equal(oidExtInvalidityDate) {
-				d.line(3, "Extension %s%s: %x", ext.Id, criticalMark(ext.Critical), ext.Value)
+			if !ext.Id.Equal(crlOIDReasonCode) && !ext.Id.Equal(crlOIDInvalidityDate) {
+				d.line(3, "Extension %s%s: %x", ext.Id, revCriticalMark(ext.Critical), ext.Value)
 			}
 		}
 	}
-	d.line(1, "Signature:           %s", colonHex(crl.Signature))
+	d.line(1, "Signature:           %s", revHex(crl.Signature))
 	return d.err
 }
 
-func knownCRLExtension(id asn1.ObjectIdentifier) bool {
-	return id.Equal(oidExtCRLNumber) || id.Equal(oidExtDeltaCRL) || id.Equal(oidExtAuthorityKeyID)
+func crlKnownExtension(id asn1.ObjectIdentifier) bool {
+	return id.Equal(crlOIDNumber) || id.Equal(crlOIDDeltaIndicator) || id.Equal(crlOIDAuthorityKeyID)
 }
 
-// describer writes indented lines and keeps the first write error, so that
+// revDescriber writes indented lines and keeps the first write error, so that
 // a dump reads as a list of lines.
-type describer struct {
+type revDescriber struct {
 	w   io.Writer
 	err error
 }
 
-func (d *describer) line(indent int, format string, args ...any) {
+func (d *revDescriber) line(indent int, format string, args ...any) {
 	if d.err != nil {
 		return
 	}
 	_, d.err = fmt.Fprintf(d.w, "%s%s\n", strings.Repeat("  ", indent), fmt.Sprintf(format, args...))
 }
 
-func criticalMark(critical bool) string {
+func revCriticalMark(critical bool) string {
 	if critical {
 		return " (critical)"
 	}
 	return ""
 }
 
-func describeTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") }
+func revDescribeTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") }
 
-func colonHex(b []byte) string {
+func revHex(b []byte) string {
 	if len(b) == 0 {
 		return "00"
 	}
@@ -609,18 +609,18 @@ func colonHex(b []byte) string {
 	return s.String()
 }
 
-// describeName renders a DER Name in RFC 4514 form.
-func describeName(raw []byte) string {
+// revDescribeName renders a DER Name in RFC 4514 form.
+func revDescribeName(raw []byte) string {
 	var rdns pkix.RDNSequence
-	if err := unmarshalExact(raw, &rdns); err != nil {
+	if err := revUnmarshal(raw, &rdns); err != nil {
 		return fmt.Sprintf("(unparsable name %x)", raw)
 	}
 	return rdns.String()
 }
 
-func parseExtInteger(der []byte) (*big.Int, error) {
+func crlParseInteger(der []byte) (*big.Int, error) {
 	n := new(big.Int)
-	if err := unmarshalExact(der, &n); err != nil {
+	if err := revUnmarshal(der, &n); err != nil {
 		return nil, err
 	}
 	if n.Sign() < 0 {
@@ -629,9 +629,9 @@ func parseExtInteger(der []byte) (*big.Int, error) {
 	return n, nil
 }
 
-func unmarshalExact(der []byte, v any) error { return unmarshalExactParams(der, v, "") }
+func revUnmarshal(der []byte, v any) error { return revUnmarshalParams(der, v, "") }
 
-func unmarshalExactParams(der []byte, v any, params string) error {
+func revUnmarshalParams(der []byte, v any, params string) error {
 	rest, err := asn1.UnmarshalWithParams(der, v, params)
 	if err != nil {
 		return err
@@ -642,19 +642,19 @@ func unmarshalExactParams(der []byte, v any, params string) error {
 	return nil
 }
 
-// bitStringBytes returns a signature BIT STRING's octets, refusing padding
+// revBitStringBytes returns a signature BIT STRING's octets, refusing padding
 // bits: every signature format we read is whole octets.
-func bitStringBytes(b asn1.BitString) ([]byte, error) {
+func revBitStringBytes(b asn1.BitString) ([]byte, error) {
 	if b.BitLength%8 != 0 {
 		return nil, errors.New("BIT STRING is not a whole number of octets")
 	}
 	return b.Bytes, nil
 }
 
-// matchingSignatureAlgorithms checks that the signed and the unsigned copy
+// crlSignatureAlgorithm checks that the signed and the unsigned copy
 // of the signature algorithm agree (RFC 5280 §5.1.1.2) and resolves it.
 // GOST identifiers may differ in carrying NULL parameters or none.
-func matchingSignatureAlgorithms(outer, inner pkix.AlgorithmIdentifier) (SignatureAlgorithm, error) {
+func crlSignatureAlgorithm(outer, inner pkix.AlgorithmIdentifier) (SignatureAlgorithm, error) {
 	a, err := SignatureAlgorithmFromAI(outer)
 	if err != nil {
 		return UnknownSignatureAlgorithm, fmt.Errorf("signature algorithm: %w", err)

@@ -7,9 +7,9 @@ import (
 	"testing"
 )
 
-// addSeeds adds every file of testdata/<dir> to the fuzz corpus: objects
+// revAddSeeds adds every file of testdata/<dir> to the fuzz corpus: objects
 // OpenSSL made (testdata/crl/make-seeds.sh).
-func addSeeds(f *testing.F, dir string) {
+func revAddSeeds(f *testing.F, dir string) {
 	f.Helper()
 	paths, err := filepath.Glob(filepath.Join("testdata", dir, "*.der"))
 	if err != nil || len(paths) == 0 {
@@ -25,7 +25,7 @@ func addSeeds(f *testing.F, dir string) {
 }
 
 func FuzzParseCRL(f *testing.F) {
-	addSeeds(f, "crl")
+	revAddSeeds(f, "crl")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		crl, err := ParseCRL(data)
 		if err != nil {

@@ -17,14 +17,14 @@ import (
 	"time"
 )
 
-// goCA is a CA made with the standard library (ECDSA P-256), for tests
+// revGoCA is a CA made with the standard library (ECDSA P-256), for tests
 // that need no openssl.
-type goCA struct {
+type revGoCA struct {
 	cert   *Certificate
 	signer crypto.Signer
 }
 
-func newGoCA(t testing.TB, cn string) *goCA {
+func newRevGoCA(t testing.TB, cn string) *revGoCA {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -48,12 +48,12 @@ func newGoCA(t testing.TB, cn string) *goCA {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &goCA{cert: c, signer: key}
+	return &revGoCA{cert: c, signer: key}
 }
 
 // issue makes a certificate from ca with the given serial, its own key and
 // extended key usages.
-func (ca *goCA) issue(t testing.TB, serial int64, eku ...x509.ExtKeyUsage) (*Certificate, crypto.Signer) {
+func (ca *revGoCA) issue(t testing.TB, serial int64, eku ...x509.ExtKeyUsage) (*Certificate, crypto.Signer) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -126,7 +126,7 @@ func TestCRLReasonNames(t *testing.T) {
 }
 
 func TestCRLRoundTrip(t *testing.T) {
-	ca := newGoCA(t, "Round Trip CA")
+	ca := newRevGoCA(t, "Round Trip CA")
 	this := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	bigSerial, _ := new(big.Int).SetString("7fffffffffffffffffffffffffffffffffffffff", 16) // 20 octets
 	extra := pkix.Extension{Id: asn1.ObjectIdentifier{1, 2, 3, 4}, Value: []byte{0x05, 0x00}}
@@ -163,13 +163,13 @@ func TestCRLRoundTrip(t *testing.T) {
 				if err := crl.CheckSignatureFrom(ca.cert); err != nil {
 					t.Fatal(err)
 				}
-				checkCRL(t, crl, &tt.tmpl, ca.cert)
+				revCheckCRL(t, crl, &tt.tmpl, ca.cert)
 			}
 		})
 	}
 }
 
-func checkCRL(t *testing.T, crl *CRL, tmpl *CRLTemplate, issuer *Certificate) {
+func revCheckCRL(t *testing.T, crl *CRL, tmpl *CRLTemplate, issuer *Certificate) {
 	t.Helper()
 	if crl.Version != 2 || !bytes.Equal(crl.RawIssuer, issuer.RawSubject) {
 		t.Errorf("version %d, issuer %x", crl.Version, crl.RawIssuer)
@@ -200,13 +200,13 @@ func checkCRL(t *testing.T, crl *CRL, tmpl *CRLTemplate, issuer *Certificate) {
 				want.RevocationTime, want.ReasonCode, want.InvalidityDate)
 		}
 		for _, e := range want.ExtraExtensions {
-			if !hasExtension(got.Extensions, e) {
+			if !revHasExtension(got.Extensions, e) {
 				t.Errorf("entry %d lost extension %v", i, e.Id)
 			}
 		}
 	}
 	for _, e := range tmpl.ExtraExtensions {
-		if !hasExtension(crl.Extensions, e) {
+		if !revHasExtension(crl.Extensions, e) {
 			t.Errorf("CRL lost extension %v", e.Id)
 		}
 	}
@@ -215,7 +215,7 @@ func checkCRL(t *testing.T, crl *CRL, tmpl *CRLTemplate, issuer *Certificate) {
 	}
 }
 
-func hasExtension(exts []pkix.Extension, want pkix.Extension) bool {
+func revHasExtension(exts []pkix.Extension, want pkix.Extension) bool {
 	for _, e := range exts {
 		if e.Id.Equal(want.Id) && e.Critical == want.Critical && bytes.Equal(e.Value, want.Value) {
 			return true
@@ -227,7 +227,7 @@ func hasExtension(exts []pkix.Extension, want pkix.Extension) bool {
 // TestCRLEncoding pins the DER of the parts other implementations read:
 // entry and CRL extensions, and the time types.
 func TestCRLEncoding(t *testing.T) {
-	ca := newGoCA(t, "Encoding CA")
+	ca := newRevGoCA(t, "Encoding CA")
 	this := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	der, err := CreateCRL(rand.Reader, &CRLTemplate{
 		Number: big.NewInt(0x1234), BaseCRLNumber: big.NewInt(0x1200),
@@ -261,7 +261,7 @@ func TestCRLEncoding(t *testing.T) {
 }
 
 func TestCreateCRLRejects(t *testing.T) {
-	ca := newGoCA(t, "Strict CA")
+	ca := newRevGoCA(t, "Strict CA")
 	leaf, leafKey := ca.issue(t, 2)
 	this := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	good := func() CRLTemplate {
@@ -311,9 +311,9 @@ func TestCreateCRLRejects(t *testing.T) {
 }
 
 func TestCRLCheckSignatureFromRejects(t *testing.T) {
-	ca := newGoCA(t, "CA One")
-	other := newGoCA(t, "CA Two")
-	sameName := newGoCA(t, "CA One")
+	ca := newRevGoCA(t, "CA One")
+	other := newRevGoCA(t, "CA Two")
+	sameName := newRevGoCA(t, "CA One")
 	this := time.Now()
 	der, err := CreateCRL(rand.Reader, &CRLTemplate{Number: big.NewInt(1), ThisUpdate: this, NextUpdate: this.Add(time.Hour)}, ca.cert, ca.signer)
 	if err != nil {
@@ -331,7 +331,7 @@ func TestCRLCheckSignatureFromRejects(t *testing.T) {
 			t.Errorf("%s: CheckSignatureFrom succeeded", name)
 		}
 	}
-	tamperEvery(t, der, 1, func(b []byte) error {
+	revTamper(t, der, 1, func(b []byte) error {
 		c, err := ParseCRL(b)
 		if err != nil {
 			return err
@@ -340,9 +340,9 @@ func TestCRLCheckSignatureFromRejects(t *testing.T) {
 	})
 }
 
-// tamperEvery flips one bit in every stride-th byte of der and requires
+// revTamper flips one bit in every stride-th byte of der and requires
 // check to fail on each result.
-func tamperEvery(t *testing.T, der []byte, stride int, check func([]byte) error) {
+func revTamper(t *testing.T, der []byte, stride int, check func([]byte) error) {
 	t.Helper()
 	for i := 0; i < len(der); i += stride {
 		b := bytes.Clone(der)
@@ -354,7 +354,7 @@ func tamperEvery(t *testing.T, der []byte, stride int, check func([]byte) error)
 }
 
 func TestParseCRLRejects(t *testing.T) {
-	ca := newGoCA(t, "Parse CA")
+	ca := newRevGoCA(t, "Parse CA")
 	this := time.Now()
 	mk := func(tmpl CRLTemplate) []byte {
 		tmpl.Number, tmpl.ThisUpdate, tmpl.NextUpdate = big.NewInt(1), this, this.Add(time.Hour)
@@ -384,7 +384,7 @@ func TestParseCRLRejects(t *testing.T) {
 }
 
 func TestCRLDescribe(t *testing.T) {
-	ca := newGoCA(t, "Describe CA")
+	ca := newRevGoCA(t, "Describe CA")
 	this := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	der, err := CreateCRL(rand.Reader, &CRLTemplate{
 		Number: big.NewInt(77), BaseCRLNumber: big.NewInt(70), ThisUpdate: this, NextUpdate: this.Add(time.Hour),

@@ -36,14 +36,14 @@ import (
 )
 
 var (
-	oidOCSPBasic     = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 1}
-	oidOCSPNonce     = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 2}
-	oidKPOCSPSigning = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 9}
+	ocspOIDBasic   = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 1}
+	ocspOIDNonce   = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 2}
+	ocspOIDSigning = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 9}
 
-	oidSHA1   = asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}
-	oidSHA256 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
-	oidSHA384 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 2}
-	oidSHA512 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}
+	ocspOIDSHA1   = asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}
+	ocspOIDSHA256 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
+	ocspOIDSHA384 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 2}
+	ocspOIDSHA512 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}
 )
 
 // CertIDHash is the hash of an OCSP CertID's issuerNameHash and
@@ -59,24 +59,24 @@ const (
 	CertIDStreebog512
 )
 
-type certIDHashDetails struct {
+type ocspHashDetails struct {
 	name string
 	oid  asn1.ObjectIdentifier
 	new  func() hash.Hash
 }
 
-var certIDHashes = map[CertIDHash]certIDHashDetails{
-	CertIDSHA1:        {"sha1", oidSHA1, sha1.New},
-	CertIDSHA256:      {"sha256", oidSHA256, sha256.New},
-	CertIDSHA384:      {"sha384", oidSHA384, sha512.New384},
-	CertIDSHA512:      {"sha512", oidSHA512, sha512.New},
+var ocspHashes = map[CertIDHash]ocspHashDetails{
+	CertIDSHA1:        {"sha1", ocspOIDSHA1, sha1.New},
+	CertIDSHA256:      {"sha256", ocspOIDSHA256, sha256.New},
+	CertIDSHA384:      {"sha384", ocspOIDSHA384, sha512.New384},
+	CertIDSHA512:      {"sha512", ocspOIDSHA512, sha512.New},
 	CertIDStreebog256: {"streebog256", gost.OIDStreebog256, gost.Streebog256.New},
 	CertIDStreebog512: {"streebog512", gost.OIDStreebog512, gost.Streebog512.New},
 }
 
 // String returns the name ParseCertIDHash accepts.
 func (h CertIDHash) String() string {
-	if d, ok := certIDHashes[h]; ok {
+	if d, ok := ocspHashes[h]; ok {
 		return d.name
 	}
 	return fmt.Sprintf("CertIDHash(%d)", int(h))
@@ -85,7 +85,7 @@ func (h CertIDHash) String() string {
 // ParseCertIDHash maps sha1, sha256, sha384, sha512, streebog256 or
 // streebog512 to its CertIDHash.
 func ParseCertIDHash(name string) (CertIDHash, error) {
-	for h, d := range certIDHashes {
+	for h, d := range ocspHashes {
 		if strings.EqualFold(d.name, name) {
 			return h, nil
 		}
@@ -93,8 +93,8 @@ func ParseCertIDHash(name string) (CertIDHash, error) {
 	return 0, fmt.Errorf("pki: unknown OCSP CertID hash %q", name)
 }
 
-func certIDHashByOID(oid asn1.ObjectIdentifier) (CertIDHash, bool) {
-	for h, d := range certIDHashes {
+func ocspHashByOID(oid asn1.ObjectIdentifier) (CertIDHash, bool) {
+	for h, d := range ocspHashes {
 		if d.oid.Equal(oid) {
 			return h, true
 		}
@@ -114,24 +114,24 @@ type OCSPCertID struct {
 // NewOCSPCertID computes the CertID of the certificate with the given
 // serial issued by issuer.
 func NewOCSPCertID(h CertIDHash, issuer *Certificate, serial *big.Int) (OCSPCertID, error) {
-	d, ok := certIDHashes[h]
+	d, ok := ocspHashes[h]
 	if !ok {
 		return OCSPCertID{}, fmt.Errorf("pki: unknown OCSP CertID hash %d", int(h))
 	}
 	if issuer == nil {
 		return OCSPCertID{}, errors.New("pki: OCSP CertID needs the issuer certificate")
 	}
-	if err := checkSerial(serial); err != nil {
+	if err := revCheckSerial(serial); err != nil {
 		return OCSPCertID{}, fmt.Errorf("pki: OCSP CertID: %w", err)
 	}
-	key, err := subjectPublicKeyBits(issuer)
+	key, err := revSubjectPublicKey(issuer)
 	if err != nil {
 		return OCSPCertID{}, err
 	}
 	return OCSPCertID{
 		Hash:           h,
-		IssuerNameHash: hashOf(d.new, issuer.RawSubject),
-		IssuerKeyHash:  hashOf(d.new, key),
+		IssuerNameHash: ocspHashOf(d.new, issuer.RawSubject),
+		IssuerKeyHash:  ocspHashOf(d.new, key),
 		SerialNumber:   new(big.Int).Set(serial),
 	}, nil
 }
@@ -152,46 +152,46 @@ func (id OCSPCertID) Equal(o OCSPCertID) bool {
 		id.SerialNumber != nil && o.SerialNumber != nil && id.SerialNumber.Cmp(o.SerialNumber) == 0
 }
 
-func hashOf(newHash func() hash.Hash, data []byte) []byte {
+func ocspHashOf(newHash func() hash.Hash, data []byte) []byte {
 	h := newHash()
 	h.Write(data)
 	return h.Sum(nil)
 }
 
-// subjectPublicKeyBits returns the contents of the certificate's
+// revSubjectPublicKey returns the contents of the certificate's
 // subjectPublicKey BIT STRING: for GOST the inner OCTET STRING with its
 // 04 40 header, which is what OpenSSL hashes for CertIDs and key IDs.
-func subjectPublicKeyBits(cert *Certificate) ([]byte, error) {
+func revSubjectPublicKey(cert *Certificate) ([]byte, error) {
 	var spki struct {
 		Algorithm pkix.AlgorithmIdentifier
 		PublicKey asn1.BitString
 	}
-	if err := unmarshalExact(cert.RawSubjectPublicKeyInfo, &spki); err != nil {
+	if err := revUnmarshal(cert.RawSubjectPublicKeyInfo, &spki); err != nil {
 		return nil, fmt.Errorf("pki: certificate public key: %w", err)
 	}
 	return spki.PublicKey.Bytes, nil
 }
 
-type certIDASN1 struct {
+type ocspCertIDASN1 struct {
 	HashAlgorithm  pkix.AlgorithmIdentifier
 	IssuerNameHash []byte
 	IssuerKeyHash  []byte
 	SerialNumber   *big.Int
 }
 
-func (id OCSPCertID) marshal() (certIDASN1, error) {
-	d, ok := certIDHashes[id.Hash]
+func (id OCSPCertID) marshal() (ocspCertIDASN1, error) {
+	d, ok := ocspHashes[id.Hash]
 	if !ok {
-		return certIDASN1{}, fmt.Errorf("unknown CertID hash %d", int(id.Hash))
+		return ocspCertIDASN1{}, fmt.Errorf("unknown CertID hash %d", int(id.Hash))
 	}
-	if err := checkSerial(id.SerialNumber); err != nil {
-		return certIDASN1{}, err
+	if err := revCheckSerial(id.SerialNumber); err != nil {
+		return ocspCertIDASN1{}, err
 	}
 	size := d.new().Size()
 	if len(id.IssuerNameHash) != size || len(id.IssuerKeyHash) != size {
-		return certIDASN1{}, fmt.Errorf("CertID hashes are not %s digests", d.name)
+		return ocspCertIDASN1{}, fmt.Errorf("CertID hashes are not %s digests", d.name)
 	}
-	return certIDASN1{
+	return ocspCertIDASN1{
 		// NULL parameters, as OpenSSL writes them for every hash.
 		HashAlgorithm:  pkix.AlgorithmIdentifier{Algorithm: d.oid, Parameters: asn1.NullRawValue},
 		IssuerNameHash: id.IssuerNameHash,
@@ -200,13 +200,13 @@ func (id OCSPCertID) marshal() (certIDASN1, error) {
 	}, nil
 }
 
-func (c certIDASN1) parse() (OCSPCertID, error) {
-	h, ok := certIDHashByOID(c.HashAlgorithm.Algorithm)
+func (c ocspCertIDASN1) parse() (OCSPCertID, error) {
+	h, ok := ocspHashByOID(c.HashAlgorithm.Algorithm)
 	if !ok {
 		return OCSPCertID{}, fmt.Errorf("unsupported CertID hash algorithm %s", c.HashAlgorithm.Algorithm)
 	}
 	id := OCSPCertID{Hash: h, IssuerNameHash: c.IssuerNameHash, IssuerKeyHash: c.IssuerKeyHash, SerialNumber: c.SerialNumber}
-	if size := certIDHashes[h].new().Size(); len(id.IssuerNameHash) != size || len(id.IssuerKeyHash) != size {
+	if size := ocspHashes[h].new().Size(); len(id.IssuerNameHash) != size || len(id.IssuerKeyHash) != size {
 		return OCSPCertID{}, fmt.Errorf("CertID hashes are not %s digests", h)
 	}
 	if id.SerialNumber == nil {
@@ -218,19 +218,19 @@ func (c certIDASN1) parse() (OCSPCertID, error) {
 // Requests.
 
 type ocspRequestASN1 struct {
-	TBSRequest        tbsRequestASN1
+	TBSRequest        ocspTBSRequestASN1
 	OptionalSignature asn1.RawValue `asn1:"explicit,tag:0,optional"`
 }
 
-type tbsRequestASN1 struct {
+type ocspTBSRequestASN1 struct {
 	Version       int           `asn1:"explicit,tag:0,default:0,optional"`
 	RequestorName asn1.RawValue `asn1:"explicit,tag:1,optional"`
-	RequestList   []singleRequestASN1
+	RequestList   []ocspSingleRequestASN1
 	Extensions    []pkix.Extension `asn1:"explicit,tag:2,optional"`
 }
 
-type singleRequestASN1 struct {
-	CertID     certIDASN1
+type ocspSingleRequestASN1 struct {
+	CertID     ocspCertIDASN1
 	Extensions []pkix.Extension `asn1:"explicit,tag:0,optional"`
 }
 
@@ -256,8 +256,8 @@ type OCSPRequestOptions struct {
 	Nonce []byte
 }
 
-// maxNonceLen is RFC 8954's upper bound on the nonce length.
-const maxNonceLen = 32
+// ocspMaxNonceLen is RFC 8954's upper bound on the nonce length.
+const ocspMaxNonceLen = 32
 
 // CreateOCSPRequest builds an unsigned request for cert's status.
 func CreateOCSPRequest(cert, issuer *Certificate, opts *OCSPRequestOptions) ([]byte, error) {
@@ -282,9 +282,9 @@ func CreateOCSPRequest(cert, issuer *Certificate, opts *OCSPRequestOptions) ([]b
 	if err != nil {
 		return nil, fmt.Errorf("pki: OCSP request: %w", err)
 	}
-	req := ocspRequestASN1{TBSRequest: tbsRequestASN1{RequestList: []singleRequestASN1{{CertID: cid}}}}
+	req := ocspRequestASN1{TBSRequest: ocspTBSRequestASN1{RequestList: []ocspSingleRequestASN1{{CertID: cid}}}}
 	if opts.Nonce != nil {
-		ext, err := nonceExtension(opts.Nonce)
+		ext, err := ocspNonceExtension(opts.Nonce)
 		if err != nil {
 			return nil, err
 		}
@@ -297,9 +297,9 @@ func CreateOCSPRequest(cert, issuer *Certificate, opts *OCSPRequestOptions) ([]b
 	return der, nil
 }
 
-func nonceExtension(nonce []byte) (pkix.Extension, error) {
-	if len(nonce) == 0 || len(nonce) > maxNonceLen {
-		return pkix.Extension{}, fmt.Errorf("pki: OCSP nonce must be 1 to %d octets", maxNonceLen)
+func ocspNonceExtension(nonce []byte) (pkix.Extension, error) {
+	if len(nonce) == 0 || len(nonce) > ocspMaxNonceLen {
+		return pkix.Extension{}, fmt.Errorf("pki: OCSP nonce must be 1 to %d octets", ocspMaxNonceLen)
 	}
 	// The extension value is the DER of Nonce ::= OCTET STRING, as
 	// RFC 8954 and OpenSSL write it.
@@ -307,17 +307,17 @@ func nonceExtension(nonce []byte) (pkix.Extension, error) {
 	if err != nil {
 		return pkix.Extension{}, err
 	}
-	return pkix.Extension{Id: oidOCSPNonce, Value: v}, nil
+	return pkix.Extension{Id: ocspOIDNonce, Value: v}, nil
 }
 
-// findNonce returns the nonce extension's value. Responders before RFC 8954
+// ocspFindNonce returns the nonce extension's value. Responders before RFC 8954
 // (old OpenSSL among them) sometimes put the raw octets in the extension,
 // so a value that is not an OCTET STRING is taken as it is.
-func findNonce(exts []pkix.Extension) []byte {
+func ocspFindNonce(exts []pkix.Extension) []byte {
 	for _, ext := range exts {
-		if ext.Id.Equal(oidOCSPNonce) {
+		if ext.Id.Equal(ocspOIDNonce) {
 			var n []byte
-			if err := unmarshalExact(ext.Value, &n); err == nil {
+			if err := revUnmarshal(ext.Value, &n); err == nil {
 				return n
 			}
 			return ext.Value
@@ -329,7 +329,7 @@ func findNonce(exts []pkix.Extension) []byte {
 // ParseOCSPRequest parses a DER OCSP request.
 func ParseOCSPRequest(der []byte) (*OCSPRequest, error) {
 	var req ocspRequestASN1
-	if err := unmarshalExact(der, &req); err != nil {
+	if err := revUnmarshal(der, &req); err != nil {
 		return nil, fmt.Errorf("pki: parsing OCSP request: %w", err)
 	}
 	if req.TBSRequest.Version != 0 {
@@ -341,7 +341,7 @@ func ParseOCSPRequest(der []byte) (*OCSPRequest, error) {
 	r := &OCSPRequest{
 		Raw:        der,
 		Extensions: req.TBSRequest.Extensions,
-		Nonce:      findNonce(req.TBSRequest.Extensions),
+		Nonce:      ocspFindNonce(req.TBSRequest.Extensions),
 		Signed:     len(req.OptionalSignature.FullBytes) > 0,
 	}
 	for i, sr := range req.TBSRequest.RequestList {
@@ -369,7 +369,7 @@ const (
 	OCSPUnauthorized OCSPResponseStatus = 6
 )
 
-var responseStatusNames = map[OCSPResponseStatus]string{
+var ocspStatusNames = map[OCSPResponseStatus]string{
 	OCSPSuccessful:       "successful",
 	OCSPMalformedRequest: "malformedRequest",
 	OCSPInternalError:    "internalError",
@@ -379,7 +379,7 @@ var responseStatusNames = map[OCSPResponseStatus]string{
 }
 
 func (s OCSPResponseStatus) String() string {
-	if n, ok := responseStatusNames[s]; ok {
+	if n, ok := ocspStatusNames[s]; ok {
 		return n
 	}
 	return fmt.Sprintf("OCSPResponseStatus(%d)", int(s))
@@ -465,48 +465,48 @@ func (r *OCSPResponse) Lookup(serial *big.Int) (*OCSPSingleResponse, bool) {
 
 type ocspResponseASN1 struct {
 	Status        asn1.Enumerated
-	ResponseBytes responseBytesASN1 `asn1:"explicit,tag:0,optional"`
+	ResponseBytes ocspResponseBytesASN1 `asn1:"explicit,tag:0,optional"`
 }
 
-type responseBytesASN1 struct {
+type ocspResponseBytesASN1 struct {
 	ResponseType asn1.ObjectIdentifier
 	Response     []byte
 }
 
-type basicResponseASN1 struct {
+type ocspBasicResponseASN1 struct {
 	TBSResponseData    asn1.RawValue
 	SignatureAlgorithm pkix.AlgorithmIdentifier
 	Signature          asn1.BitString
 	Certificates       []asn1.RawValue `asn1:"explicit,tag:0,optional"`
 }
 
-type responseDataASN1 struct {
+type ocspResponseDataASN1 struct {
 	Version     int `asn1:"explicit,tag:0,default:0,optional"`
 	ResponderID asn1.RawValue
 	ProducedAt  time.Time `asn1:"generalized"`
-	Responses   []singleResponseASN1
+	Responses   []ocspSingleResponseASN1
 	Extensions  []pkix.Extension `asn1:"explicit,tag:1,optional"`
 }
 
-type singleResponseASN1 struct {
-	CertID     certIDASN1
-	Good       asn1.Flag        `asn1:"tag:0,optional"`
-	Revoked    revokedInfoASN1  `asn1:"tag:1,optional"`
-	Unknown    asn1.Flag        `asn1:"tag:2,optional"`
-	ThisUpdate time.Time        `asn1:"generalized"`
-	NextUpdate time.Time        `asn1:"generalized,explicit,tag:0,optional"`
-	Extensions []pkix.Extension `asn1:"explicit,tag:1,optional"`
+type ocspSingleResponseASN1 struct {
+	CertID     ocspCertIDASN1
+	Good       asn1.Flag           `asn1:"tag:0,optional"`
+	Revoked    ocspRevokedInfoASN1 `asn1:"tag:1,optional"`
+	Unknown    asn1.Flag           `asn1:"tag:2,optional"`
+	ThisUpdate time.Time           `asn1:"generalized"`
+	NextUpdate time.Time           `asn1:"generalized,explicit,tag:0,optional"`
+	Extensions []pkix.Extension    `asn1:"explicit,tag:1,optional"`
 }
 
-type revokedInfoASN1 struct {
+type ocspRevokedInfoASN1 struct {
 	RevocationTime time.Time       `asn1:"generalized"`
 	Reason         asn1.Enumerated `asn1:"explicit,tag:0,optional"`
 }
 
 // ResponderID tags (RFC 6960 §4.2.1: byName [1], byKey [2], explicit).
 const (
-	responderByName = 1
-	responderByKey  = 2
+	ocspResponderByName = 1
+	ocspResponderByKey  = 2
 )
 
 // OCSPResponseTemplate describes a successful response for
@@ -556,11 +556,11 @@ func CreateOCSPResponse(rand io.Reader, template *OCSPResponseTemplate, issuer, 
 		responderCert = issuer
 	}
 	if delegated {
-		if err := checkDelegatedResponder(responderCert, issuer); err != nil {
+		if err := ocspCheckDelegated(responderCert, issuer); err != nil {
 			return nil, err
 		}
 	}
-	if err := checkSignerMatches(signer, responderCert); err != nil {
+	if err := revCheckSigner(signer, responderCert); err != nil {
 		return nil, err
 	}
 	alg := template.SignatureAlgorithm
@@ -573,29 +573,29 @@ func CreateOCSPResponse(rand io.Reader, template *OCSPResponseTemplate, issuer, 
 
 	var rid asn1.RawValue
 	if template.ResponderIDByKey {
-		key, err := subjectPublicKeyBits(responderCert)
+		key, err := revSubjectPublicKey(responderCert)
 		if err != nil {
 			return nil, err
 		}
-		kh, err := asn1.Marshal(hashOf(sha1.New, key))
+		kh, err := asn1.Marshal(ocspHashOf(sha1.New, key))
 		if err != nil {
 			return nil, err
 		}
-		rid = asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: responderByKey, IsCompound: true, Bytes: kh}
+		rid = asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: ocspResponderByKey, IsCompound: true, Bytes: kh}
 	} else {
-		rid = asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: responderByName, IsCompound: true, Bytes: responderCert.RawSubject}
+		rid = asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: ocspResponderByName, IsCompound: true, Bytes: responderCert.RawSubject}
 	}
 
-	data := responseDataASN1{ResponderID: rid, ProducedAt: asn1Time(template.ProducedAt)}
+	data := ocspResponseDataASN1{ResponderID: rid, ProducedAt: revTime(template.ProducedAt)}
 	for i, sr := range template.Responses {
-		s, err := marshalSingleResponse(sr, issuer)
+		s, err := ocspMarshalSingle(sr, issuer)
 		if err != nil {
 			return nil, fmt.Errorf("pki: OCSP single response %d: %w", i, err)
 		}
 		data.Responses = append(data.Responses, s)
 	}
 	if template.Nonce != nil {
-		ext, err := nonceExtension(template.Nonce)
+		ext, err := ocspNonceExtension(template.Nonce)
 		if err != nil {
 			return nil, err
 		}
@@ -611,7 +611,7 @@ func CreateOCSPResponse(rand io.Reader, template *OCSPResponseTemplate, issuer, 
 	if err != nil {
 		return nil, fmt.Errorf("pki: signing OCSP response: %w", err)
 	}
-	basic := basicResponseASN1{
+	basic := ocspBasicResponseASN1{
 		TBSResponseData:    asn1.RawValue{FullBytes: tbs},
 		SignatureAlgorithm: alg.AlgorithmIdentifier(),
 		Signature:          asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)},
@@ -628,7 +628,7 @@ func CreateOCSPResponse(rand io.Reader, template *OCSPResponseTemplate, issuer, 
 	}
 	der, err := asn1.Marshal(ocspResponseASN1{
 		Status:        asn1.Enumerated(OCSPSuccessful),
-		ResponseBytes: responseBytesASN1{ResponseType: oidOCSPBasic, Response: basicDER},
+		ResponseBytes: ocspResponseBytesASN1{ResponseType: ocspOIDBasic, Response: basicDER},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pki: encoding OCSP response: %w", err)
@@ -636,7 +636,7 @@ func CreateOCSPResponse(rand io.Reader, template *OCSPResponseTemplate, issuer, 
 	return der, nil
 }
 
-func marshalSingleResponse(sr OCSPSingleResponse, issuer *Certificate) (singleResponseASN1, error) {
+func ocspMarshalSingle(sr OCSPSingleResponse, issuer *Certificate) (ocspSingleResponseASN1, error) {
 	id := sr.CertID
 	if id.Hash == 0 {
 		id.Hash = CertIDSHA1
@@ -644,23 +644,23 @@ func marshalSingleResponse(sr OCSPSingleResponse, issuer *Certificate) (singleRe
 	if len(id.IssuerNameHash) == 0 && len(id.IssuerKeyHash) == 0 {
 		var err error
 		if id, err = NewOCSPCertID(id.Hash, issuer, id.SerialNumber); err != nil {
-			return singleResponseASN1{}, err
+			return ocspSingleResponseASN1{}, err
 		}
 	} else if !id.MatchesIssuer(issuer) {
-		return singleResponseASN1{}, errors.New("CertID names another issuer")
+		return ocspSingleResponseASN1{}, errors.New("CertID names another issuer")
 	}
 	cid, err := id.marshal()
 	if err != nil {
-		return singleResponseASN1{}, err
+		return ocspSingleResponseASN1{}, err
 	}
 	if sr.ThisUpdate.IsZero() {
-		return singleResponseASN1{}, errors.New("thisUpdate is required")
+		return ocspSingleResponseASN1{}, errors.New("thisUpdate is required")
 	}
-	s := singleResponseASN1{CertID: cid, ThisUpdate: asn1Time(sr.ThisUpdate)}
+	s := ocspSingleResponseASN1{CertID: cid, ThisUpdate: revTime(sr.ThisUpdate)}
 	if !sr.NextUpdate.IsZero() {
-		s.NextUpdate = asn1Time(sr.NextUpdate)
+		s.NextUpdate = revTime(sr.NextUpdate)
 		if !s.NextUpdate.After(s.ThisUpdate) {
-			return singleResponseASN1{}, errors.New("nextUpdate must be after thisUpdate")
+			return ocspSingleResponseASN1{}, errors.New("nextUpdate must be after thisUpdate")
 		}
 	}
 	switch sr.Status {
@@ -670,30 +670,30 @@ func marshalSingleResponse(sr OCSPSingleResponse, issuer *Certificate) (singleRe
 		s.Unknown = true
 	case OCSPRevoked:
 		if sr.RevokedAt.IsZero() {
-			return singleResponseASN1{}, errors.New("a revoked status needs the revocation time")
+			return ocspSingleResponseASN1{}, errors.New("a revoked status needs the revocation time")
 		}
 		if !sr.RevocationReason.Valid() {
-			return singleResponseASN1{}, fmt.Errorf("invalid revocation reason %d", int(sr.RevocationReason))
+			return ocspSingleResponseASN1{}, fmt.Errorf("invalid revocation reason %d", int(sr.RevocationReason))
 		}
 		// The zero reason (unspecified) is left out, as in CRLs.
-		s.Revoked = revokedInfoASN1{RevocationTime: asn1Time(sr.RevokedAt), Reason: asn1.Enumerated(sr.RevocationReason)}
+		s.Revoked = ocspRevokedInfoASN1{RevocationTime: revTime(sr.RevokedAt), Reason: asn1.Enumerated(sr.RevocationReason)}
 	default:
-		return singleResponseASN1{}, fmt.Errorf("invalid certificate status %d", int(sr.Status))
+		return ocspSingleResponseASN1{}, fmt.Errorf("invalid certificate status %d", int(sr.Status))
 	}
 	s.Extensions = sr.Extensions
 	return s, nil
 }
 
-// checkDelegatedResponder applies RFC 6960 §4.2.2.2: a responder other than
+// ocspCheckDelegated applies RFC 6960 §4.2.2.2: a responder other than
 // the CA must hold a certificate issued directly by the CA with the
 // id-kp-OCSPSigning extended key usage.
-func checkDelegatedResponder(responder, issuer *Certificate) error {
+func ocspCheckDelegated(responder, issuer *Certificate) error {
 	if !bytes.Equal(responder.RawIssuer, issuer.RawSubject) {
 		return errors.New("pki: OCSP responder certificate was not issued by the CA")
 	}
 	ok := false
 	for _, eku := range responder.ExtKeyUsage {
-		if eku.Equal(oidKPOCSPSigning) {
+		if eku.Equal(ocspOIDSigning) {
 			ok = true
 		}
 	}
@@ -712,7 +712,7 @@ func CreateOCSPErrorResponse(status OCSPResponseStatus) ([]byte, error) {
 	if status == OCSPSuccessful {
 		return nil, errors.New("pki: a successful OCSP response needs CreateOCSPResponse")
 	}
-	if _, ok := responseStatusNames[status]; !ok {
+	if _, ok := ocspStatusNames[status]; !ok {
 		return nil, fmt.Errorf("pki: invalid OCSP response status %d", int(status))
 	}
 	return asn1.Marshal(ocspResponseASN1{Status: asn1.Enumerated(status)})
@@ -725,21 +725,21 @@ func CreateOCSPErrorResponse(status OCSPResponseStatus) ([]byte, error) {
 // nothing is verified.
 func ParseOCSPResponse(der []byte, issuer *Certificate) (*OCSPResponse, error) {
 	var outer ocspResponseASN1
-	if err := unmarshalExact(der, &outer); err != nil {
+	if err := revUnmarshal(der, &outer); err != nil {
 		return nil, fmt.Errorf("pki: parsing OCSP response: %w", err)
 	}
 	status := OCSPResponseStatus(outer.Status)
 	if status != OCSPSuccessful {
-		if _, ok := responseStatusNames[status]; !ok {
+		if _, ok := ocspStatusNames[status]; !ok {
 			return nil, fmt.Errorf("pki: invalid OCSP response status %d", int(status))
 		}
 		return nil, &OCSPResponseError{Status: status}
 	}
-	if !outer.ResponseBytes.ResponseType.Equal(oidOCSPBasic) {
+	if !outer.ResponseBytes.ResponseType.Equal(ocspOIDBasic) {
 		return nil, fmt.Errorf("pki: unsupported OCSP response type %s", outer.ResponseBytes.ResponseType)
 	}
-	var basic basicResponseASN1
-	if err := unmarshalExact(outer.ResponseBytes.Response, &basic); err != nil {
+	var basic ocspBasicResponseASN1
+	if err := revUnmarshal(outer.ResponseBytes.Response, &basic); err != nil {
 		return nil, fmt.Errorf("pki: parsing basic OCSP response: %w", err)
 	}
 	// encoding/asn1 does not check that an explicit tag's length matches
@@ -751,8 +751,8 @@ func ParseOCSPResponse(der []byte, issuer *Certificate) (*OCSPResponse, error) {
 	if reenc, err := asn1.Marshal(basic); err != nil || !bytes.Equal(reenc, outer.ResponseBytes.Response) {
 		return nil, errors.New("pki: basic OCSP response is not DER")
 	}
-	var data responseDataASN1
-	if err := unmarshalExact(basic.TBSResponseData.FullBytes, &data); err != nil {
+	var data ocspResponseDataASN1
+	if err := revUnmarshal(basic.TBSResponseData.FullBytes, &data); err != nil {
 		return nil, fmt.Errorf("pki: parsing OCSP response data: %w", err)
 	}
 	if data.Version != 0 {
@@ -762,7 +762,7 @@ func ParseOCSPResponse(der []byte, issuer *Certificate) (*OCSPResponse, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pki: OCSP response signature algorithm: %w", err)
 	}
-	sig, err := bitStringBytes(basic.Signature)
+	sig, err := revBitStringBytes(basic.Signature)
 	if err != nil {
 		return nil, fmt.Errorf("pki: OCSP response signature: %w", err)
 	}
@@ -771,20 +771,20 @@ func ParseOCSPResponse(der []byte, issuer *Certificate) (*OCSPResponse, error) {
 		RawTBSResponseData: basic.TBSResponseData.FullBytes,
 		ProducedAt:         data.ProducedAt,
 		Extensions:         data.Extensions,
-		Nonce:              findNonce(data.Extensions),
+		Nonce:              ocspFindNonce(data.Extensions),
 		SignatureAlgorithm: alg,
 		Signature:          sig,
 	}
 	rid := data.ResponderID
 	switch {
-	case rid.Class == asn1.ClassContextSpecific && rid.IsCompound && rid.Tag == responderByName:
+	case rid.Class == asn1.ClassContextSpecific && rid.IsCompound && rid.Tag == ocspResponderByName:
 		var name asn1.RawValue
-		if err := unmarshalExact(rid.Bytes, &name); err != nil || name.Tag != asn1.TagSequence {
+		if err := revUnmarshal(rid.Bytes, &name); err != nil || name.Tag != asn1.TagSequence {
 			return nil, errors.New("pki: OCSP responder name is not a Name")
 		}
 		r.RawResponderName = rid.Bytes
-	case rid.Class == asn1.ClassContextSpecific && rid.IsCompound && rid.Tag == responderByKey:
-		if err := unmarshalExact(rid.Bytes, &r.ResponderKeyHash); err != nil {
+	case rid.Class == asn1.ClassContextSpecific && rid.IsCompound && rid.Tag == ocspResponderByKey:
+		if err := revUnmarshal(rid.Bytes, &r.ResponderKeyHash); err != nil {
 			return nil, fmt.Errorf("pki: OCSP responder key hash: %w", err)
 		}
 	default:
@@ -794,7 +794,7 @@ func ParseOCSPResponse(der []byte, issuer *Certificate) (*OCSPResponse, error) {
 		return nil, errors.New("pki: OCSP response has no single responses")
 	}
 	for i, s := range data.Responses {
-		sr, err := parseSingleResponse(s)
+		sr, err := ocspParseSingle(s)
 		if err != nil {
 			return nil, fmt.Errorf("pki: OCSP single response %d: %w", i, err)
 		}
@@ -815,7 +815,7 @@ func ParseOCSPResponse(der []byte, issuer *Certificate) (*OCSPResponse, error) {
 	return r, nil
 }
 
-func parseSingleResponse(s singleResponseASN1) (OCSPSingleResponse, error) {
+func ocspParseSingle(s ocspSingleResponseASN1) (OCSPSingleResponse, error) {
 	id, err := s.CertID.parse()
 	if err != nil {
 		return OCSPSingleResponse{}, err
@@ -875,7 +875,7 @@ func (r *OCSPResponse) responder(issuer *Certificate) (*Certificate, error) {
 		if !r.identifies(c) {
 			continue
 		}
-		if err := checkDelegatedResponder(c, issuer); err != nil {
+		if err := ocspCheckDelegated(c, issuer); err != nil {
 			return nil, err
 		}
 		if r.ProducedAt.Before(c.NotBefore) || r.ProducedAt.After(c.NotAfter) {
@@ -890,20 +890,20 @@ func (r *OCSPResponse) identifies(c *Certificate) bool {
 	if r.RawResponderName != nil {
 		return bytes.Equal(r.RawResponderName, c.RawSubject)
 	}
-	key, err := subjectPublicKeyBits(c)
-	return err == nil && bytes.Equal(r.ResponderKeyHash, hashOf(sha1.New, key))
+	key, err := revSubjectPublicKey(c)
+	return err == nil && bytes.Equal(r.ResponderKeyHash, ocspHashOf(sha1.New, key))
 }
 
 // Describe writes a readable dump of the request.
 func (req *OCSPRequest) Describe(w io.Writer) error {
-	d := &describer{w: w}
+	d := &revDescriber{w: w}
 	d.line(0, "OCSP request")
 	for i, id := range req.CertIDs {
 		d.line(1, "Certificate %d:", i+1)
-		describeCertID(d, 2, id)
+		ocspDescribeCertID(d, 2, id)
 	}
 	if req.Nonce != nil {
-		d.line(1, "Nonce:         %s", colonHex(req.Nonce))
+		d.line(1, "Nonce:         %s", revHex(req.Nonce))
 	}
 	if req.Signed {
 		d.line(1, "Signed:        yes (signature not verified)")
@@ -913,40 +913,40 @@ func (req *OCSPRequest) Describe(w io.Writer) error {
 
 // Describe writes a readable dump of the response.
 func (r *OCSPResponse) Describe(w io.Writer) error {
-	d := &describer{w: w}
+	d := &revDescriber{w: w}
 	d.line(0, "OCSP response (successful)")
 	if r.RawResponderName != nil {
-		d.line(1, "Responder:           %s", describeName(r.RawResponderName))
+		d.line(1, "Responder:           %s", revDescribeName(r.RawResponderName))
 	} else {
-		d.line(1, "Responder key hash:  %s", colonHex(r.ResponderKeyHash))
+		d.line(1, "Responder key hash:  %s", revHex(r.ResponderKeyHash))
 	}
-	d.line(1, "Produced at:         %s", describeTime(r.ProducedAt))
+	d.line(1, "Produced at:         %s", revDescribeTime(r.ProducedAt))
 	d.line(1, "Signature algorithm: %s", r.SignatureAlgorithm)
 	if r.Nonce != nil {
-		d.line(1, "Nonce:               %s", colonHex(r.Nonce))
+		d.line(1, "Nonce:               %s", revHex(r.Nonce))
 	}
 	d.line(1, "Certificates:        %d", len(r.Certificates))
 	for i, sr := range r.Responses {
 		d.line(1, "Response %d:", i+1)
-		describeCertID(d, 2, sr.CertID)
+		ocspDescribeCertID(d, 2, sr.CertID)
 		d.line(2, "Status:        %s", sr.Status)
 		if sr.Status == OCSPRevoked {
-			d.line(2, "Revoked:       %s", describeTime(sr.RevokedAt))
+			d.line(2, "Revoked:       %s", revDescribeTime(sr.RevokedAt))
 			if sr.RevocationReason != ReasonUnspecified {
 				d.line(2, "Reason:        %s", sr.RevocationReason)
 			}
 		}
-		d.line(2, "This update:   %s", describeTime(sr.ThisUpdate))
+		d.line(2, "This update:   %s", revDescribeTime(sr.ThisUpdate))
 		if !sr.NextUpdate.IsZero() {
-			d.line(2, "Next update:   %s", describeTime(sr.NextUpdate))
+			d.line(2, "Next update:   %s", revDescribeTime(sr.NextUpdate))
 		}
 	}
 	return d.err
 }
 
-func describeCertID(d *describer, indent int, id OCSPCertID) {
-	d.line(indent, "Serial:        %s", colonHex(id.SerialNumber.Bytes()))
+func ocspDescribeCertID(d *revDescriber, indent int, id OCSPCertID) {
+	d.line(indent, "Serial:        %s", revHex(id.SerialNumber.Bytes()))
 	d.line(indent, "Hash:          %s", id.Hash)
-	d.line(indent, "Issuer name:   %s", colonHex(id.IssuerNameHash))
-	d.line(indent, "Issuer key:    %s", colonHex(id.IssuerKeyHash))
+	d.line(indent, "Issuer name:   %s", revHex(id.IssuerNameHash))
+	d.line(indent, "Issuer key:    %s", revHex(id.IssuerKeyHash))
 }

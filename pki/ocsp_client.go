@@ -11,9 +11,9 @@ import (
 	"time"
 )
 
-// maxOCSPResponseSize bounds what QueryOCSP reads: a response carries a
+// ocspMaxResponseSize bounds what QueryOCSP reads: a response carries a
 // few certificates at most.
-const maxOCSPResponseSize = 1 << 20
+const ocspMaxResponseSize = 1 << 20
 
 // ocspClockSkew is the slack QueryOCSP allows between the responder's
 // clock and ours.
@@ -48,11 +48,11 @@ func QueryOCSP(ctx context.Context, url string, cert, issuer *Certificate, hash 
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("pki: OCSP responder %s answered HTTP %s", url, resp.Status)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxOCSPResponseSize+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, ocspMaxResponseSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("pki: reading OCSP response: %w", err)
 	}
-	if len(body) > maxOCSPResponseSize {
+	if len(body) > ocspMaxResponseSize {
 		return nil, errors.New("pki: OCSP response too large")
 	}
 	r, err := ParseOCSPResponse(body, issuer)

@@ -8,7 +8,7 @@ import (
 )
 
 func FuzzParseOCSPRequest(f *testing.F) {
-	addSeeds(f, "ocsp")
+	revAddSeeds(f, "ocsp")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		req, err := ParseOCSPRequest(data)
 		if err != nil {
@@ -21,7 +21,7 @@ func FuzzParseOCSPRequest(f *testing.F) {
 }
 
 func FuzzParseOCSPResponse(f *testing.F) {
-	addSeeds(f, "ocsp")
+	revAddSeeds(f, "ocsp")
 	for _, s := range []OCSPResponseStatus{OCSPMalformedRequest, OCSPTryLater, OCSPUnauthorized} {
 		der, err := CreateOCSPErrorResponse(s)
 		if err != nil {

@@ -29,10 +29,10 @@ func TestCertIDHashNames(t *testing.T) {
 		name string
 		oid  asn1.ObjectIdentifier
 	}{
-		{CertIDSHA1, "sha1", oidSHA1},
-		{CertIDSHA256, "sha256", oidSHA256},
-		{CertIDSHA384, "sha384", oidSHA384},
-		{CertIDSHA512, "sha512", oidSHA512},
+		{CertIDSHA1, "sha1", ocspOIDSHA1},
+		{CertIDSHA256, "sha256", ocspOIDSHA256},
+		{CertIDSHA384, "sha384", ocspOIDSHA384},
+		{CertIDSHA512, "sha512", ocspOIDSHA512},
 		{CertIDStreebog256, "streebog256", gost.OIDStreebog256},
 		{CertIDStreebog512, "streebog512", gost.OIDStreebog512},
 	}
@@ -43,8 +43,8 @@ func TestCertIDHashNames(t *testing.T) {
 		if h, err := ParseCertIDHash(tt.name); err != nil || h != tt.h {
 			t.Errorf("ParseCertIDHash(%q) = %v, %v", tt.name, h, err)
 		}
-		if h, ok := certIDHashByOID(tt.oid); !ok || h != tt.h {
-			t.Errorf("certIDHashByOID(%s) = %v, %v", tt.oid, h, ok)
+		if h, ok := ocspHashByOID(tt.oid); !ok || h != tt.h {
+			t.Errorf("ocspHashByOID(%s) = %v, %v", tt.oid, h, ok)
 		}
 	}
 	if _, err := ParseCertIDHash("md5"); err == nil {
@@ -53,9 +53,9 @@ func TestCertIDHashNames(t *testing.T) {
 }
 
 func TestOCSPCertID(t *testing.T) {
-	ca := newGoCA(t, "CertID CA")
-	other := newGoCA(t, "CertID CA")
-	key, err := subjectPublicKeyBits(ca.cert)
+	ca := newRevGoCA(t, "CertID CA")
+	other := newRevGoCA(t, "CertID CA")
+	key, err := revSubjectPublicKey(ca.cert)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestOCSPCertID(t *testing.T) {
 }
 
 func TestOCSPRequestRoundTrip(t *testing.T) {
-	ca := newGoCA(t, "Request CA")
+	ca := newRevGoCA(t, "Request CA")
 	leaf, _ := ca.issue(t, 0x2a)
 	nonce := bytes.Repeat([]byte{0xa5}, 16)
 	for _, h := range []CertIDHash{CertIDSHA1, CertIDSHA256, CertIDStreebog256, CertIDStreebog512} {
@@ -129,7 +129,7 @@ func TestOCSPRequestRoundTrip(t *testing.T) {
 	if want := "a2163014301206092b060105050730010204050403010203"; !strings.Contains(hex.EncodeToString(der), want) {
 		t.Errorf("request %x lacks nonce extension %s", der, want)
 	}
-	other := newGoCA(t, "Another CA")
+	other := newRevGoCA(t, "Another CA")
 	if _, err := CreateOCSPRequest(leaf, other.cert, nil); err == nil {
 		t.Error("request with the wrong issuer accepted")
 	}
@@ -139,8 +139,8 @@ func TestOCSPRequestRoundTrip(t *testing.T) {
 }
 
 func TestFindNonceRaw(t *testing.T) {
-	exts := []pkix.Extension{{Id: oidOCSPNonce, Value: []byte{0xde, 0xad, 0xbe, 0xef}}}
-	if got := findNonce(exts); !bytes.Equal(got, []byte{0xde, 0xad, 0xbe, 0xef}) {
+	exts := []pkix.Extension{{Id: ocspOIDNonce, Value: []byte{0xde, 0xad, 0xbe, 0xef}}}
+	if got := ocspFindNonce(exts); !bytes.Equal(got, []byte{0xde, 0xad, 0xbe, 0xef}) {
 		t.Errorf("raw nonce = %x", got)
 	}
 }
@@ -182,7 +182,7 @@ func TestOCSPErrorResponses(t *testing.T) {
 }
 
 func TestOCSPResponseRoundTrip(t *testing.T) {
-	ca := newGoCA(t, "Responder CA")
+	ca := newRevGoCA(t, "Responder CA")
 	responder, responderKey := ca.issue(t, 100, x509.ExtKeyUsageOCSPSigning)
 	produced := time.Now().UTC().Truncate(time.Second)
 	revokedAt := time.Date(2026, 11, 20, 1, 2, 3, 0, time.UTC)
@@ -246,14 +246,14 @@ func TestOCSPResponseRoundTrip(t *testing.T) {
 			if err := r.Describe(&desc); err != nil {
 				t.Fatal(err)
 			}
-			for _, want := range []string{"Produced at:         " + describeTime(produced), "Serial:        02",
+			for _, want := range []string{"Produced at:         " + revDescribeTime(produced), "Serial:        02",
 				"Hash:          streebog256", "Status:        revoked", "Reason:        keyCompromise", "Status:        unknown"} {
 				if !strings.Contains(desc.String(), want) {
 					t.Errorf("Describe lacks %q:\n%s", want, desc.String())
 				}
 			}
 			if tt.certs == 0 {
-				tamperEvery(t, der, 1, func(b []byte) error {
+				revTamper(t, der, 1, func(b []byte) error {
 					_, err := ParseOCSPResponse(b, ca.cert)
 					return err
 				})
@@ -263,9 +263,9 @@ func TestOCSPResponseRoundTrip(t *testing.T) {
 }
 
 func TestOCSPResponseRejects(t *testing.T) {
-	ca := newGoCA(t, "Strict Responder CA")
-	other := newGoCA(t, "Other CA")
-	sameName := newGoCA(t, "Strict Responder CA")
+	ca := newRevGoCA(t, "Strict Responder CA")
+	other := newRevGoCA(t, "Other CA")
+	sameName := newRevGoCA(t, "Strict Responder CA")
 	plain, plainKey := ca.issue(t, 5)
 	otherResponder, otherResponderKey := other.issue(t, 6, x509.ExtKeyUsageOCSPSigning)
 	now := time.Now()
@@ -330,7 +330,7 @@ func TestOCSPResponseRejects(t *testing.T) {
 // TestQueryOCSP runs QueryOCSP against a responder built on
 // CreateOCSPResponse.
 func TestQueryOCSP(t *testing.T) {
-	ca := newGoCA(t, "Query CA")
+	ca := newRevGoCA(t, "Query CA")
 	leaf, _ := ca.issue(t, 0x77)
 	revokedAt := time.Now().Add(-time.Hour).Truncate(time.Second)
 	type behaviour struct {
