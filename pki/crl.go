@@ -124,6 +124,7 @@ type CRL struct {
 	Raw                  []byte // the whole CertificateList, DER
 	RawTBSRevocationList []byte // what the signature covers
 	RawIssuer            []byte // DER Name
+	Issuer               Name
 
 	Version            int // 1 or 2, as displayed (v2 encodes the INTEGER 1)
 	SignatureAlgorithm SignatureAlgorithm
@@ -404,8 +405,13 @@ func ParseCRL(data []byte) (*CRL, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pki: CRL: %w", err)
 	}
+	issuer, err := ParseNameDER(tbs.Issuer.FullBytes)
+	if err != nil {
+		return nil, fmt.Errorf("pki: CRL issuer: %w", err)
+	}
 	crl := &CRL{
 		Raw:                  data,
+		Issuer:               issuer,
 		RawTBSRevocationList: cl.TBS.FullBytes,
 		RawIssuer:            tbs.Issuer.FullBytes,
 		Version:              tbs.Version + 1,
@@ -528,7 +534,7 @@ func (crl *CRL) Lookup(serial *big.Int) (*RevokedCertificate, bool) {
 func (crl *CRL) Describe(w io.Writer) error {
 	d := &revDescriber{w: w}
 	d.line(0, "Certificate revocation list (v%d)", crl.Version)
-	d.line(1, "Issuer:              %s", revDescribeName(crl.RawIssuer))
+	d.line(1, "Issuer:              %s", crl.Issuer)
 	d.line(1, "Signature algorithm: %s", crl.SignatureAlgorithm)
 	d.line(1, "This update:         %s", revDescribeTime(crl.ThisUpdate))
 	if !crl.NextUpdate.IsZero() {
@@ -609,13 +615,14 @@ func revHex(b []byte) string {
 	return s.String()
 }
 
-// revDescribeName renders a DER Name in RFC 4514 form.
+// revDescribeName renders a DER Name in RFC 4514 form, qualified
+// attributes by name.
 func revDescribeName(raw []byte) string {
-	var rdns pkix.RDNSequence
-	if err := revUnmarshal(raw, &rdns); err != nil {
+	n, err := ParseNameDER(raw)
+	if err != nil {
 		return fmt.Sprintf("(unparsable name %x)", raw)
 	}
-	return rdns.String()
+	return n.String()
 }
 
 func crlParseInteger(der []byte) (*big.Int, error) {

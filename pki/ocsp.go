@@ -14,7 +14,9 @@ package pki
 //	CreateOCSPErrorResponse(OCSPResponseStatus) ([]byte, error)
 //	ParseOCSPResponse(der, issuer *Certificate) (*OCSPResponse, error) // *OCSPResponseError for unsuccessful statuses
 //	(*OCSPResponse).CheckSignatureFrom(issuer) error; (*OCSPResponse).Lookup(serial)
-//	QueryOCSP(ctx, url, cert, issuer *Certificate, CertIDHash) (*OCSPResponse, error)
+//	QueryOCSP(ctx, url, cert, issuer *Certificate, CertIDHash) (*OCSPResponse, error) // client side
+//	ReadOCSPHTTPRequest(*http.Request, pathPrefix) (*OCSPRequest, error)               // responder side, POST or GET
+//	(*OCSPRequest).Describe, (*OCSPResponse).Describe
 
 import (
 	"bytes"

@@ -10,12 +10,14 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"io"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -424,4 +426,50 @@ func TestQueryOCSP(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 	})
+}
+
+func TestReadOCSPHTTPRequest(t *testing.T) {
+	ca := newRevGoCA(t, "HTTP CA")
+	leaf, _ := ca.issue(t, 0x1234)
+	der, err := CreateOCSPRequest(leaf, ca.cert, &OCSPRequestOptions{Nonce: []byte("n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64 := base64.StdEncoding.EncodeToString(der)
+	post := func(ct string, body []byte) *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "/ocsp", bytes.NewReader(body))
+		r.Header.Set("Content-Type", ct)
+		return r
+	}
+	tests := []struct {
+		name string
+		req  *http.Request
+		ok   bool
+	}{
+		{"POST", post("application/ocsp-request", der), true},
+		{"GET, escaped", httptest.NewRequest(http.MethodGet, "/ocsp/"+url.PathEscape(b64), nil), true},
+		{"GET, slashes unescaped", httptest.NewRequest(http.MethodGet, "/ocsp/"+strings.ReplaceAll(url.PathEscape(b64), "%2F", "/"), nil), true},
+		{"POST, wrong type", post("application/octet-stream", der), false},
+		{"POST, too large", post("application/ocsp-request", make([]byte, ocspMaxRequestSize+1)), false},
+		{"GET, other path", httptest.NewRequest(http.MethodGet, "/other/"+url.PathEscape(b64), nil), false},
+		{"GET, not base64", httptest.NewRequest(http.MethodGet, "/ocsp/%21%21", nil), false},
+		{"PUT", httptest.NewRequest(http.MethodPut, "/ocsp/", bytes.NewReader(der)), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := ReadOCSPHTTPRequest(tt.req, "/ocsp/")
+			if !tt.ok {
+				if err == nil {
+					t.Fatal("accepted")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(req.CertIDs) != 1 || req.CertIDs[0].SerialNumber.Int64() != 0x1234 || string(req.Nonce) != "n" {
+				t.Errorf("request %+v", req)
+			}
+		})
+	}
 }

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 )
 
@@ -76,4 +79,47 @@ func QueryOCSP(ctx context.Context, url string, cert, issuer *Certificate, hash 
 		return nil, errors.New("pki: OCSP response is out of date")
 	}
 	return r, nil
+}
+
+// ocspMaxRequestSize bounds what ReadOCSPHTTPRequest reads: a request names
+// a few certificates.
+const ocspMaxRequestSize = 64 << 10
+
+// ReadOCSPHTTPRequest reads an OCSP request from an HTTP request to a
+// responder, in either form of RFC 6960 Appendix A: a POST with the DER
+// body (application/ocsp-request), or a GET whose last path segment is the
+// URL-escaped base64 of the DER. pathPrefix is the responder's path (e.g.
+// "/ocsp/") and is stripped from GET paths.
+func ReadOCSPHTTPRequest(r *http.Request, pathPrefix string) (*OCSPRequest, error) {
+	var der []byte
+	switch r.Method {
+	case http.MethodPost:
+		if ct := r.Header.Get("Content-Type"); ct != "application/ocsp-request" {
+			return nil, fmt.Errorf("pki: OCSP POST with content type %q", ct)
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, ocspMaxRequestSize+1))
+		if err != nil {
+			return nil, fmt.Errorf("pki: reading OCSP request: %w", err)
+		}
+		if len(body) > ocspMaxRequestSize {
+			return nil, errors.New("pki: OCSP request too large")
+		}
+		der = body
+	case http.MethodGet:
+		// EscapedPath keeps %2F and + as sent; base64 may hold '/'.
+		p, ok := strings.CutPrefix(r.URL.EscapedPath(), pathPrefix)
+		if !ok {
+			return nil, errors.New("pki: OCSP GET outside the responder path")
+		}
+		p, err := url.PathUnescape(p)
+		if err != nil {
+			return nil, fmt.Errorf("pki: OCSP GET path: %w", err)
+		}
+		if der, err = base64.StdEncoding.DecodeString(p); err != nil {
+			return nil, fmt.Errorf("pki: OCSP GET path is not base64: %w", err)
+		}
+	default:
+		return nil, fmt.Errorf("pki: OCSP request with method %s", r.Method)
+	}
+	return ParseOCSPRequest(der)
 }
