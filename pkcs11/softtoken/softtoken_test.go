@@ -108,6 +108,35 @@ func TestCValgrind(t *testing.T) {
 	runCTest(t, []string{"valgrind", "-q", "--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite"}, "P11TEST_QUICK=1")
 }
 
+// TestParsersASan mutates valid attribute lists, object files, token.conf
+// and module configs and feeds them to the module's own parsers, built with
+// AddressSanitizer and UBSan (src/test/parsefuzz.c): a corrupt or hostile
+// token directory must never make the module read out of bounds or leak.
+func TestParsersASan(t *testing.T) {
+	t.Parallel()
+	cflags, err := exec.Command("pkg-config", "--cflags", "p11-kit-1").Output()
+	if err != nil {
+		testkit.Missing(t, "pkg-config p11-kit-1 (libp11-kit-dev)")
+	}
+	bin := filepath.Join(t.TempDir(), "parsefuzz")
+	args := append([]string{"-std=c11", "-g", "-O1", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror",
+		"-fsanitize=address,undefined", "-fno-sanitize-recover=all"}, strings.Fields(string(cflags))...)
+	args = append(args, "-o", bin, filepath.Join("src", "test", "parsefuzz.c"),
+		filepath.Join("src", "util.c"), filepath.Join("src", "store.c"), "-lcrypto")
+	if out, err := exec.Command("cc", args...).CombinedOutput(); err != nil {
+		if bytes.Contains(out, []byte("asan")) || bytes.Contains(out, []byte("ubsan")) {
+			testkit.Missing(t, "the AddressSanitizer runtime: %s", out)
+		}
+		t.Fatalf("cc parsefuzz.c: %v\n%s", err, out)
+	}
+	for _, seed := range []string{"1", "20261123"} {
+		out, err := exec.Command(bin, t.TempDir(), "2000", seed).CombinedOutput()
+		if err != nil || !bytes.Contains(out, []byte("no fault")) {
+			t.Fatalf("parsefuzz seed %s: %v\n%s", seed, err, out)
+		}
+	}
+}
+
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if buildDir != "" {

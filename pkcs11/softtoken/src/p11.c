@@ -786,6 +786,10 @@ CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
 		int set = (a->CreateMutex != NULL) + (a->DestroyMutex != NULL) + (a->LockMutex != NULL) + (a->UnlockMutex != NULL);
 		if (a->pReserved != NULL || (set != 0 && set != 4))
 			return CKR_ARGUMENTS_BAD;
+		/* Caller-supplied mutexes without leave to use the OS's: the
+		 * module only has pthread locks. */
+		if (set == 4 && !(a->flags & CKF_OS_LOCKING_OK))
+			return CKR_CANT_LOCK;
 	}
 	pthread_mutex_lock(&g_lock);
 	CK_RV rv = CKR_OK;
