@@ -2,94 +2,148 @@
 
 #include "textflag.h"
 
-// Streebog's compression function g_N for amd64 (see gBlock in
+// Streebog's compression function g_N for amd64 (see gGeneric in
 // streebog_generic.go for the algorithm). Each L∘P∘S step is 64 table
-// lookups; this file exists because the compiler spends about five
-// instructions and some spills per lookup, while here a lookup is a
-// byte extract and one XOR with a memory operand: an input word sits in
-// AX, and AL/AH yield two table indexes per 16-bit shift.
+// lookups, out[i] = ⊕_j lps[j][byte i of word j]. The compiler spends
+// about five instructions and a few spills per lookup; here a lookup is a
+// byte extract (AL/AH/BL/BH) and one XOR with a memory operand.
 //
-// Registers: DX = &lps, CX = pointer to the second operand when it is not
-// on the stack, AX = current input word, SI/BX = byte indexes, R8–R14 and
-// DI = the eight output words.
+// Within E the key chain K(i+1) = LPS(K(i) ⊕ C(i)) and the state chain
+// S(i) = LPS(S(i-1) ⊕ K(i)) both read only K(i) and S(i-1), so each STEP
+// computes one link of both chains interleaved instruction by
+// instruction: two independent dependency chains keep the core busy where
+// one LPS after another would wait on its own latency. Sixteen live
+// output words do not fit the registers, so a STEP makes two passes over
+// the inputs, each producing four words of both results.
 //
-// Frame: K (round key) at 0(SP), S (state of E) at 64(SP).
+// Registers: DX = &lps; AX, BX = input words of the K and S chain; SI, DI
+// = table indexes; R8–R11 = K outputs, R12–R14 and CX = S outputs.
+//
+// Frame: two K buffers (BUF_KA, BUF_KB) and two S buffers (BUF_SA,
+// BUF_SB), used in turn, since a STEP still reads its inputs after
+// writing the first half of its outputs. (Not KA…SB: SB is the static
+// base pseudo-register.)
+#define BUF_KA 0
+#define BUF_KB 64
+#define BUF_SA 128
+#define BUF_SB 192
 
-// ROW folds input word j (x ⊕ y) into the eight outputs through table
-// lps[j] (byte offset t); OP is MOVQ for the first word, XORQ after.
-#define ROW(x, y, t, OP) \
-	MOVQ x, AX; XORQ y, AX; \
+// Q4 folds the low 32 bits of an input word (in R32, bytes RL/RH) into
+// four outputs a0–a3 through table lps[j] at byte offset t.
+#define Q4(RL, RH, R32, t, OP, a0, a1, a2, a3) \
+	MOVBLZX RL, SI; OP t(DX)(SI*8), a0; MOVBLZX RH, DI; OP t(DX)(DI*8), a1; SHRL $16, R32; \
+	MOVBLZX RL, SI; OP t(DX)(SI*8), a2; MOVBLZX RH, DI; OP t(DX)(DI*8), a3
+
+// ROW takes the 32-bit half at byte offset o of input word j (table
+// offset t = 2048·j) of both chains. OP is MOVQ for j = 0, XORQ after.
+#define ROW(o, t, kin, sin, OP) \
+	MOVL (kin+o)(SP), AX; MOVL (sin+o)(SP), BX; \
+	Q4(AL, AH, AX, t, OP, R8, R9, R10, R11); \
+	Q4(BL, BH, BX, t, OP, R12, R13, R14, CX)
+
+// ROWS computes output words hb/4 … hb/4+3 of both chains.
+#define ROWS(hb, kin, sin) \
+	ROW(hb+0, 0, kin, sin, MOVQ); \
+	ROW(hb+8, 2048, kin, sin, XORQ); \
+	ROW(hb+16, 4096, kin, sin, XORQ); \
+	ROW(hb+24, 6144, kin, sin, XORQ); \
+	ROW(hb+32, 8192, kin, sin, XORQ); \
+	ROW(hb+40, 10240, kin, sin, XORQ); \
+	ROW(hb+48, 12288, kin, sin, XORQ); \
+	ROW(hb+56, 14336, kin, sin, XORQ)
+
+// The buffers hold the next step's inputs already combined: K ⊕ C for
+// the key chain and S ⊕ K for the state chain, both formed here from the
+// new K and S while they are still in registers.
+#define STORE1(k, s, o, c, kout, sout) \
+	XORQ k, s; MOVQ s, (sout+o)(SP); XORQ ·streebogC+(c+o)(SB), k; MOVQ k, (kout+o)(SP)
+
+#define STORE(ob, c, kout, sout) \
+	STORE1(R8, R12, ob+0, c, kout, sout); \
+	STORE1(R9, R13, ob+8, c, kout, sout); \
+	STORE1(R10, R14, ob+16, c, kout, sout); \
+	STORE1(R11, CX, ob+24, c, kout, sout)
+
+// STEP i (1 ≤ i ≤ 11) reads K(i) ⊕ C(i) and S(i-1) ⊕ K(i), and leaves
+// K(i+1) ⊕ C(i+1) and S(i) ⊕ K(i+1); c is the byte offset of C(i+1).
+#define STEP(c, kin, sin, kout, sout) \
+	ROWS(0, kin, sin); STORE(0, c, kout, sout); \
+	ROWS(4, kin, sin); STORE(32, c, kout, sout)
+
+// The last step needs only S(12) ⊕ K(13), which is what E adds to h.
+#define STORELAST(ob, sout) \
+	XORQ R8, R12; MOVQ R12, (sout+ob+0)(SP); XORQ R9, R13; MOVQ R13, (sout+ob+8)(SP); \
+	XORQ R10, R14; MOVQ R14, (sout+ob+16)(SP); XORQ R11, CX; MOVQ CX, (sout+ob+24)(SP)
+
+// func gBlockAMD64(h, n, m *[8]uint64)
+TEXT ·gBlockAMD64(SB), NOSPLIT, $256-24
+	LEAQ ·lps(SB), DX
+
+	// K1 = LPS(h ⊕ N) on its own, one input word at a time into eight
+	// outputs (R8–R14, DI; indexes in SI, BX); h and N are copied to BUF_KB
+	// and BUF_SA first. m goes to BUF_SB as S0.
+	MOVQ h+0(FP), AX
+	MOVQ n+8(FP), BX
+	MOVQ m+16(FP), CX
+#define COPY(o) \
+	MOVQ o(AX), SI; MOVQ SI, (BUF_KB+o)(SP); MOVQ o(BX), SI; MOVQ SI, (BUF_SA+o)(SP); \
+	MOVQ o(CX), SI; MOVQ SI, (BUF_SB+o)(SP)
+	COPY(0)
+	COPY(8)
+	COPY(16)
+	COPY(24)
+	COPY(32)
+	COPY(40)
+	COPY(48)
+	COPY(56)
+#define ROW1(o, t, OP) \
+	MOVQ (BUF_KB+o)(SP), AX; XORQ (BUF_SA+o)(SP), AX; \
 	MOVBLZX AL, SI; MOVBLZX AH, BX; OP t(DX)(SI*8), R8; OP t(DX)(BX*8), R9; SHRQ $16, AX; \
 	MOVBLZX AL, SI; MOVBLZX AH, BX; OP t(DX)(SI*8), R10; OP t(DX)(BX*8), R11; SHRQ $16, AX; \
 	MOVBLZX AL, SI; MOVBLZX AH, BX; OP t(DX)(SI*8), R12; OP t(DX)(BX*8), R13; SHRQ $16, AX; \
 	MOVBLZX AL, SI; MOVBLZX AH, BX; OP t(DX)(SI*8), R14; OP t(DX)(BX*8), DI
+	ROW1(0, 0, MOVQ)
+	ROW1(8, 2048, XORQ)
+	ROW1(16, 4096, XORQ)
+	ROW1(24, 6144, XORQ)
+	ROW1(32, 8192, XORQ)
+	ROW1(40, 10240, XORQ)
+	ROW1(48, 12288, XORQ)
+	ROW1(56, 14336, XORQ)
+	// Seed the chains: BUF_KA = K1 ⊕ C1, BUF_SB = m ⊕ K1.
+#define SEED(k, o) \
+	XORQ k, (BUF_SB+o)(SP); XORQ ·streebogC+o(SB), k; MOVQ k, (BUF_KA+o)(SP)
+	SEED(R8, 0)
+	SEED(R9, 8)
+	SEED(R10, 16)
+	SEED(R11, 24)
+	SEED(R12, 32)
+	SEED(R13, 40)
+	SEED(R14, 48)
+	SEED(DI, 56)
 
-#define STORE(o) \
-	MOVQ R8, (o+0)(SP); MOVQ R9, (o+8)(SP); MOVQ R10, (o+16)(SP); MOVQ R11, (o+24)(SP); \
-	MOVQ R12, (o+32)(SP); MOVQ R13, (o+40)(SP); MOVQ R14, (o+48)(SP); MOVQ DI, (o+56)(SP)
+	// Twelve rounds: step i gives K(i+1) and S(i).
+	STEP(64, BUF_KA, BUF_SB, BUF_KB, BUF_SA)
+	STEP(128, BUF_KB, BUF_SA, BUF_KA, BUF_SB)
+	STEP(192, BUF_KA, BUF_SB, BUF_KB, BUF_SA)
+	STEP(256, BUF_KB, BUF_SA, BUF_KA, BUF_SB)
+	STEP(320, BUF_KA, BUF_SB, BUF_KB, BUF_SA)
+	STEP(384, BUF_KB, BUF_SA, BUF_KA, BUF_SB)
+	STEP(448, BUF_KA, BUF_SB, BUF_KB, BUF_SA)
+	STEP(512, BUF_KB, BUF_SA, BUF_KA, BUF_SB)
+	STEP(576, BUF_KA, BUF_SB, BUF_KB, BUF_SA)
+	STEP(640, BUF_KB, BUF_SA, BUF_KA, BUF_SB)
+	STEP(704, BUF_KA, BUF_SB, BUF_KB, BUF_SA)
+	ROWS(0, BUF_KB, BUF_SA)
+	STORELAST(0, BUF_SB)
+	ROWS(4, BUF_KB, BUF_SA)
+	STORELAST(32, BUF_SB)
 
-// LPS_CX sets the stack block at o to LPS(stack block at x ⊕ block at CX).
-#define LPS_CX(x, o) \
-	ROW((x+0)(SP), 0(CX), 0, MOVQ); \
-	ROW((x+8)(SP), 8(CX), 2048, XORQ); \
-	ROW((x+16)(SP), 16(CX), 4096, XORQ); \
-	ROW((x+24)(SP), 24(CX), 6144, XORQ); \
-	ROW((x+32)(SP), 32(CX), 8192, XORQ); \
-	ROW((x+40)(SP), 40(CX), 10240, XORQ); \
-	ROW((x+48)(SP), 48(CX), 12288, XORQ); \
-	ROW((x+56)(SP), 56(CX), 14336, XORQ); \
-	STORE(o)
-
-// ROUND is one round of E: K = LPS(K ⊕ C[i]) (previous key), then
-// S = LPS(S ⊕ K).
-#define ROUND(c) \
-	LEAQ ·streebogC+(c*64)(SB), CX; \
-	LPS_CX(0, 0); \
-	LEAQ 0(SP), CX; \
-	LPS_CX(64, 64)
-
-// func gBlockAMD64(h, n, m *[8]uint64)
-TEXT ·gBlockAMD64(SB), NOSPLIT, $128-24
-	LEAQ ·lps(SB), DX
-
-	// K = LPS(h ⊕ N): copy N into K's slot, then fold h in.
-	MOVQ n+8(FP), CX
-	MOVQ 0(CX), AX; MOVQ AX, 0(SP)
-	MOVQ 8(CX), AX; MOVQ AX, 8(SP)
-	MOVQ 16(CX), AX; MOVQ AX, 16(SP)
-	MOVQ 24(CX), AX; MOVQ AX, 24(SP)
-	MOVQ 32(CX), AX; MOVQ AX, 32(SP)
-	MOVQ 40(CX), AX; MOVQ AX, 40(SP)
-	MOVQ 48(CX), AX; MOVQ AX, 48(SP)
-	MOVQ 56(CX), AX; MOVQ AX, 56(SP)
-	MOVQ h+0(FP), CX
-	LPS_CX(0, 0)
-
-	// First round of E: S = LPS(K ⊕ m).
-	MOVQ m+16(FP), CX
-	LPS_CX(0, 64)
-
-	ROUND(0)
-	ROUND(1)
-	ROUND(2)
-	ROUND(3)
-	ROUND(4)
-	ROUND(5)
-	ROUND(6)
-	ROUND(7)
-	ROUND(8)
-	ROUND(9)
-	ROUND(10)
-
-	// K13 = LPS(K12 ⊕ C12).
-	LEAQ ·streebogC+(11*64)(SB), CX
-	LPS_CX(0, 0)
-
-	// h ⊕= S ⊕ K13 ⊕ m.
+	// h ⊕= S12 ⊕ K13 ⊕ m, with S12 ⊕ K13 in BUF_SB.
 	MOVQ h+0(FP), CX
 	MOVQ m+16(FP), SI
 #define FINAL(o) \
-	MOVQ (64+o)(SP), AX; XORQ o(SP), AX; XORQ o(SI), AX; XORQ AX, o(CX)
+	MOVQ (BUF_SB+o)(SP), AX; XORQ o(SI), AX; XORQ AX, o(CX)
 	FINAL(0)
 	FINAL(8)
 	FINAL(16)
