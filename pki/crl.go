@@ -9,6 +9,7 @@ package pki
 //	ParseCRL(pemOrDER) (*CRL, error)
 //	(*CRL).CheckSignatureFrom(issuer *Certificate) error
 //	(*CRL).Lookup(serial *big.Int) (*RevokedCertificate, bool)
+//	(*CRL).CheckCertificate(cert, issuer *Certificate) error // *RevokedError when listed
 //	(*CRL).Describe(io.Writer) error
 //	CRLReason (String, ParseCRLReason) — shared with OCSP revokedInfo.
 
@@ -528,6 +529,47 @@ func (crl *CRL) Lookup(serial *big.Int) (*RevokedCertificate, bool) {
 		}
 	}
 	return nil, false
+}
+
+// RevokedError reports that a CRL or an OCSP responder lists a certificate
+// as revoked. Callers deciding about a signature made before RevokedAt
+// apply their own policy; the error only states the fact.
+type RevokedError struct {
+	SerialNumber *big.Int
+	RevokedAt    time.Time
+	Reason       CRLReason // ReasonUnspecified when none was given
+	Source       string    // "CRL" or "OCSP"
+}
+
+func (e *RevokedError) Error() string {
+	msg := fmt.Sprintf("pki: certificate %X revoked at %s (%s says so)", e.SerialNumber, revDescribeTime(e.RevokedAt), e.Source)
+	if e.Reason != ReasonUnspecified {
+		msg += ": " + e.Reason.String()
+	}
+	return msg
+}
+
+// CheckCertificate is the revocation check of cert against this CRL: the
+// CRL must be issuer's (CheckSignatureFrom), cert must be issued by issuer,
+// and cert must not be listed; a listed one yields a *RevokedError. An
+// entry with ReasonRemoveFromCRL (a delta CRL releasing a hold) does not
+// count as revoked. Whether the CRL is current (NextUpdate) is the
+// caller's policy.
+func (crl *CRL) CheckCertificate(cert, issuer *Certificate) error {
+	if cert == nil {
+		return errors.New("pki: no certificate to check against the CRL")
+	}
+	if err := crl.CheckSignatureFrom(issuer); err != nil {
+		return err
+	}
+	if !bytes.Equal(cert.RawIssuer, crl.RawIssuer) {
+		return errors.New("pki: the certificate is not from the CRL's issuer")
+	}
+	rc, ok := crl.Lookup(cert.SerialNumber)
+	if !ok || rc.ReasonCode == ReasonRemoveFromCRL {
+		return nil
+	}
+	return &RevokedError{SerialNumber: rc.SerialNumber, RevokedAt: rc.RevocationTime, Reason: rc.ReasonCode, Source: "CRL"}
 }
 
 // Describe writes a readable dump of the CRL, for `gostkey cert show`.

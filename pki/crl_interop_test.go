@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -143,6 +144,13 @@ func testOpenSSLCRL(t *testing.T, p *revPKI, full bool) {
 	}
 	if err := crl.CheckSignatureFrom(p.good.cert); err == nil {
 		t.Error("CRL verified with a leaf as its issuer")
+	}
+	var re *RevokedError
+	if err := crl.CheckCertificate(p.superseded.cert, p.ca); !errors.As(err, &re) || re.Reason != ReasonSuperseded {
+		t.Errorf("CheckCertificate(superseded): %v", err)
+	}
+	if err := crl.CheckCertificate(p.good.cert, p.ca); err != nil {
+		t.Errorf("CheckCertificate(good): %v", err)
 	}
 	var desc strings.Builder
 	if err := crl.Describe(&desc); err != nil {
@@ -335,6 +343,21 @@ func testOpenSSLResponder(t *testing.T, p *revPKI, spec revKeySpec) {
 			sr, ok := r.Lookup(tt.cert.SerialNumber)
 			if !ok || sr.Status != tt.want || sr.CertID.Hash != spec.ocspHash || !bytes.Equal(r.Nonce, nonce) || len(r.Certificates) != tt.wantCerts {
 				t.Fatalf("status %v (want %v), hash %v, nonce %q, %d certificates", sr.Status, tt.want, sr.CertID.Hash, r.Nonce, len(r.Certificates))
+			}
+			var re *RevokedError
+			switch err := r.CheckCertificate(tt.cert); tt.want {
+			case OCSPGood:
+				if err != nil {
+					t.Errorf("CheckCertificate: %v", err)
+				}
+			case OCSPRevoked:
+				if !errors.As(err, &re) || re.Reason != ReasonKeyCompromise {
+					t.Errorf("CheckCertificate: %v", err)
+				}
+			case OCSPUnknown:
+				if !errors.Is(err, ErrOCSPUnknownCertificate) {
+					t.Errorf("CheckCertificate: %v", err)
+				}
 			}
 			if sr.NextUpdate.Sub(sr.ThisUpdate) != 24*time.Hour {
 				t.Errorf("thisUpdate %v nextUpdate %v", sr.ThisUpdate, sr.NextUpdate)

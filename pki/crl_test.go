@@ -11,6 +11,7 @@ import (
 	"encoding/asn1"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"strings"
 	"testing"
@@ -418,5 +419,48 @@ func TestCRLDescribe(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("Describe lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+func TestCRLCheckCertificate(t *testing.T) {
+	ca := newRevGoCA(t, "Checking CA")
+	other := newRevGoCA(t, "Other Checking CA")
+	revoked, _ := ca.issue(t, 2)
+	good, _ := ca.issue(t, 3)
+	released, _ := ca.issue(t, 4)
+	foreign, _ := other.issue(t, 2)
+	this := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	der, err := CreateCRL(rand.Reader, &CRLTemplate{
+		Number: big.NewInt(5), BaseCRLNumber: big.NewInt(4), ThisUpdate: this, NextUpdate: this.Add(time.Hour),
+		RevokedCertificates: []RevokedCertificate{
+			{SerialNumber: big.NewInt(2), RevocationTime: this, ReasonCode: ReasonKeyCompromise},
+			{SerialNumber: big.NewInt(4), RevocationTime: this, ReasonCode: ReasonRemoveFromCRL},
+		},
+	}, ca.cert, ca.signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crl, err := ParseCRL(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*Certificate{good, released} {
+		if err := crl.CheckCertificate(c, ca.cert); err != nil {
+			t.Errorf("serial %v: %v", c.SerialNumber, err)
+		}
+	}
+	err = crl.CheckCertificate(revoked, ca.cert)
+	var re *RevokedError
+	if !errors.As(err, &re) || re.SerialNumber.Int64() != 2 || !re.RevokedAt.Equal(this) || re.Reason != ReasonKeyCompromise || re.Source != "CRL" {
+		t.Fatalf("revoked certificate: %v", err)
+	}
+	if want := "pki: certificate 2 revoked at 2026-11-23 10:00:00 UTC (CRL says so): keyCompromise"; err.Error() != want {
+		t.Errorf("error %q, want %q", err, want)
+	}
+	if err := crl.CheckCertificate(foreign, ca.cert); err == nil || errors.As(err, &re) {
+		t.Errorf("another CA's certificate: %v", err)
+	}
+	if err := crl.CheckCertificate(foreign, other.cert); err == nil {
+		t.Error("the CRL verified for another CA")
 	}
 }

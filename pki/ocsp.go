@@ -14,6 +14,7 @@ package pki
 //	CreateOCSPErrorResponse(OCSPResponseStatus) ([]byte, error)
 //	ParseOCSPResponse(der, issuer *Certificate) (*OCSPResponse, error) // *OCSPResponseError for unsuccessful statuses
 //	(*OCSPResponse).CheckSignatureFrom(issuer) error; (*OCSPResponse).Lookup(serial)
+//	(*OCSPResponse).CheckCertificate(cert) error // nil good, *RevokedError, ErrOCSPUnknownCertificate
 //	QueryOCSP(ctx, url, cert, issuer *Certificate, CertIDHash) (*OCSPResponse, error) // client side
 //	ReadOCSPHTTPRequest(*http.Request, pathPrefix) (*OCSPRequest, error)               // responder side, POST or GET
 //	(*OCSPRequest).Describe, (*OCSPResponse).Describe
@@ -463,6 +464,33 @@ func (r *OCSPResponse) Lookup(serial *big.Int) (*OCSPSingleResponse, bool) {
 		}
 	}
 	return nil, false
+}
+
+// ErrOCSPUnknownCertificate is CheckCertificate's answer when the
+// responder says it does not know the certificate.
+var ErrOCSPUnknownCertificate = errors.New("pki: OCSP responder does not know the certificate")
+
+// CheckCertificate reads the response's verdict on cert: nil for good, a
+// *RevokedError for revoked, ErrOCSPUnknownCertificate for unknown, and an
+// error when the response does not mention cert. It assumes the response
+// was verified against cert's issuer (ParseOCSPResponse with the issuer,
+// or QueryOCSP), which also ties its CertIDs to that issuer.
+func (r *OCSPResponse) CheckCertificate(cert *Certificate) error {
+	if cert == nil {
+		return errors.New("pki: no certificate to check against the OCSP response")
+	}
+	sr, ok := r.Lookup(cert.SerialNumber)
+	if !ok {
+		return errors.New("pki: OCSP response does not mention the certificate")
+	}
+	switch sr.Status {
+	case OCSPGood:
+		return nil
+	case OCSPRevoked:
+		return &RevokedError{SerialNumber: sr.CertID.SerialNumber, RevokedAt: sr.RevokedAt, Reason: sr.RevocationReason, Source: "OCSP"}
+	default:
+		return ErrOCSPUnknownCertificate
+	}
 }
 
 type ocspResponseASN1 struct {

@@ -25,8 +25,9 @@ const ocspClockSkew = 5 * time.Minute
 // QueryOCSP asks the responder at url about cert (RFC 6960 over HTTP POST,
 // application/ocsp-request) with a fresh nonce, and returns the response
 // once it is verified against issuer, its nonce (if echoed) matches, and it
-// holds a current answer about cert: r.Lookup(cert.SerialNumber) is then
-// the status. An unsuccessful responder status is an *OCSPResponseError.
+// holds a current answer about cert: r.CheckCertificate(cert) is then the
+// verdict, r.Lookup(cert.SerialNumber) the details. An unsuccessful
+// responder status is an *OCSPResponseError.
 // hash picks the CertID hash; zero means SHA-1.
 func QueryOCSP(ctx context.Context, url string, cert, issuer *Certificate, hash CertIDHash) (*OCSPResponse, error) {
 	nonce := make([]byte, 16)

@@ -415,6 +415,10 @@ func TestQueryOCSP(t *testing.T) {
 				sr.CertID.Hash != CertIDSHA256 {
 				t.Errorf("single response %+v", sr)
 			}
+			var re *RevokedError
+			if err := r.CheckCertificate(leaf); !errors.As(err, &re) || re.Reason != ReasonSuperseded || re.Source != "OCSP" {
+				t.Errorf("CheckCertificate: %v", err)
+			}
 		})
 	}
 	t.Run("tryLater is typed", func(t *testing.T) {
