@@ -155,7 +155,7 @@ func (t *Token) GenerateKey(ctx context.Context, spec KeySpec) (*Key, error) {
 		if len(taken) > 0 {
 			return fmt.Errorf("pkcs11: token %q already has an object labelled %q", t.label(), spec.Label)
 		}
-		pubH, _, err := t.mod.lib.ctx.GenerateKeyPair(s, []*p11.Mechanism{p11.NewMechanism(mech, nil)}, pubT, privT)
+		pubH, privH, err := t.mod.lib.ctx.GenerateKeyPair(s, []*p11.Mechanism{p11.NewMechanism(mech, nil)}, pubT, privT)
 		if err != nil {
 			return t.call("C_GenerateKeyPair", err)
 		}
@@ -163,7 +163,12 @@ func (t *Token) GenerateKey(ctx context.Context, spec KeySpec) (*Key, error) {
 		if err != nil {
 			return err
 		}
-		key.pub, err = publicKey(attrs)
+		if key.pub, err = publicKey(attrs); err != nil {
+			return err
+		}
+		// A token may demand the PIN for every signature by its own policy.
+		priv, err := t.attributes(s, privH, p11.CKA_ALWAYS_AUTHENTICATE)
+		key.alwaysAuth = boolAttr(priv[p11.CKA_ALWAYS_AUTHENTICATE])
 		return err
 	})
 	if err != nil {
@@ -189,13 +194,19 @@ func (t *Token) Keys(ctx context.Context) ([]*Key, error) {
 }
 
 func (t *Token) keys(s p11.SessionHandle) ([]*Key, error) {
+	// Objects pair up by CKA_ID; objects without one (made by other
+	// software) pair up by label instead.
 	byID := map[string]*Key{}
 	var order []*Key
 	get := func(id []byte, label string) *Key {
-		k := byID[string(id)]
+		ref := "id:" + string(id)
+		if len(id) == 0 {
+			ref = "label:" + label
+		}
+		k := byID[ref]
 		if k == nil {
 			k = &Key{token: t, id: id, label: label}
-			byID[string(id)] = k
+			byID[ref] = k
 			order = append(order, k)
 		}
 		if k.label == "" {
@@ -245,8 +256,11 @@ func (t *Token) keys(s p11.SessionHandle) ([]*Key, error) {
 		if err != nil {
 			return nil, err
 		}
-		k := byID[string(a[p11.CKA_ID])]
-		if k == nil || len(a[p11.CKA_ID]) == 0 {
+		if len(a[p11.CKA_ID]) == 0 {
+			continue // certificates belong to keys by CKA_ID only
+		}
+		k := byID["id:"+string(a[p11.CKA_ID])]
+		if k == nil {
 			continue // a certificate without a key here, e.g. a CA's
 		}
 		k.cert = a[p11.CKA_VALUE]

@@ -282,6 +282,8 @@ func runSuite(t *testing.T, mc moduleCase) {
 		}
 	})
 
+	t.Run("digest order", func(t *testing.T) { digestOrder(t, path, tok, keys) })
+
 	if mc.removable {
 		t.Run("removal", func(t *testing.T) { removal(t, m, tok, keys) })
 	}
@@ -520,5 +522,41 @@ func pinLifeCycle(t *testing.T, mc moduleCase, tok *Token, keys map[string]*Key)
 	}
 	for _, key := range keys {
 		signAndCheck(t, key) // unblocking keeps the keys
+	}
+}
+
+// digestOrder opens the module a second time with the other GOST digest
+// byte order: the token's signatures no longer verify, and Sign refuses
+// to return them.
+func digestOrder(t *testing.T, path string, tok *Token, keys map[string]*Key) {
+	ctx := context.Background()
+	reversed, err := Open(path, Options{GOSTDigestOrder: DigestReversed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reversed.Close()
+	other, err := Modules{reversed}.FindToken(tok.URI().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for label, k := range keys {
+		if _, ok := k.Public().(*gost.PublicKey); !ok {
+			continue
+		}
+		key, err := other.FindKey(ctx, label)
+		if err != nil {
+			t.Fatal(err)
+		}
+		digest := gost.Sum512([]byte("x"))
+		// The login is the application's, shared with the first Module.
+		sig, err := key.Sign(nil, digest[:key.Public().(*gost.PublicKey).Curve.Size()], nil)
+		if !errors.Is(err, ErrInvalidSignature) || sig != nil {
+			t.Errorf("%s with reversed digests: %x, %v", label, sig, err)
+		}
+		checked++
+	}
+	if checked == 0 {
+		t.Skip("no GOST keys on this module")
 	}
 }

@@ -33,6 +33,8 @@ type stub struct {
 	corrupt bool
 	// onSign runs inside C_Sign before it answers, e.g. to pull the token.
 	onSign func()
+	// alwaysAuth makes generated private keys CKA_ALWAYS_AUTHENTICATE.
+	alwaysAuth bool
 }
 
 type stubSlot struct {
@@ -54,6 +56,7 @@ type stubSession struct {
 	find    []p11.ObjectHandle
 	signKey p11.ObjectHandle
 	signing bool
+	needPIN bool // the key wants a context-specific login before C_Sign
 	alive   bool
 }
 
@@ -350,7 +353,14 @@ func (s *stub) Login(h p11.SessionHandle, user uint, pin string) error {
 	}
 	sl := ss.slot
 	if user == p11.CKU_CONTEXT_SPECIFIC {
-		return sl.checkUser(pin)
+		if !ss.signing || sl.loggedIn != p11.CKU_USER+1 {
+			return p11.Error(p11.CKR_OPERATION_NOT_INITIALIZED)
+		}
+		if err := sl.checkUser(pin); err != nil {
+			return err
+		}
+		ss.needPIN = false
+		return nil
 	}
 	if sl.loggedIn != 0 {
 		if sl.loggedIn == user+1 {
@@ -509,6 +519,8 @@ func (s *stub) SignInit(h p11.SessionHandle, m []*p11.Mechanism, o p11.ObjectHan
 		return p11.Error(p11.CKR_KEY_HANDLE_INVALID)
 	}
 	ss.signKey, ss.signing = o, true
+	always, _ := attr(ss.slot.objects[o], p11.CKA_ALWAYS_AUTHENTICATE)
+	ss.needPIN = boolAttr(always)
 	return nil
 }
 
@@ -530,6 +542,9 @@ func (s *stub) Sign(h p11.SessionHandle, data []byte) ([]byte, error) {
 		return nil, p11.Error(p11.CKR_OPERATION_NOT_INITIALIZED)
 	}
 	ss.signing = false
+	if ss.needPIN {
+		return nil, p11.Error(p11.CKR_USER_NOT_LOGGED_IN)
+	}
 	var sig []byte
 	switch k := ss.slot.secrets[ss.signKey].(type) {
 	case *ecdsa.PrivateKey:
@@ -602,6 +617,9 @@ func (s *stub) GenerateKeyPair(h p11.SessionHandle, m []*p11.Mechanism, pubT, pr
 		secret = k
 	default:
 		return 0, 0, p11.Error(p11.CKR_MECHANISM_INVALID)
+	}
+	if s.alwaysAuth {
+		privT = append(slices.Clone(privT), p11.NewAttribute(p11.CKA_ALWAYS_AUTHENTICATE, true))
 	}
 	pub := s.newObject(ss.slot, pubT)
 	priv := s.newObject(ss.slot, privT)

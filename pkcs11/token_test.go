@@ -702,3 +702,41 @@ func mustHex(s string) []byte {
 	}
 	return b
 }
+
+// A key marked CKA_ALWAYS_AUTHENTICATE gets the PIN, through the token's
+// prompt, between C_SignInit and every C_Sign.
+func TestAlwaysAuthenticate(t *testing.T) {
+	ctx := context.Background()
+	st := newStub(1)
+	st.alwaysAuth = true
+	tok := stubToken(t, st, Options{})
+	var users []UserType
+	prompt := func(_ context.Context, req PINRequest) (PIN, error) {
+		users = append(users, req.User)
+		return NewPIN([]byte("1234")), nil
+	}
+	if err := tok.Login(ctx, prompt); err != nil {
+		t.Fatal(err)
+	}
+	key, err := tok.GenerateKey(ctx, KeySpec{Label: "k", Curve: gost.CurveTC26256A})
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := gost.Sum256([]byte("x"))
+	for range 2 {
+		if _, err := key.Sign(nil, digest[:], nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	listed, err := tok.FindKey(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := listed.Sign(nil, digest[:], nil); err != nil {
+		t.Fatal(err)
+	}
+	want := []UserType{User, ContextSpecific, ContextSpecific, ContextSpecific}
+	if fmt.Sprint(users) != fmt.Sprint(want) {
+		t.Errorf("prompts for %v, want %v", users, want)
+	}
+}
