@@ -372,7 +372,7 @@ func ParseName(s string) (Name, error) {
 			return Name{}, fmt.Errorf("pki: name component %q has no '='", p)
 		}
 		k = strings.TrimSpace(k)
-		v, err := unescapeDNValue(strings.TrimSpace(v))
+		v, err := unescapeDNValue(trimUnescapedSpace(v))
 		if err != nil {
 			return Name{}, fmt.Errorf("pki: name component %q: %w", k, err)
 		}
@@ -392,6 +392,16 @@ func ParseName(s string) (Name, error) {
 		n.ExtraNames = append(n.ExtraNames, AttributeTypeAndValue{Type: oid, Value: v})
 	}
 	return n, nil
+}
+
+// trimUnescapedSpace drops the spaces around a value but keeps an escaped
+// trailing one ("a\ ").
+func trimUnescapedSpace(s string) string {
+	s = strings.TrimLeft(s, " ")
+	for strings.HasSuffix(s, " ") && !strings.HasSuffix(s, "\\ ") {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 func splitUnescaped(s string, sep byte) []string {

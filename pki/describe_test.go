@@ -1,0 +1,93 @@
+package pki
+
+import (
+	"crypto/rand"
+	"crypto/x509"
+	"errors"
+	"strings"
+	"testing"
+)
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+func TestDescribeCertificate(t *testing.T) {
+	root := issue(t, caTemplate("Тестовый корневой УЦ"), nil, testKey(t, "streebog256"))
+	tmpl := leafTemplate()
+	tmpl.Subject.INN = "500100732258" // wrong control digit: shown, and flagged
+	leaf := issue(t, tmpl, root, testKey(t, "streebog512")).cert
+	var b strings.Builder
+	if err := Describe(&b, leaf); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"Серийный номер (Serial number): 7F:7F:",
+		"Алгоритм подписи (Signature algorithm): GOST R 34.10-2012 256 with Streebog-256",
+		"Издатель (Issuer): OGRN=1027700132195,INNLE=7707083893,CN=Тестовый корневой УЦ,O=Тестовый УЦ,C=RU",
+		"    СНИЛС (SNILS): 11223344595\n",
+		"    ИНН (INN): 500100732258 (НЕВЕРНО / INVALID: wrong control digits)\n",
+		"    ОГРН (OGRN): 1027700132195\n",
+		"    Фамилия (Surname): Иванов\n",
+		"    Имя и отчество (Given name): Иван Иванович\n",
+		"Действителен по (Not after): 2027-06-01 12:00:00 UTC",
+		"Открытый ключ (Public key): GOST R 34.10-2012 512 bit",
+		"Основные ограничения (basicConstraints) (critical): CA: no",
+		"Использование ключа (keyUsage) (critical): digitalSignature, nonRepudiation, keyEncipherment",
+		"Политики, класс средства ЭП (certificatePolicies): КС1 (KC1) 1.2.643.100.113.1, КС2 (KC2) 1.2.643.100.113.2",
+		"Средство ЭП владельца (subjectSignTool): СКЗИ «gostkey»",
+		"      Средство УЦ (cATool): ПАК «gostkey-ca»",
+		"Срок действия ключа подписи (privateKeyUsagePeriod): from 2026-06-01 11:00:00 UTC until 2027-06-01 12:00:00 UTC",
+		"      OCSP: http://127.0.0.1:8080/v1/ocsp",
+		"Точки распространения СОС (cRLDistributionPoints): http://127.0.0.1:8080/v1/crl",
+		"Альтернативные имена (subjectAltName): email:ivanov@example.ru, DNS:localhost, IP:127.0.0.1",
+		"Отпечаток SHA-256 (Fingerprint): ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dump lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(out)
+	}
+	if err := leaf.Describe(failingWriter{}); err == nil {
+		t.Error("write error lost")
+	}
+}
+
+func TestDescribeRequest(t *testing.T) {
+	der, err := CreateCertificateRequest(rand.Reader, &CertificateRequest{
+		Subject:  Name{CommonName: "Иванов", SNILS: "11223344595"},
+		KeyUsage: x509.KeyUsageDigitalSignature,
+	}, testKey(t, "streebog256"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := ParseCertificateRequest(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := Describe(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"Запрос на сертификат (Certificate request):",
+		"    СНИЛС (SNILS): 11223344595\n",
+		"Использование ключа (keyUsage) (critical): digitalSignature\n",
+		"Подпись (Signature): 64 bytes, верна (valid)",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("dump lacks %q:\n%s", want, b.String())
+		}
+	}
+	r.Signature[0] ^= 1
+	b.Reset()
+	if err := r.Describe(&b); err != nil || !strings.Contains(b.String(), "НЕВЕРНА (INVALID)") {
+		t.Errorf("altered request described as:\n%s", b.String())
+	}
+	if err := Describe(&b, "text"); err == nil {
+		t.Error("a string was described")
+	}
+}
