@@ -82,10 +82,10 @@ func putLE(out []byte, x *fe) {
 	}
 }
 
-// mul sets z = x·y·R⁻¹ mod m (CIOS Montgomery multiplication). x may be
-// any value below R (not only below m) and y below m; the result is below
-// m. z may alias x or y.
-func (f *field) mul(z, x, y *fe) {
+// mulGeneric sets z = x·y·R⁻¹ mod m (CIOS Montgomery multiplication) in
+// portable Go. x may be any value below R (not only below m) and y below
+// m; the result is below m. z may alias x or y.
+func (f *field) mulGeneric(z, x, y *fe) {
 	n := f.n
 	m := f.m[:n]
 	xs, ys := x[:n], y[:n]
@@ -138,8 +138,8 @@ func (f *field) reduceOnce(z *fe, t []uint64) {
 
 func (f *field) sqr(z, x *fe) { f.mul(z, x, x) }
 
-// add sets z = x + y mod m.
-func (f *field) add(z, x, y *fe) {
+// addGeneric sets z = x + y mod m in portable Go.
+func (f *field) addGeneric(z, x, y *fe) {
 	n := f.n
 	var t [maxLimbs + 1]uint64
 	var c uint64
@@ -150,8 +150,8 @@ func (f *field) add(z, x, y *fe) {
 	f.reduceOnce(z, t[:n+1])
 }
 
-// sub sets z = x - y mod m.
-func (f *field) sub(z, x, y *fe) {
+// subGeneric sets z = x - y mod m in portable Go.
+func (f *field) subGeneric(z, x, y *fe) {
 	n := f.n
 	var b, c uint64
 	var t fe
