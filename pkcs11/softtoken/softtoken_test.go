@@ -130,7 +130,7 @@ func TestParsersASan(t *testing.T) {
 		t.Fatalf("cc parsefuzz.c: %v\n%s", err, out)
 	}
 	for _, seed := range []string{"1", "20261123"} {
-		out, err := exec.Command(bin, t.TempDir(), "2000", seed).CombinedOutput()
+		out, err := exec.Command(bin, t.TempDir(), "1500", seed).CombinedOutput()
 		if err != nil || !bytes.Contains(out, []byte("no fault")) {
 			t.Fatalf("parsefuzz seed %s: %v\n%s", seed, err, out)
 		}

@@ -36,6 +36,9 @@ typedef struct object {
 	int secret_loaded;
 	unsigned char *enc;
 	size_t enclen;
+	/* pk caches the key's OpenSSL form (built on first use): rebuilding a
+	 * private key costs a scalar multiplication per signature. */
+	EVP_PKEY *pk;
 } object_t;
 
 typedef struct slot {
@@ -116,6 +119,7 @@ static void obj_free(object_t *o)
 {
 	attrs_free(&o->attrs);
 	free(o->enc);
+	EVP_PKEY_free(o->pk);
 	free(o);
 }
 
@@ -267,6 +271,8 @@ static void slot_logout(slot_t *sl)
 	for (object_t *o = sl->objs; o != NULL; o = o->next) {
 		if (o->token && o->enclen > 0 && o->secret_loaded) {
 			attrs_del(&o->attrs, CKA_VALUE);
+			EVP_PKEY_free(o->pk);
+			o->pk = NULL;
 			o->secret_loaded = 0;
 		}
 	}
@@ -1904,9 +1910,11 @@ static CK_RV op_init(session_t *s, op_t *op, CK_MECHANISM_PTR m, CK_OBJECT_HANDL
 	attr_t *v = attrs_find(&o->attrs, CKA_VALUE);
 	if (v == NULL)
 		return CKR_KEY_TYPE_INCONSISTENT;
-	op->key = signing ? gost_private_key(ps, v->val, v->len) : gost_public_key(ps, v->val, v->len);
-	if (op->key == NULL)
+	if (o->pk == NULL)
+		o->pk = signing ? gost_private_key(ps, v->val, v->len) : gost_public_key(ps, v->val, v->len);
+	if (o->pk == NULL || !EVP_PKEY_up_ref(o->pk))
 		return CKR_FUNCTION_FAILED;
+	op->key = o->pk;
 	if (hashes && (op->md = gost_digest_new(bits)) == NULL) {
 		op_end(op);
 		return CKR_FUNCTION_FAILED;
