@@ -28,13 +28,13 @@ import (
 	"time"
 )
 
+// Extensions of CRLs and CRL entries (RFC 5280 §5.2, §5.3).
 var (
-	crlOIDAuthorityKeyID   = asn1.ObjectIdentifier{2, 5, 29, 35}
-	crlOIDNumber           = asn1.ObjectIdentifier{2, 5, 29, 20}
-	crlOIDDeltaIndicator   = asn1.ObjectIdentifier{2, 5, 29, 27}
-	crlOIDIssuingDistPoint = asn1.ObjectIdentifier{2, 5, 29, 28}
-	crlOIDReasonCode       = asn1.ObjectIdentifier{2, 5, 29, 21}
-	crlOIDInvalidityDate   = asn1.ObjectIdentifier{2, 5, 29, 24}
+	OIDExtensionCRLNumber                = asn1.ObjectIdentifier{2, 5, 29, 20}
+	OIDExtensionDeltaCRLIndicator        = asn1.ObjectIdentifier{2, 5, 29, 27}
+	OIDExtensionIssuingDistributionPoint = asn1.ObjectIdentifier{2, 5, 29, 28}
+	OIDExtensionReasonCode               = asn1.ObjectIdentifier{2, 5, 29, 21}
+	OIDExtensionInvalidityDate           = asn1.ObjectIdentifier{2, 5, 29, 24}
 )
 
 // CRLReason is the reasonCode of RFC 5280 §5.3.1. The same enumeration is
@@ -241,13 +241,13 @@ func CreateCRL(rand io.Reader, template *CRLTemplate, issuer *Certificate, signe
 		if err != nil {
 			return nil, fmt.Errorf("pki: CRL authority key identifier: %w", err)
 		}
-		exts = append(exts, pkix.Extension{Id: crlOIDAuthorityKeyID, Value: v})
+		exts = append(exts, pkix.Extension{Id: OIDExtensionAuthorityKeyID, Value: v})
 	}
 	v, err := asn1.Marshal(template.Number)
 	if err != nil {
 		return nil, fmt.Errorf("pki: CRL number: %w", err)
 	}
-	exts = append(exts, pkix.Extension{Id: crlOIDNumber, Value: v})
+	exts = append(exts, pkix.Extension{Id: OIDExtensionCRLNumber, Value: v})
 	delta := template.BaseCRLNumber != nil
 	if delta {
 		if err := crlCheckNumber("base CRL number", template.BaseCRLNumber); err != nil {
@@ -260,7 +260,7 @@ func CreateCRL(rand io.Reader, template *CRLTemplate, issuer *Certificate, signe
 		if err != nil {
 			return nil, fmt.Errorf("pki: base CRL number: %w", err)
 		}
-		exts = append(exts, pkix.Extension{Id: crlOIDDeltaIndicator, Critical: true, Value: v})
+		exts = append(exts, pkix.Extension{Id: OIDExtensionDeltaCRLIndicator, Critical: true, Value: v})
 	}
 	exts = append(exts, template.ExtraExtensions...)
 
@@ -319,7 +319,7 @@ func crlMarshalEntry(rc RevokedCertificate, delta bool) (crlRevokedEntry, error)
 		if err != nil {
 			return crlRevokedEntry{}, err
 		}
-		e.Extensions = append(e.Extensions, pkix.Extension{Id: crlOIDReasonCode, Value: v})
+		e.Extensions = append(e.Extensions, pkix.Extension{Id: OIDExtensionReasonCode, Value: v})
 	}
 	if !rc.InvalidityDate.IsZero() {
 		// invalidityDate is a GeneralizedTime whatever the year.
@@ -327,7 +327,7 @@ func crlMarshalEntry(rc RevokedCertificate, delta bool) (crlRevokedEntry, error)
 		if err != nil {
 			return crlRevokedEntry{}, err
 		}
-		e.Extensions = append(e.Extensions, pkix.Extension{Id: crlOIDInvalidityDate, Value: v})
+		e.Extensions = append(e.Extensions, pkix.Extension{Id: OIDExtensionInvalidityDate, Value: v})
 	}
 	e.Extensions = append(e.Extensions, rc.ExtraExtensions...)
 	return e, nil
@@ -446,15 +446,15 @@ func (crl *CRL) parseExtensions() error {
 		seen[id] = true
 		var err error
 		switch {
-		case ext.Id.Equal(crlOIDNumber):
+		case ext.Id.Equal(OIDExtensionCRLNumber):
 			crl.Number, err = crlParseInteger(ext.Value)
-		case ext.Id.Equal(crlOIDDeltaIndicator):
+		case ext.Id.Equal(OIDExtensionDeltaCRLIndicator):
 			crl.BaseCRLNumber, err = crlParseInteger(ext.Value)
-		case ext.Id.Equal(crlOIDAuthorityKeyID):
+		case ext.Id.Equal(OIDExtensionAuthorityKeyID):
 			var aki crlAuthorityKeyID
 			err = revUnmarshal(ext.Value, &aki)
 			crl.AuthorityKeyId = aki.KeyIdentifier
-		case ext.Id.Equal(crlOIDIssuingDistPoint):
+		case ext.Id.Equal(OIDExtensionIssuingDistributionPoint):
 			// Kept in Extensions; a CRL scoped by its distribution point
 			// still lists its revoked serials correctly.
 		case ext.Critical:
@@ -471,7 +471,7 @@ func crlParseEntry(e crlRevokedEntry) (RevokedCertificate, error) {
 	rc := RevokedCertificate{SerialNumber: e.SerialNumber, RevocationTime: e.RevocationDate, Extensions: e.Extensions}
 	for _, ext := range e.Extensions {
 		switch {
-		case ext.Id.Equal(crlOIDReasonCode):
+		case ext.Id.Equal(OIDExtensionReasonCode):
 			var r asn1.Enumerated
 			if err := revUnmarshal(ext.Value, &r); err != nil {
 				return rc, fmt.Errorf("reason code: %w", err)
@@ -480,7 +480,7 @@ func crlParseEntry(e crlRevokedEntry) (RevokedCertificate, error) {
 			if !rc.ReasonCode.Valid() {
 				return rc, fmt.Errorf("invalid reason code %d", int(r))
 			}
-		case ext.Id.Equal(crlOIDInvalidityDate):
+		case ext.Id.Equal(OIDExtensionInvalidityDate):
 			var t time.Time
 			if err := revUnmarshalParams(ext.Value, &t, "generalized"); err != nil {
 				return rc, fmt.Errorf("invalidity date: %w", err)
@@ -607,7 +607,7 @@ func (crl *CRL) Describe(w io.Writer) error {
 			d.line(3, "Invalidity date: %s", revDescribeTime(rc.InvalidityDate))
 		}
 		for _, ext := range rc.Extensions {
-			if !ext.Id.Equal(crlOIDReasonCode) && !ext.Id.Equal(crlOIDInvalidityDate) {
+			if !ext.Id.Equal(OIDExtensionReasonCode) && !ext.Id.Equal(OIDExtensionInvalidityDate) {
 				d.line(3, "Extension %s%s: %x", ext.Id, revCriticalMark(ext.Critical), ext.Value)
 			}
 		}
@@ -617,7 +617,7 @@ func (crl *CRL) Describe(w io.Writer) error {
 }
 
 func crlKnownExtension(id asn1.ObjectIdentifier) bool {
-	return id.Equal(crlOIDNumber) || id.Equal(crlOIDDeltaIndicator) || id.Equal(crlOIDAuthorityKeyID)
+	return id.Equal(OIDExtensionCRLNumber) || id.Equal(OIDExtensionDeltaCRLIndicator) || id.Equal(OIDExtensionAuthorityKeyID)
 }
 
 // revDescriber writes indented lines and keeps the first write error, so that

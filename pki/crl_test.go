@@ -72,6 +72,12 @@ func (ca *revGoCA) issue(t testing.TB, serial int64, eku ...x509.ExtKeyUsage) (*
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  eku,
 	}
+	for _, u := range eku {
+		if u == x509.ExtKeyUsageOCSPSigning {
+			// As RFC 6960 §4.2.2.2.1 suggests for delegated responders.
+			tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, pkix.Extension{Id: OIDExtensionOCSPNoCheck, Value: []byte{0x05, 0x00}})
+		}
+	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), ca.signer)
 	if err != nil {
 		t.Fatal(err)

@@ -38,10 +38,16 @@ import (
 	"github.com/gostkey/gostkey/gost"
 )
 
+// OCSP extensions (RFC 6960 §4.4). A CA puts OCSPNoCheck (value NULL,
+// 05 00) in a delegated responder's certificate so that clients do not ask
+// about the responder itself.
 var (
-	ocspOIDBasic   = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 1}
-	ocspOIDNonce   = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 2}
-	ocspOIDSigning = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 9}
+	OIDExtensionOCSPNonce   = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 2}
+	OIDExtensionOCSPNoCheck = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 5}
+)
+
+var (
+	ocspOIDBasic = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 1}
 
 	ocspOIDSHA1   = asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}
 	ocspOIDSHA256 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
@@ -310,7 +316,7 @@ func ocspNonceExtension(nonce []byte) (pkix.Extension, error) {
 	if err != nil {
 		return pkix.Extension{}, err
 	}
-	return pkix.Extension{Id: ocspOIDNonce, Value: v}, nil
+	return pkix.Extension{Id: OIDExtensionOCSPNonce, Value: v}, nil
 }
 
 // ocspFindNonce returns the nonce extension's value. Responders before RFC 8954
@@ -318,7 +324,7 @@ func ocspNonceExtension(nonce []byte) (pkix.Extension, error) {
 // so a value that is not an OCTET STRING is taken as it is.
 func ocspFindNonce(exts []pkix.Extension) []byte {
 	for _, ext := range exts {
-		if ext.Id.Equal(ocspOIDNonce) {
+		if ext.Id.Equal(OIDExtensionOCSPNonce) {
 			var n []byte
 			if err := revUnmarshal(ext.Value, &n); err == nil {
 				return n
@@ -723,7 +729,7 @@ func ocspCheckDelegated(responder, issuer *Certificate) error {
 	}
 	ok := false
 	for _, eku := range responder.ExtKeyUsage {
-		if eku.Equal(ocspOIDSigning) {
+		if eku.Equal(OIDExtKeyUsageOCSPSigning) {
 			ok = true
 		}
 	}

@@ -141,7 +141,7 @@ func TestOCSPRequestRoundTrip(t *testing.T) {
 }
 
 func TestFindNonceRaw(t *testing.T) {
-	exts := []pkix.Extension{{Id: ocspOIDNonce, Value: []byte{0xde, 0xad, 0xbe, 0xef}}}
+	exts := []pkix.Extension{{Id: OIDExtensionOCSPNonce, Value: []byte{0xde, 0xad, 0xbe, 0xef}}}
 	if got := ocspFindNonce(exts); !bytes.Equal(got, []byte{0xde, 0xad, 0xbe, 0xef}) {
 		t.Errorf("raw nonce = %x", got)
 	}
