@@ -145,7 +145,7 @@ func (t *Token) GenerateKey(ctx context.Context, spec KeySpec) (*Key, error) {
 	}
 	key := &Key{token: t, label: spec.Label, id: id, private: true}
 	err := t.do(ctx, func(s p11.SessionHandle) error {
-		if err := t.ensureLogin(ctx, s); err != nil {
+		if err := t.ensureLogin(ctx, s, nil); err != nil {
 			return err
 		}
 		taken, err := t.findObjects(s, []*p11.Attribute{p11.NewAttribute(p11.CKA_LABEL, spec.Label)})
@@ -395,7 +395,7 @@ func (k *Key) SignContext(ctx context.Context, digest []byte, opts crypto.Signer
 	t := k.token
 	var raw []byte
 	err := t.do(ctx, func(s p11.SessionHandle) error {
-		if err := t.ensureLogin(ctx, s); err != nil {
+		if err := t.ensureLogin(ctx, s, nil); err != nil {
 			return err
 		}
 		h, err := k.privateHandle(s)
@@ -506,7 +506,7 @@ func (t *Token) ImportCertificate(ctx context.Context, key *Key, der []byte) err
 		p11.NewAttribute(p11.CKA_VALUE, der),
 	}
 	err = t.do(ctx, func(s p11.SessionHandle) error {
-		if err := t.ensureLogin(ctx, s); err != nil {
+		if err := t.ensureLogin(ctx, s, nil); err != nil {
 			return err
 		}
 		old, err := t.certificateHandles(s, key)
@@ -527,7 +527,7 @@ func (t *Token) ImportCertificate(ctx context.Context, key *Key, der []byte) err
 // DeleteCertificate removes the certificates stored with key.
 func (t *Token) DeleteCertificate(ctx context.Context, key *Key) error {
 	err := t.do(ctx, func(s p11.SessionHandle) error {
-		if err := t.ensureLogin(ctx, s); err != nil {
+		if err := t.ensureLogin(ctx, s, nil); err != nil {
 			return err
 		}
 		hs, err := t.certificateHandles(s, key)
@@ -548,7 +548,7 @@ func (t *Token) DeleteKey(ctx context.Context, key *Key) error {
 		return fmt.Errorf("pkcs11: key %q has no CKA_ID; not deleting by label alone", key.label)
 	}
 	return t.do(ctx, func(s p11.SessionHandle) error {
-		if err := t.ensureLogin(ctx, s); err != nil {
+		if err := t.ensureLogin(ctx, s, nil); err != nil {
 			return err
 		}
 		hs, err := t.findObjects(s, []*p11.Attribute{p11.NewAttribute(p11.CKA_ID, key.id)})

@@ -204,6 +204,7 @@ func runSuite(t *testing.T, mc moduleCase) {
 		}
 	})
 
+	pinFile := testkit.WriteFile(t, "pin", []byte(testUserPIN+"\n"))
 	t.Run("login", func(t *testing.T) {
 		if keys, err := tok.Keys(ctx); err != nil || len(keys) != 0 {
 			t.Fatalf("Keys on a fresh token: %v, %v", keys, err)
@@ -220,7 +221,7 @@ func runSuite(t *testing.T, mc moduleCase) {
 		if !errors.As(err, &pe) || !errors.Is(err, ErrPINIncorrect) || !pe.State.CountLow || pe.State.Locked {
 			t.Fatalf("wrong PIN: %v (%+v)", err, pe)
 		}
-		if err := tok.Login(ctx, PINFile(testkit.WriteFile(t, "pin", []byte(testUserPIN+"\n")))); err != nil {
+		if err := tok.Login(ctx, PINFile(pinFile)); err != nil {
 			t.Fatal(err)
 		}
 		if info, _ := tok.Refresh(); info.UserPIN.CountLow {

@@ -225,25 +225,26 @@ func (t *Token) sessionUser(s p11.SessionHandle) (who UserType, loggedIn bool, e
 	return 0, false, nil
 }
 
-// Login logs the user in, asking prompt for the PIN; prompt also becomes
-// the token's prompt for later logins (after the token was re-inserted,
-// or for keys that want the PIN before every signature). Login tries
-// once: a wrong PIN returns a *PINError with the PIN state after it, and
-// the caller decides whether to ask again. A locked PIN is reported
-// without asking. Being logged in already is success without a prompt.
+// Login logs the user in, asking prompt for the PIN. After a successful
+// login, prompt becomes the token's prompt for later logins (after the
+// token was re-inserted, or for keys that want the PIN before every
+// signature). Login tries once: a wrong PIN returns a *PINError with the
+// PIN state after it, and the caller decides whether to ask again. A
+// locked PIN is reported without asking. Being logged in already is
+// success without a prompt.
 func (t *Token) Login(ctx context.Context, prompt PINPrompt) error {
 	if prompt == nil {
 		return errors.New("pkcs11: Login: nil PIN prompt")
 	}
-	t.mu.Lock()
-	t.prompt = prompt
-	t.mu.Unlock()
-	return t.do(ctx, func(s p11.SessionHandle) error { return t.ensureLogin(ctx, s) })
+	return t.do(ctx, func(s p11.SessionHandle) error { return t.ensureLogin(ctx, s, prompt) })
 }
 
 // ensureLogin logs the user in on s (and so on every session of the token)
-// unless already done, using the token's prompt.
-func (t *Token) ensureLogin(ctx context.Context, s p11.SessionHandle) error {
+// unless already done, with prompt or else the token's prompt. A prompt
+// that logged in becomes the token's prompt; the token's prompt is dropped
+// when its PIN is refused, so that a stale PIN (a PIN file whose PIN was
+// changed) cannot burn one retry per operation.
+func (t *Token) ensureLogin(ctx context.Context, s p11.SessionHandle, prompt PINPrompt) error {
 	t.loginMu.Lock()
 	defer t.loginMu.Unlock()
 	who, loggedIn, err := t.sessionUser(s)
@@ -255,13 +256,29 @@ func (t *Token) ensureLogin(ctx context.Context, s p11.SessionHandle) error {
 			return t.call("C_Logout", err)
 		}
 	}
-	t.mu.Lock()
-	prompt := t.prompt
-	t.mu.Unlock()
+	if prompt == nil {
+		t.mu.Lock()
+		prompt = t.prompt
+		t.mu.Unlock()
+	}
 	if prompt == nil {
 		return fmt.Errorf("%w: token %q", ErrLoginRequired, t.label())
 	}
-	return t.login(ctx, s, User, prompt)
+	err = t.login(ctx, s, User, prompt)
+	var pe *PINError
+	switch {
+	case err == nil:
+		t.setPrompt(prompt)
+	case errors.As(err, &pe):
+		t.setPrompt(nil)
+	}
+	return err
+}
+
+func (t *Token) setPrompt(p PINPrompt) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.prompt = p
 }
 
 // login asks prompt for the PIN of user and logs in on s. A locked PIN is

@@ -740,3 +740,67 @@ func TestAlwaysAuthenticate(t *testing.T) {
 		t.Errorf("prompts for %v, want %v", users, want)
 	}
 }
+
+// A remembered prompt whose PIN went stale (changed elsewhere) costs one
+// retry, not one per operation: after the refusal it is forgotten.
+func TestStalePromptForgotten(t *testing.T) {
+	ctx := context.Background()
+	st := newStub(1)
+	tok := stubToken(t, st, Options{})
+	if err := tok.Login(ctx, fixedPIN("1234")); err != nil {
+		t.Fatal(err)
+	}
+	key, err := tok.GenerateKey(ctx, KeySpec{Label: "k", Curve: gost.CurveTC26256A})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.mu.Lock()
+	st.slots[0].userPIN, st.slots[0].loggedIn = "4321", 0
+	st.mu.Unlock()
+	digest := gost.Sum256(nil)
+	if _, err := key.Sign(nil, digest[:], nil); !errors.Is(err, ErrPINIncorrect) {
+		t.Fatalf("Sign with a stale PIN: %v", err)
+	}
+	if _, err := key.Sign(nil, digest[:], nil); !errors.Is(err, ErrLoginRequired) {
+		t.Fatalf("second Sign: %v", err)
+	}
+	if n := st.count("C_Login"); n != 2 {
+		t.Errorf("C_Login called %d times, want 2", n)
+	}
+	// A failed Login does not install its prompt either.
+	if err := tok.Login(ctx, fixedPIN("0000")); !errors.Is(err, ErrPINIncorrect) {
+		t.Fatal(err)
+	}
+	if _, err := key.Sign(nil, digest[:], nil); !errors.Is(err, ErrLoginRequired) {
+		t.Fatalf("Sign after a failed Login: %v", err)
+	}
+}
+
+func TestModulesWatch(t *testing.T) {
+	a, b := newStub(1), newStub(1)
+	b.slots[0].info.SerialNumber = "b"
+	ms := Modules{stubModule(t, a, Options{PollInterval: 5 * time.Millisecond}), stubModule(t, b, Options{PollInterval: 5 * time.Millisecond})}
+	ctx, cancel := context.WithCancel(context.Background())
+	events := ms.Watch(ctx)
+	seen := map[string]bool{}
+	for len(seen) < 2 {
+		ev := <-events
+		seen[ev.Token.Serial] = ev.Type == TokenInserted
+	}
+	if !seen["0001"] || !seen["b"] {
+		t.Errorf("initial events %v", seen)
+	}
+	// A swapped token is a removal and an insertion.
+	b.mu.Lock()
+	b.slots[0].info.SerialNumber = "c"
+	b.mu.Unlock()
+	if ev := <-events; ev.Type != TokenRemoved || ev.Token.Serial != "b" {
+		t.Errorf("event %+v", ev)
+	}
+	if ev := <-events; ev.Type != TokenInserted || ev.Token.Serial != "c" {
+		t.Errorf("event %+v", ev)
+	}
+	cancel()
+	for range events {
+	}
+}
