@@ -122,6 +122,18 @@ type VerifyOptions struct {
 	// RequireCAdES makes a missing signingCertificate(V2) attribute a
 	// MissingAttribute failure, as `openssl cms -verify -cades` does.
 	RequireCAdES bool
+
+	// Revocation of every certificate of the chain but the root is checked
+	// when CRLs are given or OCSP is set (it needs the chain, so not with
+	// SkipChainVerification). A CRL signed by the certificate's issuer
+	// settles it; otherwise, with OCSP, the certificate's first OCSP
+	// responder is asked (through OCSPQuery, default pki.QueryOCSP). A
+	// certificate neither settles fails with RevocationUnknown. A
+	// revocation dated after the checked time leaves the signature valid,
+	// unless its reason is a key or CA compromise or unspecified.
+	CRLs      []*pki.CRL
+	OCSP      bool
+	OCSPQuery OCSPQuery
 }
 
 // VerifyResult is what Verify found. Signers is in SignedData order and
@@ -267,6 +279,9 @@ func verifySigner(ctx context.Context, sd *SignedData, si *SignerInfo, r *Signer
 		return fail(ChainInvalid, "the certificate's key usage does not allow signing", nil)
 	}
 	if opts.SkipChainVerification {
+		if len(opts.CRLs) > 0 || opts.OCSP {
+			return fail(RevocationUnknown, "revocation checks need chain verification", nil)
+		}
 		return nil
 	}
 	if len(opts.Roots) == 0 {
@@ -284,6 +299,9 @@ func verifySigner(ctx context.Context, sd *SignedData, si *SignerInfo, r *Signer
 		return fail(ChainInvalid, "", err)
 	}
 	r.Chain = chain
+	if len(opts.CRLs) > 0 || opts.OCSP {
+		return checkRevocation(ctx, chain, at, opts)
+	}
 	return nil
 }
 

@@ -1,0 +1,82 @@
+package cms
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/gostkey/gostkey/pki"
+)
+
+func makeCRL(t *testing.T, id *identity, revoked ...pki.RevokedCertificate) *pki.CRL {
+	t.Helper()
+	now := time.Now()
+	der, err := pki.CreateCRL(rand.Reader, &pki.CRLTemplate{Number: big.NewInt(1), ThisUpdate: now.Add(-time.Hour),
+		NextUpdate: now.Add(24 * time.Hour), RevokedCertificates: revoked}, id.root, id.rootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crl, err := pki.ParseCRL(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return crl
+}
+
+// TestRevocation: CRLs signed by the signer's CA, and OCSP answers (through
+// VerifyOptions.OCSPQuery), decide the signer certificate's status.
+func TestRevocation(t *testing.T) {
+	id := newIdentity(t, "gost256-TCA")
+	other := newIdentity(t, "gost512-A")
+	signedAt := time.Now().Truncate(time.Second)
+	sig, err := Sign(bytes.NewReader(testContent), id.key, id.cert, &SignOptions{SigningTime: signedAt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked := func(reason pki.CRLReason, at time.Time) pki.RevokedCertificate {
+		return pki.RevokedCertificate{SerialNumber: id.cert.SerialNumber, RevocationTime: at, ReasonCode: reason}
+	}
+	ocsp := func(status pki.OCSPStatus, reason pki.CRLReason, at time.Time, err error) OCSPQuery {
+		return func(_ context.Context, url string, cert, issuer *pki.Certificate) (*pki.OCSPResponse, error) {
+			if url != "http://127.0.0.1:9/ocsp" || !bytes.Equal(issuer.Raw, id.root.Raw) {
+				t.Errorf("OCSP query to %s about the wrong issuer", url)
+			}
+			if err != nil {
+				return nil, err
+			}
+			return &pki.OCSPResponse{Responses: []pki.OCSPSingleResponse{{
+				CertID: pki.OCSPCertID{SerialNumber: cert.SerialNumber}, Status: status, RevokedAt: at, RevocationReason: reason}}}, nil
+		}
+	}
+	before, after := signedAt.Add(-time.Hour), signedAt.Add(30*time.Second)
+	for _, tc := range []struct {
+		name string
+		opts VerifyOptions
+		want Reason
+	}{
+		{"CRL without the certificate", VerifyOptions{CRLs: []*pki.CRL{makeCRL(t, id)}}, 0},
+		{"CRL: key compromise", VerifyOptions{CRLs: []*pki.CRL{makeCRL(t, id, revoked(pki.ReasonKeyCompromise, after))}}, Revoked},
+		{"CRL: superseded before signing", VerifyOptions{CRLs: []*pki.CRL{makeCRL(t, id, revoked(pki.ReasonSuperseded, before))}}, Revoked},
+		{"CRL: superseded after signing", VerifyOptions{CRLs: []*pki.CRL{makeCRL(t, id, revoked(pki.ReasonSuperseded, after))}}, 0},
+		{"CRL of another CA only", VerifyOptions{CRLs: []*pki.CRL{makeCRL(t, other, revoked(pki.ReasonKeyCompromise, before))}}, RevocationUnknown},
+		{"OCSP good", VerifyOptions{OCSP: true, OCSPQuery: ocsp(pki.OCSPGood, 0, time.Time{}, nil)}, 0},
+		{"OCSP revoked", VerifyOptions{OCSP: true, OCSPQuery: ocsp(pki.OCSPRevoked, pki.ReasonKeyCompromise, after, nil)}, Revoked},
+		{"OCSP unknown", VerifyOptions{OCSP: true, OCSPQuery: ocsp(pki.OCSPUnknown, 0, time.Time{}, nil)}, RevocationUnknown},
+		{"OCSP unreachable", VerifyOptions{OCSP: true, OCSPQuery: ocsp(0, 0, time.Time{}, errors.New("connection refused"))}, RevocationUnknown},
+		{"CRL settles before OCSP", VerifyOptions{CRLs: []*pki.CRL{makeCRL(t, id)}, OCSP: true, OCSPQuery: ocsp(pki.OCSPUnknown, 0, time.Time{}, nil)}, 0},
+		{"revocation without chain", VerifyOptions{CRLs: []*pki.CRL{makeCRL(t, id)}, SkipChainVerification: true}, RevocationUnknown},
+	} {
+		opts := tc.opts
+		if !opts.SkipChainVerification {
+			opts.Roots = []*pki.Certificate{id.root}
+		}
+		_, err := Verify(sig, nil, &opts)
+		if got := reasonOf(err); got != tc.want {
+			t.Errorf("%s: got %v (%v), want %v", tc.name, got, err, tc.want)
+		}
+	}
+}
