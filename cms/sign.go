@@ -18,7 +18,7 @@ import (
 )
 
 // SignOptions control Sign, SignMulti and AddSigner. The zero value (or nil)
-// makes a detached-false, DER, CAdES-BES signature signed now.
+// makes an attached DER CAdES-BES signature, signed now.
 type SignOptions struct {
 	// Detached leaves the content out of the SignedData. Ignored by
 	// AddSigner, which keeps the existing SignedData's choice.
@@ -122,8 +122,12 @@ func AddSigner(signedData []byte, content io.Reader, key crypto.Signer, cert *pk
 		digests, err = digestContent(content, oids, nil)
 	default:
 		if content != nil {
-			if err := sameContent(content, sd.Content); err != nil {
+			same, err := sameContent(content, sd.Content)
+			if err != nil {
 				return nil, err
+			}
+			if !same {
+				return nil, errors.New("cms: the given content differs from the embedded content")
 			}
 		}
 		digests, err = digestContent(bytes.NewReader(sd.Content), oids, nil)
@@ -161,26 +165,23 @@ func AddSigner(signedData []byte, content io.Reader, key crypto.Signer, cert *pk
 	return encodeOutput(der, opts.PEM), nil
 }
 
-// sameContent checks that r yields exactly want, reading r in pieces.
-func sameContent(r io.Reader, want []byte) error {
+// sameContent reports whether r yields exactly want, reading r in pieces
+// and stopping at the first difference.
+func sameContent(r io.Reader, want []byte) (bool, error) {
 	buf := make([]byte, 32*1024)
 	for {
 		n, err := r.Read(buf)
 		if n > len(want) || !bytes.Equal(buf[:n], want[:n]) {
-			return errors.New("cms: the given content differs from the embedded content")
+			return false, nil
 		}
 		want = want[n:]
 		if err == io.EOF {
-			break
+			return len(want) == 0, nil
 		}
 		if err != nil {
-			return fmt.Errorf("cms: reading content: %w", err)
+			return false, fmt.Errorf("cms: reading content: %w", err)
 		}
 	}
-	if len(want) != 0 {
-		return errors.New("cms: the given content differs from the embedded content")
-	}
-	return nil
 }
 
 // checkMessageDigest compares a SignerInfo's messageDigest, when it has one

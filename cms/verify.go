@@ -170,8 +170,10 @@ type SignerResult struct {
 
 // Verify checks a SignedData (PEM or DER) and each of its signers. content
 // is the document for a detached SignedData, read once whatever its size,
-// every digest the signers need computed in the same pass; it must be nil
-// for an attached one (whose content is inside).
+// every digest the signers need computed in the same pass. For an attached
+// SignedData content may be nil; when given, it must equal the embedded
+// content, or every signer fails with DigestMismatch (so a CLI can verify
+// "this file" against either kind).
 //
 // A malformed input gives an error wrapping ErrMalformed and no result.
 // Otherwise the result lists every signer; the error is nil only if there
@@ -195,12 +197,22 @@ func VerifyContext(ctx context.Context, signedData []byte, content io.Reader, op
 		return res, errors.New("cms: SignedData has no signers")
 	}
 	var digests map[string][]byte
-	var contentErr error
+	// contentErr, when set, fails every signer once its certificate is
+	// known.
+	var contentErr *SignerError
 	switch {
-	case !sd.Detached && content != nil:
-		return res, errors.New("cms: content given for a SignedData that embeds its content")
 	case sd.Detached && content == nil:
-		contentErr = errors.New("no content given")
+		contentErr = fail(ContentMissing, "", nil)
+	case !sd.Detached && content != nil:
+		same, err := sameContent(content, sd.Content)
+		if err != nil {
+			return res, err
+		}
+		if !same {
+			contentErr = fail(DigestMismatch, "the given content differs from the embedded content", nil)
+			break
+		}
+		fallthrough
 	default:
 		if !sd.Detached {
 			content = bytes.NewReader(sd.Content)
@@ -218,10 +230,12 @@ func VerifyContext(ctx context.Context, signedData []byte, content io.Reader, op
 	for i, si := range sd.Signers {
 		r := &SignerResult{DigestAlgorithm: si.DigestAlgorithm.Algorithm, SignedAttributes: si.RawSignedAttrs != nil}
 		res.Signers = append(res.Signers, r)
-		if err := verifySigner(ctx, sd, si, r, digests, contentErr, certs, opts); err != nil {
+		if ferr := verifySigner(ctx, sd, si, r, digests, contentErr, certs, opts); ferr != nil {
+			// A copy: contentErr is shared between signers.
+			err := *ferr
 			err.Index = i
-			r.Err = err
-			errs = append(errs, err)
+			r.Err = &err
+			errs = append(errs, &err)
 		}
 	}
 	return res, errors.Join(errs...)
@@ -231,7 +245,7 @@ func fail(reason Reason, detail string, err error) *SignerError {
 	return &SignerError{Reason: reason, Detail: detail, Err: err}
 }
 
-func verifySigner(ctx context.Context, sd *SignedData, si *SignerInfo, r *SignerResult, digests map[string][]byte, contentErr error, certs *certPool, opts *VerifyOptions) *SignerError {
+func verifySigner(ctx context.Context, sd *SignedData, si *SignerInfo, r *SignerResult, digests map[string][]byte, contentErr *SignerError, certs *certPool, opts *VerifyOptions) *SignerError {
 	cert, err := certs.find(si)
 	if err != nil {
 		return fail(CertificateNotFound, "", err)
@@ -243,7 +257,7 @@ func verifySigner(ctx context.Context, sd *SignedData, si *SignerInfo, r *Signer
 	}
 	r.Algorithm = alg
 	if contentErr != nil {
-		return fail(ContentMissing, "", contentErr)
+		return contentErr
 	}
 	contentDigest := digests[si.DigestAlgorithm.Algorithm.String()]
 	if si.RawSignedAttrs == nil {

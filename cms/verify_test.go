@@ -387,8 +387,15 @@ func TestVerifyErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Verify(sig, bytes.NewReader(testContent), nil); err == nil {
-		t.Error("content accepted for an attached SignedData")
+	// Content given for an attached SignedData must be the embedded one.
+	opts := &VerifyOptions{Roots: []*pki.Certificate{id.root}}
+	if _, err := Verify(sig, bytes.NewReader(testContent), opts); err != nil {
+		t.Errorf("attached with its own content: %v", err)
+	}
+	for _, other := range [][]byte{testContent[1:], append(bytes.Clone(testContent), 'x'), flipAt(testContent, 3), {}} {
+		if _, err := Verify(sig, bytes.NewReader(other), opts); reasonOf(err) != DigestMismatch {
+			t.Errorf("attached with other content %q: %v", other, err)
+		}
 	}
 	if _, err := Verify(sig[:len(sig)-1], nil, nil); !errors.Is(err, ErrMalformed) {
 		t.Errorf("truncated: %v", err)
