@@ -41,7 +41,10 @@
 // attributes), matches signingCertificateV2 (and the SHA-1
 // signingCertificate) against the certificate, compares messageDigest with
 // the content, and verifies the chain to VerifyOptions.Roots at the
-// signing time (or VerifyOptions.CurrentTime, or now). Each failure is a
+// signing time (or VerifyOptions.CurrentTime, or now). With
+// VerifyOptions.CRLs or OCSP it then checks every certificate of the chain
+// but the root for revocation (pki.CRL.CheckCertificate, pki.QueryOCSP);
+// VerifyContext bounds OCSP queries with a context. Each failure is a
 // *SignerError whose Reason a caller can branch on; the error Verify
 // returns joins them, and errors.Is(err, ErrMalformed) tells unreadable
 // input from an invalid signature.

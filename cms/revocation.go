@@ -3,7 +3,9 @@ package cms
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gostkey/gostkey/pki"
@@ -28,37 +30,40 @@ func checkRevocation(ctx context.Context, chain []*pki.Certificate, at time.Time
 	for i := 0; i+1 < len(chain); i++ {
 		cert, issuer := chain[i], chain[i+1]
 		settled, ferr := checkCRLs(cert, issuer, at, opts.CRLs)
-		if ferr != nil || settled {
-			if ferr != nil {
-				ferr.Detail = fmt.Sprintf("certificate %X: %s", cert.SerialNumber, ferr.Detail)
-			}
-			return ferr
+		switch {
+		case ferr == nil && settled:
+			continue
+		case ferr == nil && !opts.OCSP:
+			ferr = fail(RevocationUnknown, "no CRL from its issuer", nil)
+		case ferr == nil:
+			ferr = checkOCSP(ctx, cert, issuer, at, opts)
 		}
-		if !opts.OCSP {
-			return fail(RevocationUnknown, fmt.Sprintf("no CRL from the issuer of certificate %X", cert.SerialNumber), nil)
-		}
-		if ferr := checkOCSP(ctx, cert, issuer, at, opts); ferr != nil {
-			ferr.Detail = fmt.Sprintf("certificate %X: %s", cert.SerialNumber, ferr.Detail)
+		if ferr != nil {
+			ferr.Detail = strings.TrimSuffix(fmt.Sprintf("certificate %X: %s", cert.SerialNumber, ferr.Detail), ": ")
 			return ferr
 		}
 	}
 	return nil
 }
 
-// checkCRLs looks cert up in the CRLs its issuer signed; settled is false
-// when none of them is the issuer's.
+// checkCRLs checks cert against the CRLs its issuer signed; settled is
+// false when none of them is the issuer's (a CRL under the issuer's name
+// whose signature fails is no evidence either way).
 func checkCRLs(cert, issuer *pki.Certificate, at time.Time, crls []*pki.CRL) (settled bool, ferr *SignerError) {
 	for _, crl := range crls {
-		if !bytes.Equal(crl.RawIssuer, issuer.RawSubject) || crl.CheckSignatureFrom(issuer) != nil {
+		if !bytes.Equal(crl.RawIssuer, issuer.RawSubject) {
 			continue
 		}
-		settled = true
-		entry, ok := crl.Lookup(cert.SerialNumber)
-		if !ok || entry.ReasonCode == pki.ReasonRemoveFromCRL {
-			continue
-		}
-		if revokedAt(entry.RevocationTime, entry.ReasonCode, at) {
-			return true, fail(Revoked, fmt.Sprintf("revoked %s (%v) per CRL", entry.RevocationTime.UTC().Format(time.RFC3339), entry.ReasonCode), nil)
+		err := crl.CheckCertificate(cert, issuer)
+		var revoked *pki.RevokedError
+		switch {
+		case errors.As(err, &revoked):
+			if ferr := revocationFailure(revoked, at); ferr != nil {
+				return true, ferr
+			}
+			settled = true
+		case err == nil:
+			settled = true
 		}
 	}
 	return settled, nil
@@ -76,21 +81,25 @@ func checkOCSP(ctx context.Context, cert, issuer *pki.Certificate, at time.Time,
 	if err != nil {
 		return fail(RevocationUnknown, "OCSP", err)
 	}
-	sr, ok := resp.Lookup(cert.SerialNumber)
-	if !ok {
-		return fail(RevocationUnknown, "the OCSP response does not mention the certificate", nil)
-	}
-	switch sr.Status {
-	case pki.OCSPGood:
+	err = resp.CheckCertificate(cert)
+	var revoked *pki.RevokedError
+	switch {
+	case err == nil:
 		return nil
-	case pki.OCSPRevoked:
-		if revokedAt(sr.RevokedAt, sr.RevocationReason, at) {
-			return fail(Revoked, fmt.Sprintf("revoked %s (%v) per OCSP", sr.RevokedAt.UTC().Format(time.RFC3339), sr.RevocationReason), nil)
-		}
-		return nil
+	case errors.As(err, &revoked):
+		return revocationFailure(revoked, at)
 	default:
-		return fail(RevocationUnknown, "OCSP status "+sr.Status.String(), nil)
+		return fail(RevocationUnknown, "OCSP", err)
 	}
+}
+
+// revocationFailure applies revokedAt to a revocation: a Revoked failure,
+// or nil when the revocation leaves a signature made at time at standing.
+func revocationFailure(revoked *pki.RevokedError, at time.Time) *SignerError {
+	if !revokedAt(revoked.RevokedAt, revoked.Reason, at) {
+		return nil
+	}
+	return fail(Revoked, "", revoked)
 }
 
 // revokedAt says whether a revocation invalidates a signature checked at

@@ -6,6 +6,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -77,6 +80,52 @@ func TestRevocation(t *testing.T) {
 		_, err := Verify(sig, nil, &opts)
 		if got := reasonOf(err); got != tc.want {
 			t.Errorf("%s: got %v (%v), want %v", tc.name, got, err, tc.want)
+		}
+	}
+}
+
+// TestRevocationOCSPResponder: the default query path (pki.QueryOCSP) against
+// a responder on loopback that signs with the CA key: good, then revoked.
+func TestRevocationOCSPResponder(t *testing.T) {
+	id := newIdentity(t, "gost512-C")
+	sig, err := Sign(bytes.NewReader(testContent), id.key, id.cert, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var status atomic.Int32 // a pki.OCSPStatus, set by the test, read by the handler
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, err := pki.ReadOCSPHTTPRequest(r, "/")
+		if err != nil || len(req.CertIDs) != 1 {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		now := time.Now()
+		sr := pki.OCSPSingleResponse{CertID: req.CertIDs[0], Status: pki.OCSPStatus(status.Load()), ThisUpdate: now.Add(-time.Minute)}
+		if sr.Status == pki.OCSPRevoked {
+			sr.RevokedAt, sr.RevocationReason = now.Add(-time.Hour), pki.ReasonKeyCompromise
+		}
+		der, err := pki.CreateOCSPResponse(rand.Reader, &pki.OCSPResponseTemplate{ProducedAt: now, Responses: []pki.OCSPSingleResponse{sr}, Nonce: req.Nonce}, id.root, id.root, id.rootKey)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/ocsp-response")
+		w.Write(der)
+	}))
+	defer srv.Close()
+	// The certificate names a responder nobody listens on; send its
+	// queries to the test server instead, through the default client.
+	query := func(ctx context.Context, url string, cert, issuer *pki.Certificate) (*pki.OCSPResponse, error) {
+		return defaultOCSPQuery(ctx, srv.URL+"/", cert, issuer)
+	}
+	for _, tc := range []struct {
+		status pki.OCSPStatus
+		want   Reason
+	}{{pki.OCSPGood, 0}, {pki.OCSPRevoked, Revoked}, {pki.OCSPUnknown, RevocationUnknown}} {
+		status.Store(int32(tc.status))
+		_, err := Verify(sig, nil, &VerifyOptions{Roots: []*pki.Certificate{id.root}, OCSP: true, OCSPQuery: query})
+		if got := reasonOf(err); got != tc.want {
+			t.Errorf("%v: got %v (%v), want %v", tc.status, got, err, tc.want)
 		}
 	}
 }
