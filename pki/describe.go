@@ -8,6 +8,8 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/hex"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -309,4 +311,55 @@ func (r *CertificateRequest) Describe(w io.Writer) error {
 	}
 	d.line(1, "Подпись (Signature)", fmt.Sprintf("%d bytes, %s", len(r.Signature), sigState))
 	return d.err
+}
+
+// ParseObjects reads what `gostkey cert show` is given: PEM with any number
+// of CERTIFICATE, CERTIFICATE REQUEST and X509 CRL blocks (others are
+// skipped), or one DER certificate, request or CRL (or concatenated DER
+// certificates). Each result is a *Certificate, *CertificateRequest or *CRL.
+func ParseObjects(data []byte) ([]Describer, error) {
+	if isPEM(data) {
+		var objs []Describer
+		for rest := data; ; {
+			var block *pem.Block
+			if block, rest = pem.Decode(rest); block == nil {
+				break
+			}
+			var obj Describer
+			var err error
+			switch block.Type {
+			case "CERTIFICATE":
+				obj, err = ParseCertificate(block.Bytes)
+			case "CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST":
+				obj, err = ParseCertificateRequest(block.Bytes)
+			case "X509 CRL":
+				obj, err = ParseCRL(block.Bytes)
+			default:
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s block: %w", block.Type, err)
+			}
+			objs = append(objs, obj)
+		}
+		if len(objs) == 0 {
+			return nil, errors.New("pki: no certificate, request or CRL in PEM data")
+		}
+		return objs, nil
+	}
+	certs, certErr := ParseCertificates(data)
+	if certErr == nil {
+		objs := make([]Describer, len(certs))
+		for i, c := range certs {
+			objs[i] = c
+		}
+		return objs, nil
+	}
+	if r, err := ParseCertificateRequest(data); err == nil {
+		return []Describer{r}, nil
+	}
+	if crl, err := ParseCRL(data); err == nil {
+		return []Describer{crl}, nil
+	}
+	return nil, fmt.Errorf("pki: not a certificate, request or CRL (as a certificate: %w)", certErr)
 }

@@ -3,9 +3,15 @@ package pki
 import (
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 type failingWriter struct{}
@@ -89,5 +95,58 @@ func TestDescribeRequest(t *testing.T) {
 	}
 	if err := Describe(&b, "text"); err == nil {
 		t.Error("a string was described")
+	}
+}
+
+func TestParseObjects(t *testing.T) {
+	key := testKey(t, "streebog256")
+	root := issue(t, caTemplate("root"), nil, key)
+	csr, err := CreateCertificateRequest(rand.Reader, &CertificateRequest{Subject: Name{CommonName: "x"}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crl, err := CreateCRL(rand.Reader, &CRLTemplate{Number: big.NewInt(1), ThisUpdate: testNow, NextUpdate: testNow.Add(time.Hour)}, root.cert, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bundle []byte
+	for _, b := range []*pem.Block{
+		{Type: "CERTIFICATE", Bytes: root.cert.Raw},
+		{Type: "PRIVATE KEY", Bytes: []byte{1}},
+		{Type: "CERTIFICATE REQUEST", Bytes: csr},
+		{Type: "X509 CRL", Bytes: crl},
+	} {
+		bundle = append(bundle, pem.EncodeToMemory(b)...)
+	}
+	tests := []struct {
+		name  string
+		data  []byte
+		types []string
+	}{
+		{"PEM bundle", bundle, []string{"*pki.Certificate", "*pki.CertificateRequest", "*pki.CRL"}},
+		{"DER certificate", root.cert.Raw, []string{"*pki.Certificate"}},
+		{"DER request", csr, []string{"*pki.CertificateRequest"}},
+		{"DER CRL", crl, []string{"*pki.CRL"}},
+	}
+	for _, tt := range tests {
+		objs, err := ParseObjects(tt.data)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		var types []string
+		for _, o := range objs {
+			types = append(types, fmt.Sprintf("%T", o))
+			if err := Describe(io.Discard, o); err != nil {
+				t.Errorf("%s: Describe: %v", tt.name, err)
+			}
+		}
+		if !reflect.DeepEqual(types, tt.types) {
+			t.Errorf("%s: got %v, want %v", tt.name, types, tt.types)
+		}
+	}
+	for _, bad := range [][]byte{[]byte("hello"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{1}})} {
+		if _, err := ParseObjects(bad); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
 	}
 }

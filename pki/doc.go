@@ -41,8 +41,13 @@
 // names is kept and an issuer name is copied byte for byte. ParseName reads
 // the RFC 4514 form String writes and OpenSSL's "/C=RU/CN=…" form. The
 // checksums of SNILS, INN, OGRN and OGRNIP are checked by ValidateSNILS and
-// friends and by Name.ValidateQualified; failures are *QualifiedFieldError,
-// which names the field but never echoes the value.
+// friends and by Name.ValidateQualified, and CheckQualifiedProfile lints a
+// whole certificate or template; failures are *QualifiedFieldError, which
+// names the field but never echoes the value.
+//
+// Describe (and the Describe methods) print certificates, requests and
+// CRLs for people, with the qualified fields named in Russian and English;
+// ParseObjects reads whichever of them a PEM or DER file holds.
 //
 // Key identifiers (subject and authority) are the SHA-1 of the
 // subjectPublicKey bits, as OpenSSL computes them (see KeyID).

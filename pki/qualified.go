@@ -1,6 +1,8 @@
 package pki
 
 import (
+	"crypto/x509"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 	"math/big"
@@ -182,6 +184,57 @@ func (n *Name) ValidateQualified() error {
 				errs = append(errs, err)
 			}
 		}
+	}
+	return errors.Join(errs...)
+}
+
+// qualifiedPolicies are the signing-tool classes КС1…КА1.
+var qualifiedPolicies = []asn1.ObjectIdentifier{OIDPolicyKC1, OIDPolicyKC2, OIDPolicyKC3, OIDPolicyKB1, OIDPolicyKB2, OIDPolicyKA1}
+
+// CheckQualifiedProfile lints a qualified certificate, or a template about
+// to be signed, against the Russian qualified profile as gostkey applies
+// it: a subject that names a person (SNILS, with surname and given name)
+// or a business (OGRN or OGRNIP), with valid checksums on every
+// identifier present; a common name; digitalSignature in the key usage;
+// subjectSignTool and a complete issuerSignTool; and a signing-tool class
+// among the certificate policies. It returns every problem joined, each a
+// *QualifiedFieldError naming the field.
+func CheckQualifiedProfile(c *Certificate) error {
+	var errs []error
+	problem := func(field, reason string) { errs = append(errs, &QualifiedFieldError{field, reason}) }
+	s := &c.Subject
+	if err := s.ValidateQualified(); err != nil {
+		errs = append(errs, err)
+	}
+	if s.SNILS == "" && s.OGRN == "" && s.OGRNIP == "" {
+		problem("SNILS", "the subject has neither SNILS nor OGRN/OGRNIP")
+	}
+	if s.SNILS != "" && s.Surname == "" {
+		problem("SN", "a person's certificate needs a surname")
+	}
+	if s.SNILS != "" && s.GivenName == "" {
+		problem("GN", "a person's certificate needs a given name")
+	}
+	if s.CommonName == "" {
+		problem("CN", "missing")
+	}
+	if c.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+		problem("keyUsage", "digitalSignature missing")
+	}
+	if c.SubjectSignTool == "" {
+		problem("subjectSignTool", "missing")
+	}
+	if t := c.IssuerSignTool; t == nil || t.SignTool == "" || t.CATool == "" || t.SignToolCert == "" || t.CAToolCert == "" {
+		problem("issuerSignTool", "missing or incomplete")
+	}
+	hasClass := false
+	for _, p := range c.PolicyIdentifiers {
+		for _, q := range qualifiedPolicies {
+			hasClass = hasClass || p.Equal(q)
+		}
+	}
+	if !hasClass {
+		problem("certificatePolicies", "no signing-tool class (КС1…КА1)")
 	}
 	return errors.Join(errs...)
 }

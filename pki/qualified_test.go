@@ -1,6 +1,8 @@
 package pki
 
 import (
+	"crypto/x509"
+	"encoding/asn1"
 	"errors"
 	"testing"
 )
@@ -81,5 +83,42 @@ func TestNameValidateQualified(t *testing.T) {
 	}
 	if len(fields) != 2 || fields[0] != "SNILS" || fields[1] != "INN" {
 		t.Fatalf("failures %v (%v), want SNILS and INN", fields, err)
+	}
+}
+
+func TestCheckQualifiedProfile(t *testing.T) {
+	if err := CheckQualifiedProfile(leafTemplate()); err != nil {
+		t.Fatalf("the test leaf template: %v", err)
+	}
+	tests := []struct {
+		field string
+		mod   func(*Certificate)
+	}{
+		{"SNILS", func(c *Certificate) { c.Subject.SNILS = "" }},
+		{"SNILS", func(c *Certificate) { c.Subject.SNILS = "11223344594" }},
+		{"INN", func(c *Certificate) { c.Subject.INN = "500100732258" }},
+		{"SN", func(c *Certificate) { c.Subject.Surname = "" }},
+		{"GN", func(c *Certificate) { c.Subject.GivenName = "" }},
+		{"CN", func(c *Certificate) { c.Subject.CommonName = "" }},
+		{"keyUsage", func(c *Certificate) { c.KeyUsage = x509.KeyUsageKeyEncipherment }},
+		{"subjectSignTool", func(c *Certificate) { c.SubjectSignTool = "" }},
+		{"issuerSignTool", func(c *Certificate) { c.IssuerSignTool.CAToolCert = "" }},
+		{"issuerSignTool", func(c *Certificate) { c.IssuerSignTool = nil }},
+		{"certificatePolicies", func(c *Certificate) { c.PolicyIdentifiers = []asn1.ObjectIdentifier{OIDPolicyAnyPolicy} }},
+	}
+	for _, tt := range tests {
+		c := leafTemplate()
+		tt.mod(c)
+		err := CheckQualifiedProfile(c)
+		var qe *QualifiedFieldError
+		if !errors.As(err, &qe) || qe.Field != tt.field {
+			t.Errorf("%s: got %v", tt.field, err)
+		}
+	}
+	// A business: OGRN instead of SNILS, no person's names needed.
+	c := leafTemplate()
+	c.Subject = Name{CommonName: "ООО «Ромашка»", OGRN: "1027700132195", INNLE: "7707083893"}
+	if err := CheckQualifiedProfile(c); err != nil {
+		t.Errorf("business certificate: %v", err)
 	}
 }
