@@ -11,7 +11,9 @@ import (
 	"errors"
 	"math/big"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +35,10 @@ type moduleCase struct {
 	retryLimit int
 	// removable: the module simulates pulling a token (see pull).
 	removable bool
+	// toolKeyType is a pkcs11-tool --key-type this package must be able to
+	// use when OpenSC made the key; "" skips the check.
+	toolKeyType string
+	toolCurve   *gost.Curve // the curve that key type gives
 }
 
 type keyCase struct {
@@ -124,6 +130,9 @@ func moduleCases() []moduleCase {
 			keys:       gostKeyCases(),
 			retryLimit: 10,
 			removable:  true,
+			// OpenSC sends the CryptoPro-A OID for 2012-256 "B".
+			toolKeyType: "GOSTR3410-2012-256:B",
+			toolCurve:   gost.CurveCryptoProA,
 		},
 	}
 }
@@ -284,6 +293,10 @@ func runSuite(t *testing.T, mc moduleCase) {
 	})
 
 	t.Run("digest order", func(t *testing.T) { digestOrder(t, path, tok, keys) })
+
+	if mc.toolKeyType != "" {
+		t.Run("pkcs11-tool key", func(t *testing.T) { toolKey(t, mc, path, tok) })
+	}
 
 	if mc.removable {
 		t.Run("removal", func(t *testing.T) { removal(t, m, tok, keys) })
@@ -559,5 +572,36 @@ func digestOrder(t *testing.T, path string, tok *Token, keys map[string]*Key) {
 	}
 	if checked == 0 {
 		t.Skip("no GOST keys on this module")
+	}
+}
+
+// toolKey has OpenSC's pkcs11-tool generate a key, then lists and signs
+// with it here: keys made by other software are usable.
+func toolKey(t *testing.T, mc moduleCase, path string, tok *Token) {
+	tool, err := exec.LookPath("pkcs11-tool")
+	if err != nil {
+		testkit.Missing(t, "pkcs11-tool (opensc)")
+	}
+	out, err := exec.Command(tool, "--module", path, "--slot", strconv.FormatUint(uint64(tok.SlotID()), 10),
+		"--login", "--pin", testUserPIN, "--keypairgen", "--key-type", mc.toolKeyType,
+		"--label", "tool key", "--id", "7001").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pkcs11-tool: %v: %s", err, out)
+	}
+	ctx := context.Background()
+	key, err := tok.FindKey(ctx, "pkcs11:object=tool%20key;id=%70%01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, ok := key.Public().(*gost.PublicKey)
+	if !ok || pub.Curve != mc.toolCurve || !key.HasPrivateKey() {
+		t.Fatalf("pkcs11-tool key: %T on %v", key.Public(), pub)
+	}
+	signAndCheck(t, key)
+	if err := tok.DeleteKey(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tok.FindKey(ctx, "tool key"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("after DeleteKey: %v", err)
 	}
 }
