@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gostkey/gostkey/internal/testkit"
 )
@@ -71,13 +72,7 @@ func cTest(t *testing.T) string {
 func runCTest(t *testing.T, wrapper []string, extraEnv ...string) {
 	t.Helper()
 	mod, bin := module(t), cTest(t)
-	e := env(t)
-	base := ""
-	for _, kv := range e {
-		if strings.HasPrefix(kv, "GOSTKEY_SOFTTOKEN_CONF=") {
-			base = filepath.Join(filepath.Dir(strings.TrimPrefix(kv, "GOSTKEY_SOFTTOKEN_CONF=")), "tokens")
-		}
-	}
+	e, base := env(t)
 	args := append(append([]string{}, wrapper...), bin, mod, base)
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(e, extraEnv...)
@@ -106,6 +101,56 @@ func TestCValgrind(t *testing.T) {
 		testkit.Missing(t, "valgrind")
 	}
 	runCTest(t, []string{"valgrind", "-q", "--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite"}, "P11TEST_QUICK=1")
+}
+
+// TestPINCounterSurvivesKill kills a process in the middle of checking a
+// wrong PIN: the attempt must already be on disk, so killing the process
+// buys no extra try. The token's PBKDF2 iteration count is raised by hand
+// so that the check takes long enough to be interrupted.
+func TestPINCounterSurvivesKill(t *testing.T) {
+	t.Parallel()
+	requirePkcs11Tool(t)
+	e, base := env(t)
+	p := tool{t, module(t), e}
+	p.run("--init-token", "--slot", "0", "--label", "kill", "--so-pin", "87654321")
+	p.run("--init-pin", "--slot", "0", "--so-pin", "87654321", "--pin", "1234")
+	confs, err := filepath.Glob(filepath.Join(base, "*", "token.conf"))
+	if err != nil || len(confs) != 1 {
+		t.Fatalf("token.conf: %v %v", confs, err)
+	}
+	state, err := os.ReadFile(confs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := regexp.MustCompile(`(?m)^iterations \d+$`).ReplaceAll(state, []byte("iterations 2000000000"))
+	if err := os.WriteFile(confs[0], slow, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("pkcs11-tool", "--module", p.module, "--slot", "0", "--login", "--pin", "9999", "--list-objects")
+	cmd.Env = p.env
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		b, err := os.ReadFile(confs[0])
+		if err == nil && bytes.Contains(b, []byte("\nuser_fail 1\n")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("the failed attempt was not recorded while the PIN was being checked:\n%s", b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if out := p.run("--list-token-slots"); !strings.Contains(out, "user PIN count low") {
+		t.Errorf("after the kill the token forgot the attempt:\n%s", out)
+	}
 }
 
 // TestParsersASan mutates valid attribute lists, object files, token.conf
@@ -145,17 +190,19 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// env makes a fresh token directory and a config with a cheap KDF (tests
-// do many logins; the iteration count is stored per token at init).
-func env(t *testing.T) []string {
+// env makes a fresh token base directory and a config with a cheap KDF
+// (tests do many logins; the iteration count is stored per token at init)
+// and returns the environment naming it and the base directory.
+func env(t *testing.T) ([]string, string) {
 	t.Helper()
 	dir := t.TempDir()
+	tokens := filepath.Join(dir, "tokens")
 	conf := filepath.Join(dir, "softtoken.conf")
-	body := "directory = " + filepath.Join(dir, "tokens") + "\nkdf_iterations = 1000\npin_retries = 3\npoll_interval_ms = 20\n"
+	body := "directory = " + tokens + "\nkdf_iterations = 1000\npin_retries = 3\npoll_interval_ms = 20\n"
 	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return append(os.Environ(), "GOSTKEY_SOFTTOKEN_CONF="+conf, "GOSTKEY_SOFTTOKEN_DIR=")
+	return append(os.Environ(), "GOSTKEY_SOFTTOKEN_CONF="+conf, "GOSTKEY_SOFTTOKEN_DIR="), tokens
 }
 
 type tool struct {
@@ -244,7 +291,8 @@ func TestPkcs11Tool(t *testing.T) {
 	t.Parallel()
 	requirePkcs11Tool(t)
 	testkit.RequireOpenSSL(t)
-	p := tool{t, module(t), env(t)}
+	e, _ := env(t)
+	p := tool{t, module(t), e}
 
 	out := p.run("--list-slots")
 	if !strings.Contains(out, "uninitialized") {
