@@ -130,6 +130,14 @@ unique_subject = no
 crl_extensions = crl_ext
 [crl_ext]
 authorityKeyIdentifier = keyid:always
+# A delta CRL scoped by a critical distribution point (openssl ca -gencrl
+# -crlexts delta_ext); openssl has no syntax for deltaCRL but DER.
+[delta_ext]
+authorityKeyIdentifier = keyid:always
+issuingDistributionPoint = critical, @idp
+deltaCRL = critical, DER:02:02:0f:ff
+[idp]
+fullname = URI:http://ca.test/revocation.crl
 `, testkit.OpenSSLConfig(), filepath.Join(dir, "index.txt"), filepath.Join(dir, "crlnumber"), p.caPath, p.caKeyPath))
 	ca := func(args ...string) { run(append([]string{"ca", "-config", p.configPath, "-batch"}, args...)...) }
 	ca("-revoke", p.revoked.path, "-crl_compromise", revCompromiseTime.Format("20060102150405Z"))

@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -58,8 +59,12 @@ func TestCRLSeedsParse(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", p, err)
 		}
-		if len(crl.RevokedCertificates) != 2 || crl.Number == nil || crl.Number.Int64() != 0x1000 {
-			t.Errorf("%s: %d entries, number %v", p, len(crl.RevokedCertificates), crl.Number)
+		wantNumber, wantBase := int64(0x1000), false
+		if strings.HasSuffix(p, "-delta.crl.der") {
+			wantNumber, wantBase = 0x1001, true
+		}
+		if len(crl.RevokedCertificates) != 2 || crl.Number == nil || crl.Number.Int64() != wantNumber || (crl.BaseCRLNumber != nil) != wantBase {
+			t.Errorf("%s: %d entries, number %v, base %v", p, len(crl.RevokedCertificates), crl.Number, crl.BaseCRLNumber)
 		}
 	}
 }

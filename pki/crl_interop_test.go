@@ -168,6 +168,29 @@ func testOpenSSLCRL(t *testing.T, p *revPKI, full bool) {
 		}
 		return c.CheckSignatureFrom(p.ca)
 	})
+
+	deltaPath := filepath.Join(p.dir, "openssl-delta.crl.pem")
+	testkit.OpenSSL(t, nil, "ca", "-config", p.configPath, "-gencrl", "-crlexts", "delta_ext", "-out", deltaPath)
+	if data, err = os.ReadFile(deltaPath); err != nil {
+		t.Fatal(err)
+	}
+	delta, err := ParseCRL(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := delta.CheckSignatureFrom(p.ca); err != nil {
+		t.Fatal(err)
+	}
+	if delta.Number.Int64() != 0x1001 || delta.BaseCRLNumber == nil || delta.BaseCRLNumber.Int64() != 0x0fff {
+		t.Errorf("delta CRL number %v, base %v", delta.Number, delta.BaseCRLNumber)
+	}
+	var idp bool
+	for _, e := range delta.Extensions {
+		idp = idp || e.Id.Equal(OIDExtensionIssuingDistributionPoint) && e.Critical
+	}
+	if !idp {
+		t.Error("the critical issuing distribution point is not in Extensions")
+	}
 }
 
 func testOpenSSLRequest(t *testing.T, p *revPKI, spec revKeySpec) {

@@ -42,12 +42,20 @@ unique_subject = no
 crl_extensions = crl_ext
 [crl_ext]
 authorityKeyIdentifier = keyid:always
+[delta_ext]
+authorityKeyIdentifier = keyid:always
+issuingDistributionPoint = critical, @idp
+deltaCRL = critical, DER:02:02:0f:ff
+[idp]
+fullname = URI:http://ca.test/revocation.crl
 CNF
 	openssl ca -config ca.cnf -batch -revoke revoked.pem -crl_compromise 20260102030405Z
 	openssl ca -config ca.cnf -batch -revoke superseded.pem -crl_reason superseded
 	openssl ca -config ca.cnf -batch -valid responder.pem
 	openssl ca -config ca.cnf -batch -gencrl -out crl.pem
 	openssl crl -in crl.pem -outform DER -out "$crl/openssl-$name.crl.der"
+	openssl ca -config ca.cnf -batch -gencrl -crlexts delta_ext -out delta.pem
+	openssl crl -in delta.pem -outform DER -out "$crl/openssl-$name-delta.crl.der"
 	openssl ocsp -issuer ca.pem -sha1 -cert revoked.pem -cert responder.pem -reqout "$ocsp/openssl-$name-sha1.req.der"
 	openssl ocsp -issuer ca.pem "$md" -cert revoked.pem -reqout req.der
 	cp req.der "$ocsp/openssl-$name-${md#-}.req.der"
