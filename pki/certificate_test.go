@@ -356,3 +356,17 @@ func TestParseCertificatesForms(t *testing.T) {
 		t.Error("trailing byte accepted")
 	}
 }
+
+func TestValidityTimeEncoding(t *testing.T) {
+	// RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050.
+	tmpl := caTemplate("x")
+	tmpl.NotBefore = time.Date(2049, 12, 31, 23, 59, 59, 0, time.FixedZone("MSK", 3*3600))
+	tmpl.NotAfter = time.Date(2050, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := issue(t, tmpl, nil, testKey(t, "p256")).cert
+	if !c.NotBefore.Equal(tmpl.NotBefore) || !c.NotAfter.Equal(tmpl.NotAfter) {
+		t.Fatalf("validity %v – %v", c.NotBefore, c.NotAfter)
+	}
+	if !bytes.Contains(c.RawTBSCertificate, []byte("\x17\x0d491231205959Z\x18\x0f20500101000000Z")) {
+		t.Fatal("validity not written as UTCTime (in UTC), then GeneralizedTime")
+	}
+}

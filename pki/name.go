@@ -40,6 +40,8 @@ type AttributeTypeAndValue struct {
 	Type  asn1.ObjectIdentifier
 	Value string
 	Tag   int
+
+	rdn int // index of the RDN a parsed attribute came from
 }
 
 // Name is an X.509 distinguished name with a typed field for each
@@ -160,7 +162,7 @@ func ParseNameDER(der []byte) (Name, error) {
 		return Name{}, errors.New("pki: trailing data after name")
 	}
 	n := Name{Raw: append([]byte(nil), der...)}
-	for _, rdn := range rdns {
+	for i, rdn := range rdns {
 		if rdn.Class != asn1.ClassUniversal || rdn.Tag != asn1.TagSet {
 			return Name{}, errors.New("pki: malformed name: RDN is not a SET")
 		}
@@ -176,7 +178,7 @@ func ParseNameDER(der []byte) (Name, error) {
 			if err != nil {
 				return Name{}, fmt.Errorf("pki: name attribute %v: %w", atv.Type, err)
 			}
-			n.Attributes = append(n.Attributes, AttributeTypeAndValue{Type: atv.Type, Value: s, Tag: atv.Value.Tag})
+			n.Attributes = append(n.Attributes, AttributeTypeAndValue{Type: atv.Type, Value: s, Tag: atv.Value.Tag, rdn: i})
 			if a := attributeByOID(atv.Type); a != nil {
 				if f := a.field(&n); *f == "" {
 					*f = s
@@ -319,12 +321,23 @@ func (n Name) String() string {
 	atvs := n.Attributes
 	if atvs == nil {
 		atvs = n.attributes()
+		for i := range atvs {
+			atvs[i].rdn = i
+		}
 	}
-	parts := make([]string, 0, len(atvs))
+	var b strings.Builder
 	for i := len(atvs) - 1; i >= 0; i-- {
-		parts = append(parts, attributeLabel(atvs[i].Type)+"="+escapeDNValue(atvs[i].Value))
+		if i < len(atvs)-1 {
+			// Attributes of one multi-valued RDN are joined by '+'.
+			if atvs[i].rdn == atvs[i+1].rdn {
+				b.WriteByte('+')
+			} else {
+				b.WriteByte(',')
+			}
+		}
+		b.WriteString(attributeLabel(atvs[i].Type) + "=" + escapeDNValue(atvs[i].Value))
 	}
-	return strings.Join(parts, ",")
+	return b.String()
 }
 
 func escapeDNValue(s string) string {

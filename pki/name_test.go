@@ -165,3 +165,29 @@ func TestParseName(t *testing.T) {
 		}
 	}
 }
+
+func TestNameStringMultiValuedRDN(t *testing.T) {
+	set, err := asn1.MarshalWithParams([]rawAttribute{
+		{OIDCommonName, asn1.RawValue{Tag: asn1.TagUTF8String, Bytes: []byte("Иванов")}},
+		{OIDSNILS, asn1.RawValue{Tag: asn1.TagNumericString, Bytes: []byte("11223344595")}},
+	}, "set")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := asn1.MarshalWithParams([]rawAttribute{{OIDCountry, asn1.RawValue{Tag: asn1.TagPrintableString, Bytes: []byte("RU")}}}, "set")
+	der, err := asn1.Marshal([]asn1.RawValue{{FullBytes: c}, {FullBytes: set}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := ParseNameDER(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// DER sorts SET members, so either order of the pair is right.
+	if got := n.String(); got != "SNILS=11223344595+CN=Иванов,C=RU" && got != "CN=Иванов+SNILS=11223344595,C=RU" {
+		t.Fatalf("String = %q", got)
+	}
+	if n.SNILS != "11223344595" || n.CommonName != "Иванов" {
+		t.Fatalf("parsed %+v", n)
+	}
+}
