@@ -16,6 +16,7 @@ package pki
 //	(*OCSPResponse).CheckSignatureFrom(issuer) error; (*OCSPResponse).Lookup(serial)
 //	(*OCSPResponse).CheckCertificate(cert) error // nil good, *RevokedError, ErrOCSPUnknownCertificate
 //	QueryOCSP(ctx, url, cert, issuer *Certificate, CertIDHash) (*OCSPResponse, error) // client side
+//	QueryOCSPWithClient(ctx, *http.Client, url, cert, issuer, CertIDHash)
 //	ReadOCSPHTTPRequest(*http.Request, pathPrefix) (*OCSPRequest, error)               // responder side, POST or GET
 //	(*OCSPRequest).Describe, (*OCSPResponse).Describe
 

@@ -30,6 +30,12 @@ const ocspClockSkew = 5 * time.Minute
 // responder status is an *OCSPResponseError.
 // hash picks the CertID hash; zero means SHA-1.
 func QueryOCSP(ctx context.Context, url string, cert, issuer *Certificate, hash CertIDHash) (*OCSPResponse, error) {
+	return QueryOCSPWithClient(ctx, http.DefaultClient, url, cert, issuer, hash)
+}
+
+// QueryOCSPWithClient is QueryOCSP through the given HTTP client: for a
+// responder behind a private TLS root, a proxy, or a timeout policy.
+func QueryOCSPWithClient(ctx context.Context, client *http.Client, url string, cert, issuer *Certificate, hash CertIDHash) (*OCSPResponse, error) {
 	nonce := make([]byte, 16)
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, fmt.Errorf("pki: OCSP nonce: %w", err)
@@ -44,7 +50,7 @@ func QueryOCSP(ctx context.Context, url string, cert, issuer *Certificate, hash 
 	}
 	req.Header.Set("Content-Type", "application/ocsp-request")
 	req.Header.Set("Accept", "application/ocsp-response")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("pki: OCSP query: %w", err)
 	}

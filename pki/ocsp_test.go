@@ -421,6 +421,20 @@ func TestQueryOCSP(t *testing.T) {
 			}
 		})
 	}
+	t.Run("TLS with a private root", func(t *testing.T) {
+		srv := httptest.NewTLSServer(responder(behaviour{nonce: echo}))
+		defer srv.Close()
+		if _, err := QueryOCSP(context.Background(), srv.URL, leaf, ca.cert, 0); err == nil {
+			t.Error("the default client trusted the test server's root")
+		}
+		r, err := QueryOCSPWithClient(context.Background(), srv.Client(), srv.URL, leaf, ca.cert, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sr, ok := r.Lookup(leaf.SerialNumber); !ok || sr.CertID.Hash != CertIDSHA1 {
+			t.Errorf("single response %+v", sr)
+		}
+	})
 	t.Run("tryLater is typed", func(t *testing.T) {
 		srv := httptest.NewServer(responder(behaviour{status: OCSPTryLater}))
 		defer srv.Close()
