@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 )
@@ -157,4 +158,12 @@ func openInput(name string, stdin io.Reader) (io.ReadCloser, error) {
 		return nil, usageError{err}
 	}
 	return f, nil
+}
+
+func dirOf(path string) string {
+	dir := filepath.Dir(path)
+	if dir == "" {
+		return "."
+	}
+	return dir
 }

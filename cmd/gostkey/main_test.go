@@ -33,6 +33,13 @@ func TestScripts(t *testing.T) {
 			env.Setenv("OPENSSL_CONF", testkit.OpenSSLConfig())
 			env.Setenv("SOFTTOKEN", filepath.Join(testkit.RepoRoot(), "bin", "libgostkey-softtoken.so"))
 			env.Setenv("GOSTKEY_SOFTTOKEN_DIR", filepath.Join(env.WorkDir, "tokens"))
+			// Few KDF rounds: the tests log in hundreds of times.
+			conf := filepath.Join(env.WorkDir, "softtoken.conf")
+			if err := os.WriteFile(conf, []byte("kdf_iterations = 1000\n"), 0o600); err != nil {
+				return err
+			}
+			env.Setenv("GOSTKEY_SOFTTOKEN_CONF", conf)
+			env.Setenv("GOSTKEY_CONFIG", filepath.Join(env.WorkDir, "no-config.json"))
 			env.Setenv("TESTVECTORS", filepath.Join(testkit.RepoRoot(), "testdata", "vectors"))
 			return nil
 		},

@@ -1,0 +1,478 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/gostkey/gostkey/gost"
+	"github.com/gostkey/gostkey/pkcs11"
+)
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// tokenFlags are the flags every token command shares (ACCEPTANCE.md,
+// "Common flags").
+type tokenFlags struct {
+	modules stringList
+	token   string
+	pinFile string
+}
+
+func (tf *tokenFlags) register(fs *flag.FlagSet, withToken bool) {
+	fs.Var(&tf.modules, "module", "PKCS#11 module `PATH` (repeatable; default from the config file)")
+	if withToken {
+		fs.StringVar(&tf.token, "token", "", "token `LABEL` or pkcs11: URI (default: the only token)")
+	}
+	fs.StringVar(&tf.pinFile, "pin-file", "", "read the user PIN from the first line of `FILE` (default: ask on the terminal)")
+}
+
+// config is the optional user configuration file; today it only names the
+// default modules.
+type config struct {
+	Modules []string `json:"modules"`
+}
+
+func configPath() string {
+	if p := os.Getenv("GOSTKEY_CONFIG"); p != "" {
+		return p
+	}
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "gostkey", "config.json")
+}
+
+// modulePaths are the --module flags, else the config file's modules, else
+// the softtoken installed beside the gostkey binary.
+func (tf *tokenFlags) modulePaths() ([]string, error) {
+	if len(tf.modules) > 0 {
+		return tf.modules, nil
+	}
+	if p := configPath(); p != "" {
+		data, err := os.ReadFile(p)
+		switch {
+		case err == nil:
+			var c config
+			dec := json.NewDecoder(strings.NewReader(string(data)))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&c); err != nil {
+				return nil, usagef("config %s: %v", p, err)
+			}
+			if len(c.Modules) > 0 {
+				return c.Modules, nil
+			}
+		case !errors.Is(err, os.ErrNotExist):
+			return nil, usagef("config: %v", err)
+		}
+	}
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), "libgostkey-softtoken.so")
+		if _, err := os.Stat(p); err == nil {
+			return []string{p}, nil
+		}
+	}
+	return nil, usagef("no PKCS#11 module: pass --module PATH")
+}
+
+func (tf *tokenFlags) open() (pkcs11.Modules, error) {
+	paths, err := tf.modulePaths()
+	if err != nil {
+		return nil, err
+	}
+	ms, err := pkcs11.OpenAll(paths, pkcs11.Options{})
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return ms, nil
+}
+
+func (tf *tokenFlags) findToken(ms pkcs11.Modules) (*pkcs11.Token, error) {
+	t, err := ms.FindToken(tf.token)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return t, nil
+}
+
+// userPrompt reads the user PIN from --pin-file or the terminal.
+func (tf *tokenFlags) userPrompt() pkcs11.PINPrompt {
+	if tf.pinFile != "" {
+		return pkcs11.PINFile(tf.pinFile)
+	}
+	return terminalPrompt
+}
+
+// login logs in and turns a refused PIN into a negative answer (exit 1).
+func (tf *tokenFlags) login(ctx context.Context, t *pkcs11.Token) error {
+	return tokenError(t.Login(ctx, tf.userPrompt()))
+}
+
+// tokenError classifies token errors for the exit status: a refused PIN is
+// a negative answer (exit 1), everything else an input error (exit 2).
+func tokenError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pkcs11.ErrPINIncorrect) || errors.Is(err, pkcs11.ErrPINLocked) {
+		return negativeError{err}
+	}
+	return usageError{err}
+}
+
+// terminalPrompt asks for a PIN on the controlling terminal without echo.
+// It warns when few tries are left, since a mistyped PIN then locks the token.
+func terminalPrompt(_ context.Context, req pkcs11.PINRequest) (pkcs11.PIN, error) {
+	who := "User PIN"
+	if req.User == pkcs11.SecurityOfficer {
+		who = "SO PIN"
+	}
+	return askSecret(fmt.Sprintf("%s for token %q%s: ", who, req.Token.Label, pinWarning(req.State)))
+}
+
+func pinWarning(s pkcs11.PINState) string {
+	switch {
+	case s.Locked:
+		return " (locked)"
+	case s.FinalTry:
+		return " (FINAL TRY: a wrong PIN locks it)"
+	case s.CountLow:
+		return " (a wrong PIN was entered before)"
+	}
+	return ""
+}
+
+func askSecret(prompt string) (pkcs11.PIN, error) {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return pkcs11.PIN{}, fmt.Errorf("no terminal to ask for the PIN on (use --pin-file): %w", err)
+	}
+	defer tty.Close()
+	fmt.Fprint(tty, prompt)
+	b, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(tty)
+	if err != nil {
+		return pkcs11.PIN{}, fmt.Errorf("reading the PIN: %w", err)
+	}
+	if len(b) == 0 {
+		return pkcs11.PIN{}, pkcs11.ErrNoPIN
+	}
+	return pkcs11.NewPIN(b), nil
+}
+
+// readPIN reads a PIN for a non-login use (init, change, unblock) from a
+// file or, with no file, the terminal.
+func readPIN(file, prompt string) (pkcs11.PIN, error) {
+	if file != "" {
+		p, err := pkcs11.ReadPINFile(file)
+		if err != nil {
+			return pkcs11.PIN{}, usageError{err}
+		}
+		return p, nil
+	}
+	p, err := askSecret(prompt)
+	if err != nil {
+		return pkcs11.PIN{}, usageError{err}
+	}
+	return p, nil
+}
+
+func init() {
+	register(&command{name: "token list", usage: "[--module M]...", summary: "list the tokens of the modules with their PIN state", run: runTokenList})
+	register(&command{name: "token init", usage: "--module M --label L --so-pin-file F --pin-file F [--token T]", summary: "initialize a token (destroys its objects) and set its user PIN", run: runTokenInit})
+	register(&command{name: "pin change", usage: "--module M --token L --pin-file OLD --new-pin-file NEW", summary: "change the user PIN", run: runPINChange})
+	register(&command{name: "pin unblock", usage: "--module M --token L --so-pin-file F --new-pin-file NEW", summary: "unblock (reset) the user PIN with the SO PIN", run: runPINUnblock})
+}
+
+func runTokenList(ctx context.Context, std stdio, args []string) error {
+	var tf tokenFlags
+	fs := newFlags(commands["token list"], std)
+	fs.Var(&tf.modules, "module", "PKCS#11 module `PATH` (repeatable)")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	ms, err := tf.open()
+	if err != nil {
+		return err
+	}
+	defer ms.Close()
+	for _, m := range ms {
+		info := m.Info()
+		fmt.Fprintf(std.out, "module %s (%s, %s, PKCS#11 %s)\n", m.Path(), info.Description, info.Manufacturer, info.CryptokiVersion)
+		slots, err := m.Slots()
+		if err != nil {
+			return usageError{err}
+		}
+		for _, s := range slots {
+			if !s.Present {
+				fmt.Fprintf(std.out, "  slot %d: %s: no token\n", s.ID, s.Description)
+				continue
+			}
+			t, err := m.Token(s.ID)
+			if err != nil {
+				fmt.Fprintf(std.out, "  slot %d: %s: %v\n", s.ID, s.Description, err)
+				continue
+			}
+			ti := t.Info()
+			if !ti.Initialized {
+				fmt.Fprintf(std.out, "  slot %d: uninitialized token (%s %s)\n", s.ID, ti.Manufacturer, ti.Model)
+				continue
+			}
+			fmt.Fprintf(std.out, "  slot %d: token %q\n", s.ID, ti.Label)
+			fmt.Fprintf(std.out, "    manufacturer %s, model %s, serial %s\n", ti.Manufacturer, ti.Model, ti.Serial)
+			fmt.Fprintf(std.out, "    user PIN: %s; SO PIN: %s\n", pinStateText(ti.UserPIN, ti.UserPINInitialized), pinStateText(ti.SOPIN, true))
+			fmt.Fprintf(std.out, "    uri %s\n", t.URI())
+		}
+	}
+	return nil
+}
+
+func pinStateText(s pkcs11.PINState, initialized bool) string {
+	switch {
+	case !initialized:
+		return "not set"
+	case s.Locked:
+		return "LOCKED"
+	case s.FinalTry:
+		return "final try left"
+	case s.CountLow:
+		return "wrong PIN entered before"
+	case s.ToBeChanged:
+		return "must be changed"
+	}
+	return "ok"
+}
+
+func runTokenInit(ctx context.Context, std stdio, args []string) error {
+	var tf tokenFlags
+	fs := newFlags(commands["token init"], std)
+	tf.register(fs, true)
+	label := fs.String("label", "", "the new token `LABEL`")
+	soPINFile := fs.String("so-pin-file", "", "read the SO PIN from `FILE`")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *label == "" {
+		return usagef("--label is required")
+	}
+	ms, err := tf.open()
+	if err != nil {
+		return err
+	}
+	defer ms.Close()
+	so, err := readPIN(*soPINFile, "SO PIN: ")
+	if err != nil {
+		return err
+	}
+	user, err := readPIN(tf.pinFile, "New user PIN: ")
+	if err != nil {
+		so.Zero()
+		return err
+	}
+	var t *pkcs11.Token
+	if tf.token != "" {
+		old, err := tf.findToken(ms)
+		if err != nil {
+			so.Zero()
+			user.Zero()
+			return err
+		}
+		t, err = old.InitToken(ctx, *label, so, user)
+	} else {
+		t, err = initFirstFree(ctx, ms, *label, so, user)
+	}
+	if err != nil {
+		return tokenError(err)
+	}
+	fmt.Fprintf(std.out, "initialized token %q (serial %s) in slot %d\n", t.Info().Label, t.Info().Serial, t.SlotID())
+	return nil
+}
+
+// initFirstFree initializes the first uninitialized token of the modules
+// in order: with the softtoken that is its spare slot.
+func initFirstFree(ctx context.Context, ms pkcs11.Modules, label string, so, user pkcs11.PIN) (*pkcs11.Token, error) {
+	for i, m := range ms {
+		t, err := m.InitToken(ctx, label, so, user)
+		if err == nil || i == len(ms)-1 || !errors.Is(err, pkcs11.ErrNotFound) {
+			return t, err
+		}
+	}
+	return nil, pkcs11.ErrNotFound
+}
+
+func runPINChange(ctx context.Context, std stdio, args []string) error {
+	var tf tokenFlags
+	fs := newFlags(commands["pin change"], std)
+	tf.register(fs, true)
+	newFile := fs.String("new-pin-file", "", "read the new PIN from `FILE`")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	ms, err := tf.open()
+	if err != nil {
+		return err
+	}
+	defer ms.Close()
+	t, err := tf.findToken(ms)
+	if err != nil {
+		return err
+	}
+	old, err := readPIN(tf.pinFile, "Current user PIN: ")
+	if err != nil {
+		return err
+	}
+	nw, err := readPIN(*newFile, "New user PIN: ")
+	if err != nil {
+		old.Zero()
+		return err
+	}
+	if err := t.SetPIN(ctx, old, nw); err != nil {
+		return tokenError(err)
+	}
+	fmt.Fprintf(std.out, "user PIN of token %q changed\n", t.Info().Label)
+	return nil
+}
+
+func runPINUnblock(ctx context.Context, std stdio, args []string) error {
+	var tf tokenFlags
+	fs := newFlags(commands["pin unblock"], std)
+	fs.Var(&tf.modules, "module", "PKCS#11 module `PATH` (repeatable)")
+	fs.StringVar(&tf.token, "token", "", "token `LABEL` or pkcs11: URI")
+	soFile := fs.String("so-pin-file", "", "read the SO PIN from `FILE`")
+	newFile := fs.String("new-pin-file", "", "read the new user PIN from `FILE`")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	ms, err := tf.open()
+	if err != nil {
+		return err
+	}
+	defer ms.Close()
+	t, err := tf.findToken(ms)
+	if err != nil {
+		return err
+	}
+	so, err := readPIN(*soFile, "SO PIN: ")
+	if err != nil {
+		return err
+	}
+	nw, err := readPIN(*newFile, "New user PIN: ")
+	if err != nil {
+		so.Zero()
+		return err
+	}
+	if err := t.InitPIN(ctx, so, nw); err != nil {
+		return tokenError(err)
+	}
+	fmt.Fprintf(std.out, "user PIN of token %q reset\n", t.Info().Label)
+	return nil
+}
+
+// keyAlgorithms maps --alg names to key specs. gost256-A..D are the TC26
+// parameter sets A..D of GOST R 34.10-2012 (B..D share their curves with
+// CryptoPro A..C but carry the TC26 OIDs); gost256-XA/XB the CryptoPro
+// exchange sets; gost256-cpA..cpC the CryptoPro OIDs, for peers that know
+// only those.
+var keyAlgorithms = []struct {
+	name  string
+	curve *gost.Curve
+	ecdsa elliptic.Curve
+}{
+	{"gost256-A", gost.CurveTC26256A, nil},
+	{"gost256-B", gost.CurveTC26256B, nil},
+	{"gost256-C", gost.CurveTC26256C, nil},
+	{"gost256-D", gost.CurveTC26256D, nil},
+	{"gost256-XA", gost.CurveCryptoProXchA, nil},
+	{"gost256-XB", gost.CurveCryptoProXchB, nil},
+	{"gost256-cpA", gost.CurveCryptoProA, nil},
+	{"gost256-cpB", gost.CurveCryptoProB, nil},
+	{"gost256-cpC", gost.CurveCryptoProC, nil},
+	{"gost512-A", gost.CurveTC26512A, nil},
+	{"gost512-B", gost.CurveTC26512B, nil},
+	{"gost512-C", gost.CurveTC26512C, nil},
+	{"ecdsa-p256", nil, elliptic.P256()},
+	{"ecdsa-p384", nil, elliptic.P384()},
+}
+
+func keySpecFor(alg, label string) (pkcs11.KeySpec, error) {
+	var names []string
+	for _, a := range keyAlgorithms {
+		if a.name == alg {
+			return pkcs11.KeySpec{Label: label, Curve: a.curve, ECDSA: a.ecdsa}, nil
+		}
+		names = append(names, a.name)
+	}
+	return pkcs11.KeySpec{}, usagef("unknown --alg %q (one of %s)", alg, strings.Join(names, ", "))
+}
+
+// algorithmName names a public key the way --alg does.
+func algorithmName(pub any) string {
+	switch k := pub.(type) {
+	case *gost.PublicKey:
+		for _, a := range keyAlgorithms {
+			if a.curve == k.Curve {
+				return a.name + " (" + k.Curve.Name + ")"
+			}
+		}
+		return k.Curve.Name
+	case *ecdsa.PublicKey:
+		return "ecdsa-" + strings.ToLower(strings.ReplaceAll(k.Curve.Params().Name, "-", ""))
+	}
+	return fmt.Sprintf("%T", pub)
+}
+
+func init() {
+	register(&command{name: "key gen", usage: "--module M --token L --pin-file F --alg ALG --label K", summary: "generate a key pair on a token", run: runKeyGen})
+}
+
+func runKeyGen(ctx context.Context, std stdio, args []string) error {
+	var tf tokenFlags
+	fs := newFlags(commands["key gen"], std)
+	tf.register(fs, true)
+	alg := fs.String("alg", "gost256-A", "key algorithm: gost256-A|B|C|D|XA|XB|cpA|cpB|cpC, gost512-A|B|C, ecdsa-p256|p384")
+	label := fs.String("label", "", "the key's `LABEL`")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *label == "" {
+		return usagef("--label is required")
+	}
+	spec, err := keySpecFor(*alg, *label)
+	if err != nil {
+		return err
+	}
+	ms, err := tf.open()
+	if err != nil {
+		return err
+	}
+	defer ms.Close()
+	t, err := tf.findToken(ms)
+	if err != nil {
+		return err
+	}
+	if err := tf.login(ctx, t); err != nil {
+		return err
+	}
+	k, err := t.GenerateKey(ctx, spec)
+	if err != nil {
+		return tokenError(err)
+	}
+	fmt.Fprintf(std.out, "generated %s key %q (id %s) on token %q\n", algorithmName(k.Public()), k.Label(), hex.EncodeToString(k.ID()), t.Info().Label)
+	fmt.Fprintf(std.out, "uri %s\n", k.URI())
+	return nil
+}
