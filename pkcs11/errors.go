@@ -34,6 +34,9 @@ var (
 	// ErrInvalidSignature: the token returned a signature that does not
 	// verify with the key's public key; it is never handed out.
 	ErrInvalidSignature = errors.New("pkcs11: token returned an invalid signature")
+	// ErrNoPIN: a prompt produced an empty PIN, refused rather than sent
+	// to the token.
+	ErrNoPIN = errors.New("pkcs11: empty PIN")
 	// ErrClosed: the Module was closed.
 	ErrClosed = errors.New("pkcs11: module closed")
 )

@@ -197,6 +197,24 @@ func runSuite(t *testing.T, mc moduleCase) {
 		}
 	})
 
+	t.Run("watch", func(t *testing.T) {
+		// Whether or not the module can wait for events (SoftHSM2 cannot),
+		// Watch starts with the tokens present.
+		ctx, cancel := context.WithCancel(context.Background())
+		events := m.Watch(ctx)
+		for ev := range events {
+			if ev.SlotID == tok.SlotID() {
+				if ev.Type != TokenInserted || ev.Token.Serial != tok.Info().Serial {
+					t.Errorf("event %+v", ev)
+				}
+				break
+			}
+		}
+		cancel()
+		for range events {
+		}
+	})
+
 	t.Run("mechanisms", func(t *testing.T) {
 		mechs, err := tok.Mechanisms()
 		if err != nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/subtle"
-	"errors"
 	"fmt"
 	"os"
 	"unsafe"
@@ -135,10 +134,6 @@ type PINRequest struct {
 // consent page, or PINFile. The package consumes (zeroes) the PIN it
 // returns. An error from the prompt aborts the login; no login is tried.
 type PINPrompt func(ctx context.Context, req PINRequest) (PIN, error)
-
-// ErrNoPIN is a prompt that produced an empty PIN; it is refused rather
-// than sent to the token.
-var ErrNoPIN = errors.New("pkcs11: empty PIN")
 
 // pinString exposes the PIN to the miekg/pkcs11 calls, which take strings.
 // The string is built without copying, so the bytes that Zero wipes are
