@@ -17,5 +17,47 @@ theirs=$(openssl dgst -streebog512 -r "$root/README.md" | cut -d' ' -f1)
 [ "$ours" = "$theirs" ] || { echo "streebog512 mismatch: $ours vs $theirs"; exit 1; }
 echo "streebog512 agrees: $ours"
 
+# A software token of our own, in the throwaway directory: the same
+# PKCS#11 calls a Rutoken or JaCarta answers.
+module="$bin/libgostkey-softtoken.so"
+export GOSTKEY_SOFTTOKEN_DIR="$work/tokens"
+printf '87654321\n' >"$work/so.pin"
+printf '12345678\n' >"$work/user.pin"
+tok=(--module "$module" --token demo --pin-file "$work/user.pin")
+
+step "Initialize a software token"
+"$bin/gostkey" token init --module "$module" --label demo --so-pin-file "$work/so.pin" --pin-file "$work/user.pin"
+"$bin/gostkey" token list --module "$module"
+
+step "Generate a GOST R 34.10-2012 key on the token (TC26 256-bit paramSetA)"
+"$bin/gostkey" key gen "${tok[@]}" --alg gost256-A --label signer
+
+step "Self-signed qualified-style certificate for the key, stored on the token"
+"$bin/gostkey" cert self-sign "${tok[@]}" --key signer --days 365 --out "$work/signer.pem" \
+	--subject 'CN=Иван Петров,SN=Петров,GN=Иван Сергеевич,SNILS=11223344595,INN=500100732259,C=RU'
+"$bin/gostkey" cert import "${tok[@]}" --key signer --in "$work/signer.pem"
+"$bin/gostkey" cert show "$work/signer.pem"
+"$bin/gostkey" key list "${tok[@]}"
+
+step "Sign a document on the token (detached CAdES-BES)"
+printf 'Договор № 17 от %s\n' "$(date +%d.%m.%Y)" >"$work/contract.txt"
+"$bin/gostkey" sign "${tok[@]}" --key signer --in "$work/contract.txt" --out "$work/contract.txt.sig"
+
+step "Verify with gostkey"
+"$bin/gostkey" verify --sig "$work/contract.txt.sig" --content "$work/contract.txt" --ca "$work/signer.pem"
+
+step "Verify with OpenSSL's gost engine (the independent judge)"
+openssl cms -verify -cades -binary -inform DER -in "$work/contract.txt.sig" -content "$work/contract.txt" \
+	-CAfile "$work/signer.pem" -purpose any -out /dev/null
+
+step "A changed document is refused (exit status 1)"
+printf 'Договор № 18\n' >"$work/forged.txt"
+set +e
+"$bin/gostkey" verify --sig "$work/contract.txt.sig" --content "$work/forged.txt" --ca "$work/signer.pem"
+status=$?
+set -e
+[ "$status" -eq 1 ] || { echo "expected exit status 1 for a forged document, got $status"; exit 1; }
+echo "refused as expected (exit status $status)"
+
 echo
 echo "demo finished: all steps succeeded"
