@@ -123,25 +123,20 @@ func TestVerifyBadSignatureWraps(t *testing.T) {
 	}
 }
 
-// TestTamperBytes flips one bit in bytes all over a signed GOST
-// certificate: the result must never verify, and a change inside the
-// signature value must be reported as a bad signature. Every byte would
-// cost a GOST verification each; a stride and both ends of each signature
-// half keep it quick while touching every field.
-func TestTamperBytes(t *testing.T) {
+// TestTamperEveryByte flips one bit in each byte of signed GOST
+// certificates: the result must never verify, and a change inside the
+// signature value must be reported as a bad signature.
+func TestTamperEveryByte(t *testing.T) {
 	for _, keyName := range []string{"streebog256", "streebog512"} {
 		key := testKey(t, keyName)
 		root := issue(t, caTemplate("root"), nil, key)
 		tmpl := leafTemplate()
-		tmpl.ExtKeyUsage, tmpl.IssuerSignTool, tmpl.DNSNames, tmpl.IPAddresses = nil, nil, nil, nil // keep it short: one GOST verify per byte
+		// A shorter leaf keeps the one GOST verification per byte cheap.
+		tmpl.ExtKeyUsage, tmpl.IssuerSignTool, tmpl.DNSNames, tmpl.IPAddresses, tmpl.Subject.Street = nil, nil, nil, nil, ""
 		leaf := issue(t, tmpl, root, testKey(t, "p256")).cert
 		sigStart := len(leaf.Raw) - len(leaf.Signature)
 		opts := VerifyOptions{Roots: []*Certificate{root.cert}, CurrentTime: testNow}
-		half := len(leaf.Signature) / 2
 		for i := range leaf.Raw {
-			if j := i - sigStart; i%16 != 0 && j != 0 && j != half-1 && j != half && j != 2*half-1 {
-				continue
-			}
 			raw := append([]byte(nil), leaf.Raw...)
 			raw[i] ^= 0x01
 			c, err := ParseCertificate(raw)
