@@ -116,7 +116,8 @@ type RevokedCertificate struct {
 	// Extensions holds every entry extension as parsed, including the
 	// ones decoded into the fields above.
 	Extensions []pkix.Extension
-	// ExtraExtensions are appended verbatim by CreateCRL.
+	// ExtraExtensions are written by CreateCRL after the typed ones; one
+	// with the OID of a typed extension replaces it.
 	ExtraExtensions []pkix.Extension
 }
 
@@ -163,7 +164,8 @@ type CRLTemplate struct {
 	// SignatureAlgorithm defaults to DefaultSignatureAlgorithm of the
 	// signer's key.
 	SignatureAlgorithm SignatureAlgorithm
-	// ExtraExtensions are appended to the CRL extensions.
+	// ExtraExtensions are added to the CRL extensions; one with the OID
+	// of a typed extension (AKI, CRL number, delta indicator) replaces it.
 	ExtraExtensions []pkix.Extension
 }
 
@@ -262,7 +264,9 @@ func CreateCRL(rand io.Reader, template *CRLTemplate, issuer *Certificate, signe
 		}
 		exts = append(exts, pkix.Extension{Id: OIDExtensionDeltaCRLIndicator, Critical: true, Value: v})
 	}
-	exts = append(exts, template.ExtraExtensions...)
+	if exts, err = mergeExtensions(exts, template.ExtraExtensions); err != nil {
+		return nil, err
+	}
 
 	var entries []crlRevokedEntry
 	for i, rc := range template.RevokedCertificates {
@@ -329,7 +333,15 @@ func crlMarshalEntry(rc RevokedCertificate, delta bool) (crlRevokedEntry, error)
 		}
 		e.Extensions = append(e.Extensions, pkix.Extension{Id: OIDExtensionInvalidityDate, Value: v})
 	}
-	e.Extensions = append(e.Extensions, rc.ExtraExtensions...)
+	exts, err := mergeExtensions(e.Extensions, rc.ExtraExtensions)
+	if err != nil {
+		return crlRevokedEntry{}, err
+	}
+	// An entry without extensions must leave the field out, not write an
+	// empty SEQUENCE.
+	if len(exts) > 0 {
+		e.Extensions = exts
+	}
 	return e, nil
 }
 

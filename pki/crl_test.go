@@ -470,3 +470,25 @@ func TestCRLCheckCertificate(t *testing.T) {
 		t.Error("the CRL verified for another CA")
 	}
 }
+
+func TestCRLExtraExtensionsOverride(t *testing.T) {
+	ca := newRevGoCA(t, "Override CA")
+	this := time.Now()
+	number := pkix.Extension{Id: OIDExtensionCRLNumber, Value: []byte{0x02, 0x01, 0x63}}
+	tmpl := &CRLTemplate{Number: big.NewInt(1), ThisUpdate: this, NextUpdate: this.Add(time.Hour), ExtraExtensions: []pkix.Extension{number}}
+	der, err := CreateCRL(rand.Reader, tmpl, ca.cert, ca.signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crl, err := ParseCRL(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if crl.Number.Int64() != 99 {
+		t.Errorf("CRL number %v, want the override's 99", crl.Number)
+	}
+	tmpl.ExtraExtensions = []pkix.Extension{number, number}
+	if _, err := CreateCRL(rand.Reader, tmpl, ca.cert, ca.signer); err == nil {
+		t.Error("an extension given twice was accepted")
+	}
+}

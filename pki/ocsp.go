@@ -568,7 +568,9 @@ type OCSPResponseTemplate struct {
 	// certificate; a CA that signs itself may send its own so that
 	// clients without it configured (openssl ocsp without -VAfile) can
 	// find the signer.
-	Certificates    []*Certificate
+	Certificates []*Certificate
+	// ExtraExtensions are added to the response extensions; one with the
+	// nonce's OID replaces the nonce.
 	ExtraExtensions []pkix.Extension
 }
 
@@ -638,7 +640,13 @@ func CreateOCSPResponse(rand io.Reader, template *OCSPResponseTemplate, issuer, 
 		}
 		data.Extensions = append(data.Extensions, ext)
 	}
-	data.Extensions = append(data.Extensions, template.ExtraExtensions...)
+	exts, err := mergeExtensions(data.Extensions, template.ExtraExtensions)
+	if err != nil {
+		return nil, err
+	}
+	if len(exts) > 0 {
+		data.Extensions = exts
+	}
 
 	tbs, err := asn1.Marshal(data)
 	if err != nil {

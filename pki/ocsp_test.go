@@ -309,6 +309,9 @@ func TestOCSPResponseRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if r, err := ParseOCSPResponse(der, ca.cert); err != nil || r.Extensions != nil || bytes.Contains(der, []byte{0xa1, 0x02, 0x30, 0x00}) {
+		t.Errorf("a response without extensions: %v, %v, %x", err, r, der)
+	}
 	for name, issuer := range map[string]*Certificate{"other CA": other.cert, "same name, other key": sameName.cert} {
 		if _, err := ParseOCSPResponse(der, issuer); err == nil {
 			t.Errorf("%s: response verified", name)
