@@ -153,27 +153,54 @@ func TestPINCounterSurvivesKill(t *testing.T) {
 	}
 }
 
+var (
+	fuzzOnce sync.Once
+	fuzzDir  string
+	fuzzErr  error
+	fuzzMiss string
+)
+
+// parseFuzz builds src/test/parsefuzz.c with the module's parsers (util.c,
+// store.c) under AddressSanitizer and UBSan, once per test binary.
+func parseFuzz(t testing.TB) string {
+	t.Helper()
+	fuzzOnce.Do(func() {
+		cflags, err := exec.Command("pkg-config", "--cflags", "p11-kit-1").Output()
+		if err != nil {
+			fuzzMiss = "pkg-config p11-kit-1 (libp11-kit-dev)"
+			return
+		}
+		if fuzzDir, fuzzErr = os.MkdirTemp("", "softtoken-fuzz-"); fuzzErr != nil {
+			return
+		}
+		args := append([]string{"-std=c11", "-g", "-O1", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror",
+			"-fsanitize=address,undefined", "-fno-sanitize-recover=all"}, strings.Fields(string(cflags))...)
+		args = append(args, "-o", filepath.Join(fuzzDir, "parsefuzz"), filepath.Join("src", "test", "parsefuzz.c"),
+			filepath.Join("src", "util.c"), filepath.Join("src", "store.c"), "-lcrypto")
+		if out, err := exec.Command("cc", args...).CombinedOutput(); err != nil {
+			if bytes.Contains(out, []byte("asan")) || bytes.Contains(out, []byte("ubsan")) {
+				fuzzMiss = "the AddressSanitizer runtime: " + string(out)
+				return
+			}
+			fuzzErr = fmt.Errorf("cc parsefuzz.c: %w\n%s", err, out)
+		}
+	})
+	if fuzzMiss != "" {
+		testkit.Missing(t, "%s", fuzzMiss)
+	}
+	if fuzzErr != nil {
+		t.Fatal(fuzzErr)
+	}
+	return filepath.Join(fuzzDir, "parsefuzz")
+}
+
 // TestParsersASan mutates valid attribute lists, object files, token.conf
-// and module configs and feeds them to the module's own parsers, built with
-// AddressSanitizer and UBSan (src/test/parsefuzz.c): a corrupt or hostile
-// token directory must never make the module read out of bounds or leak.
+// and module configs and feeds them to the module's own parsers under
+// AddressSanitizer and UBSan: a corrupt or hostile token directory must
+// never make the module read out of bounds or leak.
 func TestParsersASan(t *testing.T) {
 	t.Parallel()
-	cflags, err := exec.Command("pkg-config", "--cflags", "p11-kit-1").Output()
-	if err != nil {
-		testkit.Missing(t, "pkg-config p11-kit-1 (libp11-kit-dev)")
-	}
-	bin := filepath.Join(t.TempDir(), "parsefuzz")
-	args := append([]string{"-std=c11", "-g", "-O1", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror",
-		"-fsanitize=address,undefined", "-fno-sanitize-recover=all"}, strings.Fields(string(cflags))...)
-	args = append(args, "-o", bin, filepath.Join("src", "test", "parsefuzz.c"),
-		filepath.Join("src", "util.c"), filepath.Join("src", "store.c"), "-lcrypto")
-	if out, err := exec.Command("cc", args...).CombinedOutput(); err != nil {
-		if bytes.Contains(out, []byte("asan")) || bytes.Contains(out, []byte("ubsan")) {
-			testkit.Missing(t, "the AddressSanitizer runtime: %s", out)
-		}
-		t.Fatalf("cc parsefuzz.c: %v\n%s", err, out)
-	}
+	bin := parseFuzz(t)
 	for _, seed := range []string{"1", "20261123"} {
 		out, err := exec.Command(bin, t.TempDir(), "1500", seed).CombinedOutput()
 		if err != nil || !bytes.Contains(out, []byte("no fault")) {
@@ -182,10 +209,35 @@ func TestParsersASan(t *testing.T) {
 	}
 }
 
+// FuzzParsers hands each input to one of the module's parsers (the first
+// byte picks which: attribute list, object file, token.conf, config, hex)
+// in the sanitized harness.
+func FuzzParsers(f *testing.F) {
+	attrs := []byte{0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 2, 'a', 'b'}
+	object := append(append(append([]byte("GKO1"), 0, 0, 0, byte(len(attrs))), attrs...), 0, 0, 0, 0)
+	state := "version 1\nlabel 6162\nserial 0011223344556677\niterations 1000\nmax_retries 10\nuser_fail 0\nso_fail 0\n" +
+		"so_salt " + strings.Repeat("00", 16) + "\nso_wrap " + strings.Repeat("ab", 60) + "\n"
+	f.Add(append([]byte{0}, attrs...))
+	f.Add(append([]byte{1}, object...))
+	f.Add(append([]byte{2}, state...))
+	f.Add(append([]byte{3}, "directory = /tmp/x\npin_retries = 3\nkdf_iterations = 10\n"...))
+	f.Add(append([]byte{4}, "00ff"...))
+	bin := parseFuzz(f)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		cmd := exec.Command(bin, "-one", t.TempDir())
+		cmd.Stdin = bytes.NewReader(in)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("parsefuzz -one: %v\n%s", err, out)
+		}
+	})
+}
+
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
+	for _, d := range []string{buildDir, fuzzDir} {
+		if d != "" {
+			os.RemoveAll(d)
+		}
 	}
 	os.Exit(code)
 }

@@ -2,13 +2,16 @@
  * parsefuzz feeds mutated inputs to the softtoken's parsers — attribute
  * lists, object files, token.conf, the module config and hex — built with
  * AddressSanitizer and UBSan, so an out-of-bounds read, overflow or leak on
- * a corrupt or hostile token directory fails the run. Deterministic: usage
- * parsefuzz DIR ITERATIONS SEED; a failure prints the seed and iteration.
- * Valid inputs must also round-trip, so the harness can fail on logic too.
+ * a corrupt or hostile token directory fails the run.
+ *   parsefuzz DIR ITERATIONS SEED   deterministic mutation run; valid inputs
+ *                                   must also round-trip
+ *   parsefuzz -one DIR < INPUT      one input (for go test -fuzz): its first
+ *                                   byte picks the parser, the rest is fed
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../st.h"
@@ -97,8 +100,63 @@ static void write_file(const char *path, const void *data, size_t n)
 		FAIL("cannot write %s\n", path);
 }
 
+/* one feeds a single input from stdin to the parser its first byte picks. */
+static int one(const char *dir)
+{
+	static unsigned char in[1 << 16];
+	size_t n = fread(in, 1, sizeof(in) - 1, stdin);
+	if (n == 0)
+		return 0;
+	const unsigned char *data = in + 1;
+	size_t len = n - 1;
+	char path[4096];
+	attrs_t out = {0};
+	unsigned char *blob;
+	size_t bloblen;
+	tstate_t st;
+	config_t cfg;
+	switch (in[0] % 5) {
+	case 0:
+		if (attrs_decode(data, len, &out) == 0)
+			attrs_free(&out);
+		break;
+	case 1:
+		snprintf(path, sizeof(path), "%s/objects", dir);
+		mkdir(path, 0700);
+		snprintf(path, sizeof(path), "%s/objects/0123456789abcdef.obj", dir);
+		write_file(path, data, len);
+		if (store_read_object(dir, "0123456789abcdef", &out, &blob, &bloblen) == 0) {
+			attrs_free(&out);
+			free(blob);
+		}
+		break;
+	case 2:
+		snprintf(path, sizeof(path), "%s/token.conf", dir);
+		write_file(path, data, len);
+		store_read_state(dir, &st);
+		break;
+	case 3:
+		snprintf(path, sizeof(path), "%s/softtoken.conf", dir);
+		write_file(path, data, len);
+		setenv("GOSTKEY_SOFTTOKEN_CONF", path, 1);
+		if (config_load(&cfg) == 0)
+			config_free(&cfg);
+		break;
+	case 4: {
+		unsigned char out8[8];
+		size_t got;
+		in[n] = 0;
+		hex_decode((const char *)data, out8, sizeof(out8), &got);
+		break;
+	}
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "-one") == 0)
+		return one(argv[2]);
 	if (argc != 4) {
 		fprintf(stderr, "usage: parsefuzz DIR ITERATIONS SEED\n");
 		return 2;
