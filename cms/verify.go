@@ -175,7 +175,8 @@ type SignerResult struct {
 // content, or every signer fails with DigestMismatch (so a CLI can verify
 // "this file" against either kind).
 //
-// A malformed input gives an error wrapping ErrMalformed and no result.
+// A malformed input gives an error wrapping ErrMalformed and no result;
+// so does a content that cannot be read (an I/O error, not ErrMalformed).
 // Otherwise the result lists every signer; the error is nil only if there
 // is at least one signer and every signer verified, and otherwise joins
 // the *SignerError of each failed signer (errors.As finds the first).
@@ -206,7 +207,7 @@ func VerifyContext(ctx context.Context, signedData []byte, content io.Reader, op
 	case !sd.Detached && content != nil:
 		same, err := sameContent(content, sd.Content)
 		if err != nil {
-			return res, err
+			return nil, err
 		}
 		if !same {
 			contentErr = fail(DigestMismatch, "the given content differs from the embedded content", nil)
@@ -222,7 +223,7 @@ func VerifyContext(ctx context.Context, signedData []byte, content io.Reader, op
 			oids[i] = si.DigestAlgorithm.Algorithm
 		}
 		if digests, err = digestContent(content, oids, nil); err != nil {
-			return res, err
+			return nil, err
 		}
 	}
 	certs := newCertPool(sd.Certificates, opts)

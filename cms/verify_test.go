@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha1"
+	"crypto/x509/pkix"
 	"encoding/asn1"
 	"errors"
 	"io"
 	"math/big"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -381,6 +383,8 @@ func TestAddSignerChecksContent(t *testing.T) {
 	}
 }
 
+var errBroken = errors.New("disk on fire")
+
 func TestVerifyErrors(t *testing.T) {
 	id := newIdentity(t, "ecdsa-p256")
 	sig, err := Sign(bytes.NewReader(testContent), id.key, id.cert, nil)
@@ -400,6 +404,17 @@ func TestVerifyErrors(t *testing.T) {
 	if _, err := Verify(sig[:len(sig)-1], nil, nil); !errors.Is(err, ErrMalformed) {
 		t.Errorf("truncated: %v", err)
 	}
+	// An unreadable content is no verdict on the signature: no result.
+	detached, err := Sign(bytes.NewReader(testContent), id.key, id.cert, &SignOptions{Detached: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range [][]byte{sig, detached} {
+		res, err := Verify(s, io.MultiReader(bytes.NewReader(testContent[:3]), iotest.ErrReader(errBroken)), opts)
+		if res != nil || !errors.Is(err, errBroken) || errors.Is(err, ErrMalformed) {
+			t.Errorf("unreadable content: %v, %v", res, err)
+		}
+	}
 	// A signer certificate not embedded is found among Intermediates.
 	sd, _ := Parse(sig)
 	noCert, err := marshalSignedData(&signedDataFields{version: 1, contentType: oidData, content: sd.Content, signerInfos: [][]byte{sd.Signers[0].Raw}})
@@ -411,5 +426,58 @@ func TestVerifyErrors(t *testing.T) {
 	}
 	if _, err := Verify(noCert, nil, &VerifyOptions{Roots: []*pki.Certificate{id.root}, Intermediates: []*pki.Certificate{id.cert}}); err != nil {
 		t.Errorf("certificate given in options: %v", err)
+	}
+}
+
+// TestSignatureAlgorithmOIDs: producers write different signatureAlgorithm
+// OIDs for GOST (fact sheet §4.1); we and openssl accept the key OID, the
+// sign-with-digest OID (with or without NULL parameters) and we also the
+// GOST 2001 key OID, while an OID of another key family is refused.
+func TestSignatureAlgorithmOIDs(t *testing.T) {
+	id := newIdentity(t, "gost256-TCA")
+	p, err := prepareSigners([]Signer{{Key: id.key, Certificate: id.cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		ai      pkix.AlgorithmIdentifier
+		want    Reason
+		openssl bool
+	}{
+		{"key OID, NULL", pkix.AlgorithmIdentifier{Algorithm: oidGOSTPublicKey256, Parameters: asn1NULL}, 0, true},
+		{"key OID, absent", pkix.AlgorithmIdentifier{Algorithm: oidGOSTPublicKey256}, 0, true},
+		{"signwithdigest, absent", pkix.AlgorithmIdentifier{Algorithm: oidGOSTSignature256}, 0, true},
+		{"signwithdigest, NULL", pkix.AlgorithmIdentifier{Algorithm: oidGOSTSignature256, Parameters: asn1NULL}, 0, true},
+		{"GOST 2001 key OID", pkix.AlgorithmIdentifier{Algorithm: oidGOST2001}, 0, false},
+		{"ecdsa-with-SHA256", pkix.AlgorithmIdentifier{Algorithm: oidECDSAWithSHA256}, UnsupportedAlgorithm, false},
+	} {
+		s := p[0]
+		if s.signatureAI, err = marshalAlgorithmIdentifier(tc.ai); err != nil {
+			t.Fatal(err)
+		}
+		h := s.Algorithm.NewHash()
+		h.Write(testContent)
+		attrs, err := signedAttributes(s, h.Sum(nil), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		si, err := signAttributes(rand.Reader, s, attrs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig, err := marshalSignedData(&signedDataFields{version: 1, digestAlgorithms: [][]byte{s.digestAI},
+			contentType: oidData, content: testContent, certificates: [][]byte{id.cert.Raw}, signerInfos: [][]byte{si}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Verify(sig, nil, &VerifyOptions{Roots: []*pki.Certificate{id.root}, RequireCAdES: true}); reasonOf(err) != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+		if tc.openssl {
+			if err := opensslVerify(t, id, sig, false, nil); err != nil {
+				t.Errorf("%s: openssl: %v", tc.name, err)
+			}
+		}
 	}
 }
