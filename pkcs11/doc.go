@@ -35,7 +35,12 @@
 // functions that take a PIN zero it before returning. Login tries once;
 // a wrong PIN is a *PINError holding the PIN state after the attempt
 // (few tries left, final try, locked), and a locked PIN is reported
-// without asking for it.
+// without asking for it. The prompt of a successful Login is remembered
+// by the token for logins the package needs later (after a re-insertion,
+// or before each signature with a CKA_ALWAYS_AUTHENTICATE key); a
+// remembered prompt whose PIN is refused is forgotten, so that a stale
+// PIN file costs one retry and then ErrLoginRequired, not one retry per
+// operation.
 //
 // # Errors
 //

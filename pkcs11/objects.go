@@ -42,10 +42,10 @@ func (t *Token) attributes(s p11.SessionHandle, h p11.ObjectHandle, types ...uin
 	for _, typ := range types {
 		attrs, err := t.mod.lib.ctx.GetAttributeValue(s, h, []*p11.Attribute{p11.NewAttribute(typ, nil)})
 		if err != nil {
-			if isRemoval(callError("", "", err, true)) {
+			if rv, _ := rvCode(err); removalCodes[rv] {
 				return nil, t.call("C_GetAttributeValue", err)
 			}
-			continue
+			continue // absent or sensitive
 		}
 		if len(attrs) == 1 {
 			out[typ] = attrs[0].Value

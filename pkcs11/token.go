@@ -248,8 +248,20 @@ func (t *Token) ensureLogin(ctx context.Context, s p11.SessionHandle, prompt PIN
 	t.loginMu.Lock()
 	defer t.loginMu.Unlock()
 	who, loggedIn, err := t.sessionUser(s)
-	if err != nil || (loggedIn && who == User) {
+	if err != nil {
 		return err
+	}
+	if loggedIn && who == User {
+		// Logged in already (maybe by another Module on the library): keep
+		// the caller's prompt for keys that ask for the PIN again.
+		if prompt != nil {
+			t.mu.Lock()
+			if t.prompt == nil {
+				t.prompt = prompt
+			}
+			t.mu.Unlock()
+		}
+		return nil
 	}
 	if loggedIn {
 		if err := t.mod.lib.ctx.Logout(s); err != nil {
