@@ -37,7 +37,7 @@ type revKeySpec struct {
 var revKeySpecs = []revKeySpec{
 	revGOST256Spec("A", true), revGOST256Spec("B", false), revGOST256Spec("C", false), revGOST256Spec("XA", false),
 	revGOST256Spec("XB", false), revGOST256Spec("TCA", false), revGOST256Spec("TCB", false), revGOST256Spec("TCC", false),
-	revGOST256Spec("TCD", false), revGOST512Spec("A", false), revGOST512Spec("B", false), revGOST512Spec("C", false),
+	revGOST256Spec("TCD", false), revGOST512Spec("A", false), revGOST512Spec("B", false), revGOST512Spec("C", true),
 	{name: "ecdsa-p256", genpkey: []string{"-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"},
 		ocspMD: "-sha256", ocspHash: CertIDSHA256, full: true},
 }

@@ -21,7 +21,7 @@ import (
 
 // revInteropFlips is about how many bytes the interop tests tamper with in
 // each object; the unit tests flip every byte.
-const revInteropFlips = 12
+const revInteropFlips = 48
 
 // TestRevocationOpenSSL checks CRLs and OCSP both ways against OpenSSL with
 // the gost engine, on every key type of revKeySpecs: what we make OpenSSL
