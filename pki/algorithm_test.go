@@ -363,3 +363,31 @@ func TestKeyIDIsOpenSSLHash(t *testing.T) {
 		t.Fatalf("KeyID = %x, want %x", id, want)
 	}
 }
+
+func TestParsePublicKeyUnsupported(t *testing.T) {
+	point := asn1.BitString{Bytes: append([]byte{0x04, 0x40}, make([]byte, 64)...), BitLength: 66 * 8}
+	oidParams := func(oids ...asn1.ObjectIdentifier) asn1.RawValue {
+		der, _ := asn1.Marshal(oids)
+		return asn1.RawValue{FullBytes: der}
+	}
+	secp256k1, _ := asn1.Marshal(asn1.ObjectIdentifier{1, 3, 132, 0, 10})
+	for name, info := range map[string]subjectPublicKeyInfo{
+		"GOST 2001":          {pkix.AlgorithmIdentifier{Algorithm: asn1.ObjectIdentifier{1, 2, 643, 2, 2, 19}, Parameters: oidParams(asn1.ObjectIdentifier{1, 2, 643, 2, 2, 35, 1})}, point},
+		"GOST unknown curve": {pkix.AlgorithmIdentifier{Algorithm: gost.OIDPublicKey256, Parameters: oidParams(asn1.ObjectIdentifier{1, 2, 643, 9, 9})}, point},
+		"ECDSA on secp256k1": {pkix.AlgorithmIdentifier{Algorithm: asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}, Parameters: asn1.RawValue{FullBytes: secp256k1}}, point},
+		"GOST no parameters": {pkix.AlgorithmIdentifier{Algorithm: gost.OIDPublicKey512}, point},
+	} {
+		der, err := asn1.Marshal(info)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ParsePublicKey(der); !errors.Is(err, ErrUnsupportedAlgorithm) {
+			t.Errorf("%s: %v, want ErrUnsupportedAlgorithm", name, err)
+		}
+	}
+	// A known curve with a point off it is malformed, not unsupported.
+	der, _ := asn1.Marshal(subjectPublicKeyInfo{pkix.AlgorithmIdentifier{Algorithm: gost.OIDPublicKey256, Parameters: oidParams(gost.Curves()[0].OID)}, point})
+	if _, err := ParsePublicKey(der); err == nil || errors.Is(err, ErrUnsupportedAlgorithm) {
+		t.Errorf("point off the curve: %v", err)
+	}
+}

@@ -255,6 +255,13 @@ func (c *Certificate) CheckSignatureFrom(parent *Certificate) error {
 	return parent.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature)
 }
 
+// isSelfSigned reports whether c names itself as issuer and, when it has
+// key identifiers, its own key as the signer's.
+func (c *Certificate) isSelfSigned() bool {
+	return namesMatch(c.RawIssuer, c.RawSubject) &&
+		(len(c.AuthorityKeyId) == 0 || len(c.SubjectKeyId) == 0 || bytes.Equal(c.AuthorityKeyId, c.SubjectKeyId))
+}
+
 // Equal reports whether c and other are the same DER certificate.
 func (c *Certificate) Equal(other *Certificate) bool {
 	return c != nil && other != nil && bytes.Equal(c.Raw, other.Raw)

@@ -3,6 +3,7 @@ package pki
 import (
 	"bytes"
 	"crypto"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -368,5 +369,42 @@ func TestValidityTimeEncoding(t *testing.T) {
 	}
 	if !bytes.Contains(c.RawTBSCertificate, []byte("\x17\x0d491231205959Z\x18\x0f20500101000000Z")) {
 		t.Fatal("validity not written as UTCTime (in UTC), then GeneralizedTime")
+	}
+}
+
+func TestParseCertificateUnsupportedKey(t *testing.T) {
+	// An Ed25519 certificate: parsed for display, with the key and the
+	// algorithm left unknown, and refused when checked.
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
+		SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "ed"},
+		NotBefore: testNow, NotAfter: testNow.Add(time.Hour),
+	}, &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "ed"}}, pub, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PublicKey != nil || c.SignatureAlgorithm != UnknownSignatureAlgorithm || c.Subject.CommonName != "ed" {
+		t.Fatalf("key %T, algorithm %v", c.PublicKey, c.SignatureAlgorithm)
+	}
+	if err := c.CheckSignatureFrom(c); !errors.Is(err, ErrUnsupportedAlgorithm) {
+		t.Errorf("CheckSignatureFrom: %v", err)
+	}
+	_, err = c.Verify(VerifyOptions{Roots: []*Certificate{c}, CurrentTime: testNow})
+	if err != nil {
+		t.Errorf("a trusted root is its own chain whatever its algorithm: %v", err)
+	}
+	var b bytes.Buffer
+	if err := c.Describe(&b); err != nil || !bytes.Contains(b.Bytes(), []byte("unsupported algorithm 1.3.101.112")) {
+		t.Errorf("Describe: %v\n%s", err, b.String())
+	}
+	if _, err := ParsePublicKey(c.RawSubjectPublicKeyInfo); !errors.Is(err, ErrUnsupportedAlgorithm) {
+		t.Errorf("ParsePublicKey: %v", err)
 	}
 }

@@ -284,7 +284,15 @@ func (c *Certificate) Describe(w io.Writer) error {
 	d.describeName(1, "Владелец (Subject)", c.Subject)
 	d.describeKey(1, c.PublicKey, c.publicKeyAlgorithmOID, c.RawSubjectPublicKeyInfo)
 	d.describeExtensions(1, c, c.Extensions)
-	d.line(1, "Подпись (Signature)", fmt.Sprintf("%d bytes", len(c.Signature)))
+	sig := fmt.Sprintf("%d bytes", len(c.Signature))
+	if c.isSelfSigned() {
+		if err := c.CheckSignatureFrom(c); err != nil {
+			sig += ", самоподписанный, НЕВЕРНА (self-signed, INVALID): " + err.Error()
+		} else {
+			sig += ", самоподписанный, верна (self-signed, valid)"
+		}
+	}
+	d.line(1, "Подпись (Signature)", sig)
 	sum := sha256.Sum256(c.Raw)
 	d.line(1, "Отпечаток SHA-256 (Fingerprint)", colonHex(sum[:]))
 	st := gost.Sum256(c.Raw)

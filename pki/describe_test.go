@@ -57,6 +57,10 @@ func TestDescribeCertificate(t *testing.T) {
 	if t.Failed() {
 		t.Log(out)
 	}
+	b.Reset()
+	if err := root.cert.Describe(&b); err != nil || !strings.Contains(b.String(), "Подпись (Signature): 64 bytes, самоподписанный, верна (self-signed, valid)") {
+		t.Errorf("root: %v\n%s", err, b.String())
+	}
 	if err := leaf.Describe(failingWriter{}); err == nil {
 		t.Error("write error lost")
 	}

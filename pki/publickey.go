@@ -53,22 +53,60 @@ func ParsePublicKey(spki []byte) (crypto.PublicKey, error) {
 	if len(rest) != 0 {
 		return nil, errors.New("pki: trailing data after SubjectPublicKeyInfo")
 	}
-	if _, ok := gost.HashByPublicKeyOID(info.Algorithm.Algorithm); ok {
+	alg := info.Algorithm.Algorithm
+	var curve asn1.ObjectIdentifier // the named curve or paramset, first in the parameters
+	if p := info.Algorithm.Parameters; p.Tag == asn1.TagOID {
+		_ = unmarshalExact(p.FullBytes, &curve, "")
+	} else if p.Tag == asn1.TagSequence {
+		var fields []asn1.RawValue
+		if _, err := asn1.Unmarshal(p.FullBytes, &fields); err == nil && len(fields) > 0 {
+			_ = unmarshalExact(fields[0].FullBytes, &curve, "")
+		}
+	}
+	// Keys pki cannot use (GOST 2001, Ed25519, other curves) are reported
+	// as unsupported, not malformed, so that their certificates still parse.
+	switch {
+	case alg.Equal(gost.OIDPublicKey256) || alg.Equal(gost.OIDPublicKey512):
+		if _, ok := gost.CurveByOID(curve); !ok {
+			return nil, fmt.Errorf("%w: GOST curve %v", ErrUnsupportedAlgorithm, curve)
+		}
 		k, err := gost.ParsePKIXPublicKey(spki)
 		if err != nil {
 			return nil, fmt.Errorf("pki: %w", err)
 		}
 		return k, nil
+	case alg.Equal(oidPublicKeyECDSA):
+		if !knownECDSACurve(curve) {
+			return nil, fmt.Errorf("%w: elliptic curve %v", ErrUnsupportedAlgorithm, curve)
+		}
+	case alg.Equal(oidPublicKeyRSA):
+	default:
+		return nil, fmt.Errorf("%w: public key algorithm %v", ErrUnsupportedAlgorithm, alg)
 	}
 	k, err := x509.ParsePKIXPublicKey(spki)
 	if err != nil {
 		return nil, fmt.Errorf("pki: %w", err)
 	}
-	switch k.(type) {
-	case *ecdsa.PublicKey, *rsa.PublicKey:
-		return k, nil
+	return k, nil
+}
+
+var (
+	oidPublicKeyRSA   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}
+	oidPublicKeyECDSA = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}
+	oidECDSACurves    = []asn1.ObjectIdentifier{
+		{1, 2, 840, 10045, 3, 1, 7}, // P-256
+		{1, 3, 132, 0, 34},          // P-384
+		{1, 3, 132, 0, 35},          // P-521
 	}
-	return nil, fmt.Errorf("%w: public key algorithm %v", ErrUnsupportedAlgorithm, info.Algorithm.Algorithm)
+)
+
+func knownECDSACurve(oid asn1.ObjectIdentifier) bool {
+	for _, c := range oidECDSACurves {
+		if c.Equal(oid) {
+			return true
+		}
+	}
+	return false
 }
 
 // KeyID is the key identifier gostkey writes in subjectKeyIdentifier and
