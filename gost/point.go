@@ -142,16 +142,19 @@ func projSelect(r, p1, p2 *projPoint, bit uint64) {
 	feSelect(&r.z, &p1.z, &p2.z, bit)
 }
 
-// Fixed-base comb: the scalar is cut into 4-bit digits k = Σ k_i·16^i and
-// k·G = Σ k_i·(16^i·G), so the table holds j·16^i·G for j = 1..15 in each
-// window i and a scalar multiplication is one table lookup and one mixed
-// addition per window, with no doublings.
+// Fixed-base comb: the scalar is recoded into signed 5-bit digits,
+// k = Σ d_i·32^i with -16 ≤ d_i ≤ 16, and k·G = Σ d_i·(32^i·G), so the
+// table holds j·32^i·G for j = 1..16 in each window i, and a scalar
+// multiplication is one table lookup, one conditional negation and one
+// mixed addition per window, with no doublings.
 const (
-	combBits    = 4
-	combEntries = 1<<combBits - 1
+	combBits    = 5
+	combEntries = 1 << (combBits - 1)
 )
 
-func (o *curveOps) windows() int { return 8 * o.size / combBits }
+// windows is the number of digits: one more bit than the scalar, for the
+// carry of the signed recoding.
+func (o *curveOps) windows() int { return (8*o.size + combBits) / combBits }
 
 // baseTable returns the comb table, computed on first use.
 func (o *curveOps) baseTable() []affinePoint {
@@ -193,29 +196,48 @@ func (o *curveOps) baseTable() []affinePoint {
 	return o.table
 }
 
-// digit returns the 4-bit digit i of plain limbs k.
-func digit(k *fe, i int) uint64 {
-	return k[i/16] >> (uint(i%16) * 4) & 15
+// signedDigit returns digit i of the signed recoding of plain limbs k as
+// its magnitude (0..16) and sign (1 if negative), and the carry into digit
+// i+1, given the carry out of digit i-1: no branch depends on k.
+func signedDigit(k *fe, i int, carry uint64) (mag, neg, carryOut uint64) {
+	pos := combBits * i
+	word, shift := pos/64, uint(pos%64)
+	b := k[word] >> shift
+	if shift > 64-combBits && word+1 < len(k) {
+		b |= k[word+1] << (64 - shift)
+	}
+	b = b&(1<<combBits-1) + carry   // 0..32
+	carryOut = (b + 15) >> combBits // 1 if b ≥ 17
+	d := b - carryOut<<combBits     // -15..16, two's complement
+	neg = d >> 63                   // 1 if d < 0
+	mag = (d ^ -neg) + neg          // |d|
+	return mag, neg, carryOut
 }
 
 // baseMult sets r = k·G for a secret scalar k (plain limbs, 0 < k < q) in
 // constant time: every window reads every table entry and does one
-// addition, keeping or dropping it with a mask.
+// addition, selecting entries, signs and results with masks.
 func (o *curveOps) baseMult(r *projPoint, k *fe) {
+	f := o.fp
 	table := o.baseTable()
-	acc := projPoint{y: o.fp.one}
+	acc := projPoint{y: f.one}
+	var carry uint64
 	for w := 0; w < o.windows(); w++ {
-		d := digit(k, w)
+		var mag, neg uint64
+		mag, neg, carry = signedDigit(k, w, carry)
 		var pt affinePoint
 		row := table[w*combEntries : (w+1)*combEntries]
 		for j := range row {
-			hit := isZero64(uint64(j+1) ^ d)
+			hit := isZero64(uint64(j+1) ^ mag)
 			feSelect(&pt.x, &row[j].x, &pt.x, hit)
 			feSelect(&pt.y, &row[j].y, &pt.y, hit)
 		}
+		var negY fe
+		f.neg(&negY, &pt.y)
+		feSelect(&pt.y, &negY, &pt.y, neg)
 		var sum projPoint
 		o.addMixed(&sum, &acc, &pt)
-		projSelect(&acc, &acc, &sum, isZero64(d))
+		projSelect(&acc, &acc, &sum, isZero64(mag))
 	}
 	*r = acc
 }

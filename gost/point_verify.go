@@ -10,9 +10,11 @@ import (
 // z1·G and a width-5 NAF for z2·Q.
 
 // jacPoint is (X : Y : Z) in Jacobian coordinates, x = X/Z², y = Y/Z³.
+// In the main loop of mulAdd it also carries t = a·Z⁴ (modified Jacobian
+// coordinates), which makes repeated doublings cheaper for any a.
 type jacPoint struct {
-	x, y, z fe
-	inf     bool
+	x, y, z, t fe
+	inf        bool
 }
 
 // onCurve reports whether (x, y) are reduced coordinates of a point on the
@@ -69,6 +71,51 @@ func (o *curveOps) jacDouble(r, p *jacPoint) {
 	f.add(&yyyy, &yyyy, &yyyy)
 	f.add(&yyyy, &yyyy, &yyyy)
 	f.sub(&r.y, &s, &yyyy)
+	r.inf = false
+}
+
+// setT sets p.t = a·Z⁴ for jacDoubleT.
+func (o *curveOps) setT(p *jacPoint) {
+	f := o.fp
+	f.sqr(&p.t, &p.z)
+	f.sqr(&p.t, &p.t)
+	f.mul(&p.t, &p.t, &o.a)
+}
+
+// jacDoubleT sets r = 2p in modified Jacobian coordinates (Cohen, Miyaji,
+// Ono): 3M + 5S instead of 2M + 8S, using and updating p.t = a·Z⁴.
+func (o *curveOps) jacDoubleT(r, p *jacPoint) {
+	f := o.fp
+	if p.inf || f.isZero(&p.y) == 1 {
+		r.inf = true
+		return
+	}
+	var xx, yy, yyyy, s, m, x3, u fe
+	f.sqr(&xx, &p.x)
+	f.sqr(&yy, &p.y)
+	f.sqr(&yyyy, &yy)
+	f.add(&s, &p.x, &yy)
+	f.sqr(&s, &s)
+	f.sub(&s, &s, &xx)
+	f.sub(&s, &s, &yyyy)
+	f.add(&s, &s, &s) // S = 4·X·Y²
+	f.add(&m, &xx, &xx)
+	f.add(&m, &m, &xx)
+	f.add(&m, &m, &p.t) // M = 3·X² + a·Z⁴
+	f.sqr(&x3, &m)
+	f.sub(&x3, &x3, &s)
+	f.sub(&x3, &x3, &s)
+	f.mul(&u, &p.y, &p.z)
+	f.add(&r.z, &u, &u) // Z3 = 2·Y·Z
+	f.add(&yyyy, &yyyy, &yyyy)
+	f.add(&yyyy, &yyyy, &yyyy)
+	f.add(&yyyy, &yyyy, &yyyy) // 8·Y⁴
+	f.mul(&u, &yyyy, &p.t)
+	f.add(&r.t, &u, &u) // T3 = 16·Y⁴·T
+	f.sub(&s, &s, &x3)
+	f.mul(&s, &s, &m)
+	f.sub(&r.y, &s, &yyyy)
+	r.x = x3
 	r.inf = false
 }
 
@@ -208,23 +255,33 @@ func (o *curveOps) mulAdd(z1, z2, qx, qy *big.Int) jacPoint {
 	acc := jacPoint{inf: true}
 	naf := wnaf(z2, verifyWindow)
 	for i := len(naf) - 1; i >= 0; i-- {
-		o.jacDouble(&acc, &acc)
+		o.jacDoubleT(&acc, &acc)
 		if d := naf[i]; d > 0 {
 			o.jacAdd(&acc, &acc, &odd[d/2])
+			o.setT(&acc)
 		} else if d < 0 {
 			neg := odd[-d/2]
 			f.neg(&neg.y, &neg.y)
 			o.jacAdd(&acc, &acc, &neg)
+			o.setT(&acc)
 		}
 	}
 
 	// z1·G from the comb table.
 	table := o.baseTable()
 	k1 := feFromBig(z1)
+	var carry uint64
 	for w := 0; w < o.windows(); w++ {
-		if d := digit(&k1, w); d != 0 {
-			o.jacAddAffine(&acc, &acc, &table[w*combEntries+int(d)-1])
+		var mag, neg uint64
+		mag, neg, carry = signedDigit(&k1, w, carry)
+		if mag == 0 {
+			continue
 		}
+		pt := table[w*combEntries+int(mag)-1]
+		if neg == 1 {
+			f.neg(&pt.y, &pt.y)
+		}
+		o.jacAddAffine(&acc, &acc, &pt)
 	}
 	return acc
 }
