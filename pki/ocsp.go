@@ -579,7 +579,9 @@ type OCSPResponseTemplate struct {
 // signer holds: nil (or issuer itself) when the CA signs, or a delegated
 // responder certificate issued by the CA with id-kp-OCSPSigning, which is
 // then included in the response. The signature is checked before the
-// response is returned.
+// response is returned. Every CertID must name issuer: a responder asked
+// about another issuer's certificates answers
+// CreateOCSPErrorResponse(OCSPUnauthorized), as RFC 5019 §2.2.3 has it.
 func CreateOCSPResponse(rand io.Reader, template *OCSPResponseTemplate, issuer, responderCert *Certificate, signer crypto.Signer) ([]byte, error) {
 	if template == nil || issuer == nil || signer == nil {
 		return nil, errors.New("pki: CreateOCSPResponse needs a template, an issuer and a signer")
