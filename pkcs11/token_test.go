@@ -497,7 +497,7 @@ func TestPoolWaitsForContext(t *testing.T) {
 	}
 }
 
-func selfSigned(t *testing.T, key crypto.Signer, serial int64) []byte {
+func selfSigned(t testing.TB, key crypto.Signer, serial int64) []byte {
 	t.Helper()
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(serial),
