@@ -271,3 +271,19 @@ func TestAddSignerToOpenSSL(t *testing.T) {
 		t.Fatalf("%v, %d signers", err, len(res.Signers))
 	}
 }
+
+// TestOpenSSLCoSignsOurs: openssl cms -resign adds a signer to a SignedData
+// we made; both signatures verify with us.
+func TestOpenSSLCoSignsOurs(t *testing.T) {
+	a, b := newIdentity(t, "gost256-C"), newIdentity(t, "gost256-TCD")
+	sig, err := Sign(bytes.NewReader(testContent), a.key, a.cert, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cosigned := testkit.OpenSSL(t, nil, "cms", "-resign", "-cades", "-binary", "-inform", "DER", "-in", testkit.WriteFile(t, "sig", sig),
+		"-signer", b.certFile, "-inkey", b.keyFile, "-md", "md_gost12_256", "-outform", "DER")
+	res, err := Verify(cosigned, nil, &VerifyOptions{Roots: []*pki.Certificate{a.root, b.root}, RequireCAdES: true})
+	if err != nil || len(res.Signers) != 2 || !bytes.Equal(res.Content, testContent) {
+		t.Fatalf("%v, %d signers", err, len(res.Signers))
+	}
+}
