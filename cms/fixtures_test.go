@@ -17,7 +17,7 @@ import (
 // keyKinds are the key types openssl with the gost engine can generate
 // (fact sheet §1: gost2012_256 A/B/C are CryptoPro A/B/C, XA/XB the Xch
 // sets, TCA..TCD TC26-256 A..D; gost2012_512 A/B/C are TC26-512 A/B/C),
-// plus ECDSA P-256.
+// plus ECDSA P-256 and RSA.
 var keyKinds = []struct {
 	name string
 	args []string
@@ -35,6 +35,7 @@ var keyKinds = []struct {
 	{"gost512-B", []string{"-newkey", "gost2012_512", "-pkeyopt", "paramset:B"}},
 	{"gost512-C", []string{"-newkey", "gost2012_512", "-pkeyopt", "paramset:C"}},
 	{"ecdsa-p256", []string{"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"}},
+	{"rsa-2048", []string{"-newkey", "rsa:2048"}},
 }
 
 // identity is a signer made by openssl: a leaf key and certificate issued
