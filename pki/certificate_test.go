@@ -242,6 +242,19 @@ func TestCreateCertificateRoundTrip(t *testing.T) {
 			if xc.SerialNumber.Cmp(c.SerialNumber) != 0 || xc.KeyUsage != c.KeyUsage || !reflect.DeepEqual(xc.CRLDistributionPoints, c.CRLDistributionPoints) {
 				t.Error("crypto/x509 reads different fields")
 			}
+			// Where crypto/x509 can check the signature (ECDSA, RSA roots), it
+			// accepts the chain as ours does.
+			if !alg.IsGOST() {
+				xroot, err := x509.ParseCertificate(root.cert.Raw)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pool := x509.NewCertPool()
+				pool.AddCert(xroot)
+				if _, err := xc.Verify(x509.VerifyOptions{Roots: pool, CurrentTime: testNow, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+					t.Errorf("crypto/x509 Verify: %v", err)
+				}
+			}
 		})
 	}
 }
