@@ -50,8 +50,10 @@ type AttributeTypeAndValue struct {
 //
 // A parsed Name keeps every attribute in Attributes, in encoding order
 // (multi-valued RDNs flattened), and its DER in Raw; typed fields hold the
-// first value of each type. To build a name, set the typed fields and
-// ExtraNames; Raw and Attributes are ignored when writing.
+// first value of each type and ExtraNames the others. To build a name, set
+// the typed fields and ExtraNames; Raw and Attributes are ignored when
+// writing, so re-encoding a parsed name keeps its attributes but not
+// necessarily their order or string types: copy Raw to keep the bytes.
 type Name struct {
 	Country            string // C, PrintableString
 	Province           string // ST
@@ -182,8 +184,18 @@ func ParseNameDER(der []byte) (Name, error) {
 			if a := attributeByOID(atv.Type); a != nil {
 				if f := a.field(&n); *f == "" {
 					*f = s
+					continue
 				}
 			}
+			// Unknown and repeated attributes go to ExtraNames, so that
+			// re-encoding a parsed name keeps them.
+			tag := atv.Value.Tag
+			switch tag {
+			case asn1.TagUTF8String, asn1.TagPrintableString, asn1.TagNumericString, asn1.TagIA5String:
+			default:
+				tag = 0
+			}
+			n.ExtraNames = append(n.ExtraNames, AttributeTypeAndValue{Type: atv.Type, Value: s, Tag: tag})
 		}
 	}
 	return n, nil

@@ -191,3 +191,30 @@ func TestNameStringMultiValuedRDN(t *testing.T) {
 		t.Fatalf("parsed %+v", n)
 	}
 }
+
+func TestParsedNameReencodesAllAttributes(t *testing.T) {
+	n := Name{CommonName: "a", ExtraNames: []AttributeTypeAndValue{
+		{Type: asn1.ObjectIdentifier{1, 2, 3}, Value: "x"},
+		{Type: OIDCommonName, Value: "b"},
+		{Type: OIDSNILS, Value: "11223344595", Tag: asn1.TagPrintableString},
+	}}
+	der, err := n.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := ParseNameDER(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := parsed.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ParseNameDER(again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.String() != "CN=b,1.2.3=x,SNILS=11223344595,CN=a" || back.SNILS != "11223344595" {
+		t.Fatalf("re-encoded as %q", back.String())
+	}
+}
