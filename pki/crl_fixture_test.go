@@ -18,8 +18,8 @@ import (
 )
 
 // revKeySpec is one key type the revocation interop tests run on: every GOST
-// parameter set `openssl genpkey` with the gost engine can make, and ECDSA
-// P-256.
+// parameter set `openssl genpkey` with the gost engine can make, ECDSA
+// P-256 and RSA.
 type revKeySpec struct {
 	name    string
 	genpkey []string
@@ -40,6 +40,8 @@ var revKeySpecs = []revKeySpec{
 	revGOST256Spec("TCD", false), revGOST512Spec("A", false), revGOST512Spec("B", false), revGOST512Spec("C", true),
 	{name: "ecdsa-p256", genpkey: []string{"-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"},
 		ocspMD: "-sha256", ocspHash: CertIDSHA256, full: true},
+	{name: "rsa-2048", genpkey: []string{"-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"},
+		ocspMD: "-sha384", ocspHash: CertIDSHA384},
 }
 
 func revGOST256Spec(ps string, full bool) revKeySpec {
