@@ -134,6 +134,21 @@ func TestOpenSSLAcceptsOurObjects(t *testing.T) {
 		}
 	}
 
+	// OpenSSL decodes our qualified-profile extensions as we meant them.
+	text := string(testkit.OpenSSL(t, nil, "x509", "-in", files[1], "-noout", "-text"))
+	for _, want := range []string{
+		"Policy: Class of Signing Tool KC1", "Policy: Class of Signing Tool KC2",
+		"Signing Tool of Subject: \n                СКЗИ «gostkey»",
+		"cATool      : ПАК «gostkey-ca»", "cAToolCert  : Сертификат СФ/128-0000",
+		"Private Key Usage Period: \n                Not Before: Jun  1 11:00:00 2026 GMT, Not After: Jun  1 12:00:00 2027 GMT",
+		"OCSP - URI:http://127.0.0.1:8080/v1/ocsp", "URI:http://127.0.0.1:8080/v1/crl",
+		"X509v3 Key Usage: critical\n                Digital Signature, Non Repudiation, Key Encipherment",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("openssl x509 -text lacks %q", want)
+		}
+	}
+
 	// A changed signature byte must make OpenSSL refuse the leaf.
 	leafDER, _ := pem.Decode(mustRead(t, files[1]))
 	bad := append([]byte(nil), leafDER.Bytes...)
