@@ -310,7 +310,9 @@ func runSuite(t *testing.T, mc moduleCase) {
 		}
 	})
 
-	t.Run("digest order", func(t *testing.T) { digestOrder(t, path, tok, keys) })
+	if mc.keys[0].spec.Curve != nil {
+		t.Run("digest order", func(t *testing.T) { digestOrder(t, path, tok, keys) })
+	}
 
 	if mc.toolKeyType != "" {
 		t.Run("pkcs11-tool key", func(t *testing.T) { toolKey(t, mc, path, tok) })
@@ -589,7 +591,7 @@ func digestOrder(t *testing.T, path string, tok *Token, keys map[string]*Key) {
 		checked++
 	}
 	if checked == 0 {
-		t.Skip("no GOST keys on this module")
+		t.Fatal("no GOST keys")
 	}
 }
 

@@ -13,17 +13,21 @@ import (
 
 // PIN is a token PIN (or SO PIN). It refuses to print: String, GoString
 // and every fmt verb show a mask. Functions of this package that take a
-// PIN consume it: they zero its bytes before they return, so a caller
-// holds a PIN only as long as it needs to.
+// PIN consume it: they zero it before they return, so a caller holds a
+// PIN only as long as it needs to. Copies of a PIN share it: once zeroed,
+// every copy is empty, and passing it again is refused with ErrNoPIN
+// rather than sending a blank PIN. The zero PIN is empty.
 type PIN struct {
-	b []byte
+	s *pinSecret
 }
+
+type pinSecret struct{ b []byte }
 
 const pinMask = "[PIN redacted]"
 
 // NewPIN makes a PIN from b, taking ownership of b: the PIN's Zero (and
 // every function that consumes the PIN) wipes it.
-func NewPIN(b []byte) PIN { return PIN{b: b} }
+func NewPIN(b []byte) PIN { return PIN{s: &pinSecret{b: b}} }
 
 // ReadPINFile reads a PIN from the first line of a file (the line ending,
 // LF or CRLF, is not part of it). A file that cannot be read or whose
@@ -43,7 +47,7 @@ func ReadPINFile(path string) (PIN, error) {
 	if len(line) == 0 {
 		return PIN{}, fmt.Errorf("pkcs11: PIN file %s: first line is empty", path)
 	}
-	return PIN{b: bytes.Clone(line)}, nil
+	return NewPIN(bytes.Clone(line)), nil
 }
 
 // PINFile is a PINPrompt that answers with the first line of a file
@@ -52,17 +56,29 @@ func PINFile(path string) PINPrompt {
 	return func(context.Context, PINRequest) (PIN, error) { return ReadPINFile(path) }
 }
 
-// Len is the PIN length in bytes.
-func (p PIN) Len() int { return len(p.b) }
+func (p PIN) bytes() []byte {
+	if p.s == nil {
+		return nil
+	}
+	return p.s.b
+}
+
+// Len is the PIN length in bytes; 0 once zeroed.
+func (p PIN) Len() int { return len(p.bytes()) }
 
 // Equal compares two PINs in constant time.
-func (p PIN) Equal(q PIN) bool { return subtle.ConstantTimeCompare(p.b, q.b) == 1 }
+func (p PIN) Equal(q PIN) bool { return subtle.ConstantTimeCompare(p.bytes(), q.bytes()) == 1 }
 
-// Zero wipes the PIN's bytes (all copies of this PIN value share them).
-func (p PIN) Zero() { clear(p.b) }
+// Zero wipes the PIN and leaves it (and every copy) empty.
+func (p PIN) Zero() {
+	if p.s != nil {
+		clear(p.s.b)
+		p.s.b = nil
+	}
+}
 
 // clone copies the PIN, for a function that consumes one PIN in two calls.
-func (p PIN) clone() PIN { return PIN{b: bytes.Clone(p.b)} }
+func (p PIN) clone() PIN { return NewPIN(bytes.Clone(p.bytes())) }
 
 // String returns a mask, never the PIN.
 func (p PIN) String() string { return pinMask }
@@ -140,8 +156,9 @@ type PINPrompt func(ctx context.Context, req PINRequest) (PIN, error)
 // the only Go copy; miekg copies it into C memory for the call and keeps
 // nothing.
 func (p PIN) pinString() string {
-	if len(p.b) == 0 {
+	b := p.bytes()
+	if len(b) == 0 {
 		return ""
 	}
-	return unsafe.String(&p.b[0], len(p.b))
+	return unsafe.String(&b[0], len(b))
 }

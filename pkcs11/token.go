@@ -415,7 +415,7 @@ func (t *Token) asSO(ctx context.Context, s p11.SessionHandle, soPIN PIN, f func
 			return t.call("C_Logout", err)
 		}
 	}
-	supply := func(context.Context, PINRequest) (PIN, error) { return PIN{b: soPIN.b}, nil }
+	supply := func(context.Context, PINRequest) (PIN, error) { return soPIN, nil }
 	if err := t.login(ctx, s, SecurityOfficer, supply); err != nil {
 		return err
 	}
@@ -491,20 +491,31 @@ func (m *Module) findInitialized(slot uint, label string, others map[string]bool
 }
 
 // InitToken initializes the module's first present token that is not
-// initialized yet (see Token.InitToken).
+// initialized yet (see Token.InitToken). Both PINs are consumed, also
+// when there is no such token (ErrNotFound).
 func (m *Module) InitToken(ctx context.Context, label string, soPIN, userPIN PIN) (*Token, error) {
-	ts, err := m.Tokens()
-	if err != nil {
-		soPIN.Zero()
-		userPIN.Zero()
-		return nil, err
-	}
-	for _, t := range ts {
-		if !t.Info().Initialized {
-			return t.InitToken(ctx, label, soPIN, userPIN)
+	return Modules{m}.InitToken(ctx, label, soPIN, userPIN)
+}
+
+// InitToken initializes the first present token that is not initialized
+// yet, looking through the modules in order (with the softtoken that is
+// its spare slot). Both PINs are consumed, also when there is no such
+// token (ErrNotFound).
+func (ms Modules) InitToken(ctx context.Context, label string, soPIN, userPIN PIN) (*Token, error) {
+	for _, m := range ms {
+		ts, err := m.Tokens()
+		if err != nil {
+			soPIN.Zero()
+			userPIN.Zero()
+			return nil, fmt.Errorf("%s: %w", m.Path(), err)
+		}
+		for _, t := range ts {
+			if !t.Info().Initialized {
+				return t.InitToken(ctx, label, soPIN, userPIN)
+			}
 		}
 	}
 	soPIN.Zero()
 	userPIN.Zero()
-	return nil, fmt.Errorf("%w: module %s has no uninitialized token", ErrNotFound, m.Path())
+	return nil, fmt.Errorf("%w: no uninitialized token", ErrNotFound)
 }

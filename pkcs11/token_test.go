@@ -61,8 +61,8 @@ func TestReadPINFile(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || string(p.b) != tt.want {
-			t.Errorf("ReadPINFile(%q) = %q, %v; want %q", tt.content, p.b, err, tt.want)
+		if err != nil || string(p.bytes()) != tt.want {
+			t.Errorf("ReadPINFile(%q) = %q, %v; want %q", tt.content, p.bytes(), err, tt.want)
 		}
 	}
 	if _, err := ReadPINFile(filepath.Join(t.TempDir(), "missing")); err == nil {
@@ -802,5 +802,59 @@ func TestModulesWatch(t *testing.T) {
 	}
 	cancel()
 	for range events {
+	}
+}
+
+// A PIN is consumed: passing it a second time is ErrNoPIN, never a blank
+// or NUL PIN sent to the token.
+func TestConsumedPIN(t *testing.T) {
+	ctx := context.Background()
+	st := newStub(1)
+	tok := stubToken(t, st, Options{})
+	oldPIN, newPIN := NewPIN([]byte("1234")), NewPIN([]byte("4321"))
+	copied := oldPIN
+	if err := tok.SetPIN(ctx, oldPIN, newPIN); err != nil {
+		t.Fatal(err)
+	}
+	if oldPIN.Len() != 0 || copied.Len() != 0 || newPIN.Len() != 0 {
+		t.Fatal("PINs not consumed")
+	}
+	if err := tok.SetPIN(ctx, copied, newPIN); !errors.Is(err, ErrNoPIN) {
+		t.Fatalf("second SetPIN: %v", err)
+	}
+	if n := st.count("C_SetPIN"); n != 1 {
+		t.Errorf("C_SetPIN called %d times", n)
+	}
+	var zero PIN
+	zero.Zero()
+	if zero.Len() != 0 || !zero.Equal(PIN{}) || NewPIN([]byte("1")).Equal(zero) {
+		t.Error("zero PIN")
+	}
+}
+
+// Modules.InitToken finds the first uninitialized token across modules.
+func TestModulesInitToken(t *testing.T) {
+	ctx := context.Background()
+	a, b := newStub(1), newStub(2)
+	b.slots[1].info.Flags = 0 // not initialized
+	b.slots[1].info.SerialNumber = "new"
+	ms := Modules{stubModule(t, a, Options{}), stubModule(t, b, Options{})}
+	so, user := NewPIN([]byte("5678")), NewPIN([]byte("1111"))
+	tok, err := ms.InitToken(ctx, "fresh", so, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := tok.Info(); info.Label != "fresh" || info.Serial != "new" || !info.Initialized || !info.UserPINInitialized || tok.Module() != ms[1] {
+		t.Errorf("initialized %+v", info)
+	}
+	if so.Len() != 0 || user.Len() != 0 {
+		t.Error("PINs not consumed")
+	}
+	if err := tok.Login(ctx, fixedPIN("1111")); err != nil {
+		t.Fatal(err)
+	}
+	so, user = NewPIN([]byte("5678")), NewPIN([]byte("1111"))
+	if _, err := ms.InitToken(ctx, "again", so, user); !errors.Is(err, ErrNotFound) || so.Len() != 0 || user.Len() != 0 {
+		t.Fatalf("no free token: %v", err)
 	}
 }
