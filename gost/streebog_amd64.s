@@ -21,12 +21,14 @@
 //
 // Frame: two K buffers (BUF_KA, BUF_KB) and two S buffers (BUF_SA,
 // BUF_SB), used in turn, since a STEP still reads its inputs after
-// writing the first half of its outputs. (Not KA…SB: SB is the static
-// base pseudo-register.)
+// writing the first half of its outputs (not named KA…SB: SB is the
+// static-base pseudo-register); CPTR holds the address of the next round
+// constant.
 #define BUF_KA 0
 #define BUF_KB 64
 #define BUF_SA 128
 #define BUF_SB 192
+#define CPTR 256
 
 // Q4 folds the low 32 bits of an input word (in R32, bytes RL/RH) into
 // four outputs a0–a3 through table lps[j] at byte offset t.
@@ -55,28 +57,28 @@
 // The buffers hold the next step's inputs already combined: K ⊕ C for
 // the key chain and S ⊕ K for the state chain, both formed here from the
 // new K and S while they are still in registers.
-#define STORE1(k, s, o, c, kout, sout) \
-	XORQ k, s; MOVQ s, (sout+o)(SP); XORQ ·streebogC+(c+o)(SB), k; MOVQ k, (kout+o)(SP)
+// C(i+1) is at the address in CPTR(SP), loaded into SI (free between
+// the ROWS).
+#define STORE1(k, s, o, kout, sout) \
+	XORQ k, s; MOVQ s, (sout+o)(SP); XORQ o(SI), k; MOVQ k, (kout+o)(SP)
 
-#define STORE(ob, c, kout, sout) \
-	STORE1(R8, R12, ob+0, c, kout, sout); \
-	STORE1(R9, R13, ob+8, c, kout, sout); \
-	STORE1(R10, R14, ob+16, c, kout, sout); \
-	STORE1(R11, CX, ob+24, c, kout, sout)
+#define STORE(ob, kout, sout) \
+	MOVQ CPTR(SP), SI; \
+	STORE1(R8, R12, ob+0, kout, sout); \
+	STORE1(R9, R13, ob+8, kout, sout); \
+	STORE1(R10, R14, ob+16, kout, sout); \
+	STORE1(R11, CX, ob+24, kout, sout)
 
-// STEP i (1 ≤ i ≤ 11) reads K(i) ⊕ C(i) and S(i-1) ⊕ K(i), and leaves
-// K(i+1) ⊕ C(i+1) and S(i) ⊕ K(i+1); c is the byte offset of C(i+1).
-#define STEP(c, kin, sin, kout, sout) \
-	ROWS(0, kin, sin); STORE(0, c, kout, sout); \
-	ROWS(4, kin, sin); STORE(32, c, kout, sout)
-
-// The last step needs only S(12) ⊕ K(13), which is what E adds to h.
-#define STORELAST(ob, sout) \
-	XORQ R8, R12; MOVQ R12, (sout+ob+0)(SP); XORQ R9, R13; MOVQ R13, (sout+ob+8)(SP); \
-	XORQ R10, R14; MOVQ R14, (sout+ob+16)(SP); XORQ R11, CX; MOVQ CX, (sout+ob+24)(SP)
+// STEP i reads K(i) ⊕ C(i) and S(i-1) ⊕ K(i), and leaves K(i+1) ⊕ C(i+1)
+// and S(i) ⊕ K(i+1). After step 12 that is K13 (C13 being zero) and
+// S12 ⊕ K13, which is what E adds to h.
+#define STEP(kin, sin, kout, sout) \
+	ROWS(0, kin, sin); STORE(0, kout, sout); \
+	ROWS(4, kin, sin); STORE(32, kout, sout); \
+	ADDQ $64, CPTR(SP)
 
 // func gBlockAMD64(h, n, m *[8]uint64)
-TEXT ·gBlockAMD64(SB), NOSPLIT, $256-24
+TEXT ·gBlockAMD64(SB), NOSPLIT, $264-24
 	LEAQ ·lps(SB), DX
 
 	// K1 = LPS(h ⊕ N) on its own, one input word at a time into eight
@@ -122,22 +124,18 @@ TEXT ·gBlockAMD64(SB), NOSPLIT, $256-24
 	SEED(R14, 48)
 	SEED(DI, 56)
 
-	// Twelve rounds: step i gives K(i+1) and S(i).
-	STEP(64, BUF_KA, BUF_SB, BUF_KB, BUF_SA)
-	STEP(128, BUF_KB, BUF_SA, BUF_KA, BUF_SB)
-	STEP(192, BUF_KA, BUF_SB, BUF_KB, BUF_SA)
-	STEP(256, BUF_KB, BUF_SA, BUF_KA, BUF_SB)
-	STEP(320, BUF_KA, BUF_SB, BUF_KB, BUF_SA)
-	STEP(384, BUF_KB, BUF_SA, BUF_KA, BUF_SB)
-	STEP(448, BUF_KA, BUF_SB, BUF_KB, BUF_SA)
-	STEP(512, BUF_KB, BUF_SA, BUF_KA, BUF_SB)
-	STEP(576, BUF_KA, BUF_SB, BUF_KB, BUF_SA)
-	STEP(640, BUF_KB, BUF_SA, BUF_KA, BUF_SB)
-	STEP(704, BUF_KA, BUF_SB, BUF_KB, BUF_SA)
-	ROWS(0, BUF_KB, BUF_SA)
-	STORELAST(0, BUF_SB)
-	ROWS(4, BUF_KB, BUF_SA)
-	STORELAST(32, BUF_SB)
+	// Twelve rounds, two per iteration so that the buffers swap back.
+	// A loop rather than full unrolling: the unrolled 23 KB of code does
+	// not stay in the decoded-instruction cache and ran up to a third
+	// slower, depending on where the linker placed it.
+	LEAQ ·streebogC+64(SB), SI
+	MOVQ SI, CPTR(SP)
+rounds:
+	STEP(BUF_KA, BUF_SB, BUF_KB, BUF_SA)
+	STEP(BUF_KB, BUF_SA, BUF_KA, BUF_SB)
+	LEAQ ·streebogC+(13*64)(SB), SI
+	CMPQ SI, CPTR(SP)
+	JNE rounds
 
 	// h ⊕= S12 ⊕ K13 ⊕ m, with S12 ⊕ K13 in BUF_SB.
 	MOVQ h+0(FP), CX

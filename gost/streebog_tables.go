@@ -76,9 +76,13 @@ var streebogCHex = [12]string{
 //	out[i] = ⊕_j lps[j][byte i of word j]
 //
 // where lps[j][b] = l(π(b) placed in byte j of a 64-bit word).
+//
+// streebogC holds C1…C12 in that layout, followed by a zero row: the
+// assembly's last round then looks like every other one (it combines the
+// final key with "C13" = 0).
 var (
 	lps       [8][256]uint64
-	streebogC [12][8]uint64
+	streebogC [13][8]uint64
 )
 
 func init() {
