@@ -405,11 +405,13 @@ func (e *OCSPResponseError) Error() string {
 	return "pki: OCSP responder answered " + e.Status.String()
 }
 
-// OCSPStatus is a certificate's status in a SingleResponse.
+// OCSPStatus is a certificate's status in a SingleResponse. The zero
+// value is no status, so that a responder that forgets to set one fails
+// rather than answers good.
 type OCSPStatus int
 
 const (
-	OCSPGood OCSPStatus = iota
+	OCSPGood OCSPStatus = iota + 1
 	OCSPRevoked
 	OCSPUnknown
 )

@@ -286,7 +286,8 @@ func TestOCSPResponseRejects(t *testing.T) {
 		{"no thisUpdate", func(r *OCSPResponseTemplate) { r.Responses[0].ThisUpdate = time.Time{} }, nil, ca.signer},
 		{"nextUpdate before thisUpdate", func(r *OCSPResponseTemplate) { r.Responses[0].NextUpdate = now.Add(-time.Hour) }, nil, ca.signer},
 		{"revoked without time", func(r *OCSPResponseTemplate) { r.Responses[0].Status = OCSPRevoked }, nil, ca.signer},
-		{"bad status", func(r *OCSPResponseTemplate) { r.Responses[0].Status = 3 }, nil, ca.signer},
+		{"bad status", func(r *OCSPResponseTemplate) { r.Responses[0].Status = 4 }, nil, ca.signer},
+		{"no status", func(r *OCSPResponseTemplate) { r.Responses[0].Status = 0 }, nil, ca.signer},
 		{"CertID of another issuer", func(r *OCSPResponseTemplate) {
 			r.Responses[0].CertID, _ = NewOCSPCertID(CertIDSHA1, other.cert, big.NewInt(7))
 		}, nil, ca.signer},
