@@ -61,7 +61,9 @@ typedef struct slot {
 typedef struct {
 	int active;
 	CK_MECHANISM_TYPE mech;
-	int bits;
+	CK_KEY_TYPE kt;
+	int bits;    /* digests: output bits */
+	size_t size; /* signatures: bytes per half of the signature */
 	EVP_PKEY *key;
 	EVP_MD_CTX *md;
 	int updated;
@@ -557,6 +559,62 @@ static void obj_unlink(slot_t *sl, object_t *o)
 	obj_free(o);
 }
 
+/* ---------- keys ---------- */
+
+/* ec_point_raw finds 04‖X‖Y in CKA_EC_POINT, which PKCS#11 wants as a DER
+ * OCTET STRING and some callers give bare. */
+static const unsigned char *ec_point_raw(const attr_t *a, size_t size, size_t *len)
+{
+	size_t want = 1 + 2 * size;
+	if (a == NULL)
+		return NULL;
+	*len = want;
+	if (a->len == want)
+		return a->val;
+	if (want < 128 && a->len == want + 2 && a->val[0] == 4 && a->val[1] == want)
+		return a->val + 2;
+	if (want >= 128 && a->len == want + 3 && a->val[0] == 4 && a->val[1] == 0x81 && a->val[2] == want)
+		return a->val + 3;
+	return NULL;
+}
+
+/* key_shape finds a key object's curve and its signature half size. */
+static CK_RV key_shape(const object_t *o, const eccurve_t **ec, const paramset_t **ps, size_t *size)
+{
+	CK_ULONG kt = attrs_ulong(&o->attrs, CKA_KEY_TYPE, CK_UNAVAILABLE_INFORMATION);
+	*ec = NULL;
+	*ps = NULL;
+	if (kt == CKK_EC) {
+		attr_t *p = attrs_find(&o->attrs, CKA_EC_PARAMS);
+		if (p == NULL || (*ec = eccurve_by_der(p->val, p->len)) == NULL)
+			return CKR_KEY_TYPE_INCONSISTENT;
+		*size = (*ec)->size;
+		return CKR_OK;
+	}
+	attr_t *p = attrs_find(&o->attrs, CKA_GOSTR3410_PARAMS);
+	if (p == NULL || (*ps = paramset_by_der(p->val, p->len)) == NULL ||
+	    ((*ps)->bits == 512) != (kt == CKK_GOSTR3410_512))
+		return CKR_KEY_TYPE_INCONSISTENT;
+	*size = (size_t)(*ps)->bits / 8;
+	return CKR_OK;
+}
+
+/* key_load makes the OpenSSL form of a key object. */
+static EVP_PKEY *key_load(const object_t *o, const eccurve_t *ec, const paramset_t *ps, int private)
+{
+	attr_t *v = attrs_find(&o->attrs, CKA_VALUE);
+	if (ec != NULL && !private) {
+		size_t n;
+		const unsigned char *pt = ec_point_raw(attrs_find(&o->attrs, CKA_EC_POINT), ec->size, &n);
+		return pt != NULL ? ec_public_key(ec, pt, n) : NULL;
+	}
+	if (v == NULL)
+		return NULL;
+	if (ec != NULL)
+		return ec_private_key(ec, v->val, v->len);
+	return private ? gost_private_key(ps, v->val, v->len) : gost_public_key(ps, v->val, v->len);
+}
+
 /* ---------- templates ---------- */
 
 static int is_bool_attr(CK_ATTRIBUTE_TYPE t)
@@ -686,6 +744,30 @@ static CK_RV key_params(const attrs_t *as, const paramset_t **ps)
 	    (h->len == sizeof(gost94) && !memcmp(h->val, gost94, h->len)))
 		return CKR_OK;
 	return CKR_ATTRIBUTE_VALUE_INVALID;
+}
+
+/* ec_key_params checks an EC key's CKA_EC_PARAMS: a named curve the
+ * module supports. */
+static CK_RV ec_key_params(const attrs_t *as, const eccurve_t **c)
+{
+	attr_t *p = attrs_find(as, CKA_EC_PARAMS);
+	if (p == NULL)
+		return CKR_TEMPLATE_INCOMPLETE;
+	*c = eccurve_by_der(p->val, p->len);
+	return *c != NULL ? CKR_OK : CKR_DOMAIN_PARAMS_INVALID;
+}
+
+/* ec_point_der wraps 04‖X‖Y in the DER OCTET STRING CKA_EC_POINT holds. */
+static int ec_point_der(attrs_t *as, const unsigned char *pt, size_t n)
+{
+	unsigned char buf[3 + 1 + 2 * 66];
+	size_t h = 0;
+	buf[h++] = 4;
+	if (n >= 128)
+		buf[h++] = 0x81;
+	buf[h++] = (unsigned char)n;
+	memcpy(buf + h, pt, n);
+	return attrs_set(as, CKA_EC_POINT, buf, h + n);
 }
 
 static CK_RV check_create_rights(session_t *s, const attrs_t *as)
@@ -1048,6 +1130,12 @@ static const mech_t mechs[] = {
 	{CKM_GOSTR3410_WITH_GOSTR3411_12_512, 512, 512, CKF_SIGN | CKF_VERIFY},
 	{CKM_GOSTR3411_12_256, 0, 0, CKF_DIGEST},
 	{CKM_GOSTR3411_12_512, 0, 0, CKF_DIGEST},
+#define EC_FLAGS (CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS)
+	{CKM_EC_KEY_PAIR_GEN, 256, 521, CKF_GENERATE_KEY_PAIR | EC_FLAGS},
+	{CKM_ECDSA, 256, 521, CKF_SIGN | CKF_VERIFY | EC_FLAGS},
+	{CKM_ECDSA_SHA256, 256, 521, CKF_SIGN | CKF_VERIFY | EC_FLAGS},
+	{CKM_ECDSA_SHA384, 256, 521, CKF_SIGN | CKF_VERIFY | EC_FLAGS},
+	{CKM_ECDSA_SHA512, 256, 521, CKF_SIGN | CKF_VERIFY | EC_FLAGS},
 };
 #define NMECHS (sizeof(mechs) / sizeof(mechs[0]))
 
@@ -1509,25 +1597,29 @@ CK_RV C_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_
 		}
 	}
 	if (cls == CKO_PUBLIC_KEY || cls == CKO_PRIVATE_KEY) {
-		const paramset_t *ps;
+		const paramset_t *ps = NULL;
+		const eccurve_t *ec = NULL;
 		if (attrs_find(&as, CKA_KEY_TYPE) == NULL) {
 			rv = CKR_TEMPLATE_INCOMPLETE;
 			goto out;
 		}
-		if ((rv = key_params(&as, &ps)) != CKR_OK)
+		int isec = attrs_ulong(&as, CKA_KEY_TYPE, 0) == CKK_EC;
+		if ((rv = isec ? ec_key_params(&as, &ec) : key_params(&as, &ps)) != CKR_OK)
 			goto out;
-		attr_t *v = attrs_find(&as, CKA_VALUE);
+		attr_t *v = attrs_find(&as, isec && cls == CKO_PUBLIC_KEY ? CKA_EC_POINT : CKA_VALUE);
 		if (v == NULL) {
 			rv = CKR_TEMPLATE_INCOMPLETE;
 			goto out;
 		}
-		EVP_PKEY *k = cls == CKO_PUBLIC_KEY ? gost_public_key(ps, v->val, v->len) : gost_private_key(ps, v->val, v->len);
+		/* Build the key once to refuse a value off the curve or out of range. */
+		object_t probe = {.attrs = as};
+		EVP_PKEY *k = key_load(&probe, ec, ps, cls == CKO_PRIVATE_KEY);
 		if (k == NULL) {
 			rv = CKR_ATTRIBUTE_VALUE_INVALID;
 			goto out;
 		}
 		EVP_PKEY_free(k);
-		if (attrs_find(&as, CKA_GOSTR3411_PARAMS) == NULL &&
+		if (!isec && attrs_find(&as, CKA_GOSTR3411_PARAMS) == NULL &&
 		    attrs_set(&as, CKA_GOSTR3411_PARAMS, ps->bits == 512 ? OID_STREEBOG512 : OID_STREEBOG256, sizeof(OID_STREEBOG256))) {
 			rv = CKR_HOST_MEMORY;
 			goto out;
@@ -1627,7 +1719,7 @@ CK_RV C_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, 
 	static const CK_ATTRIBUTE_TYPE ro[] = {
 		CKA_CLASS, CKA_TOKEN, CKA_PRIVATE, CKA_KEY_TYPE, CKA_LOCAL, CKA_KEY_GEN_MECHANISM,
 		CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE, CKA_GOSTR3410_PARAMS, CKA_GOSTR3411_PARAMS,
-		CKA_CERTIFICATE_TYPE, CKA_MODIFIABLE, CKA_COPYABLE, CKA_DESTROYABLE,
+		CKA_EC_PARAMS, CKA_EC_POINT, CKA_CERTIFICATE_TYPE, CKA_MODIFIABLE, CKA_COPYABLE, CKA_DESTROYABLE,
 	};
 	if (pTemplate == NULL && ulCount > 0)
 		return CKR_ARGUMENTS_BAD;
@@ -1792,22 +1884,29 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 	pthread_mutex_lock(&g_lock);
 	session_t *s;
 	attrs_t pub = {0}, priv = {0};
-	unsigned char d[64], q[128];
+	unsigned char d[66], q[1 + 2 * 66];
 	CK_RV rv = get_session(hSession, &s);
 	if (rv != CKR_OK)
 		goto out;
 	CK_MECHANISM_TYPE mech = pMechanism->mechanism;
-	if (mech != CKM_GOSTR3410_KEY_PAIR_GEN && mech != CKM_GOSTR3410_512_KEY_PAIR_GEN) {
+	CK_KEY_TYPE kt;
+	if (mech == CKM_GOSTR3410_KEY_PAIR_GEN)
+		kt = CKK_GOSTR3410;
+	else if (mech == CKM_GOSTR3410_512_KEY_PAIR_GEN)
+		kt = CKK_GOSTR3410_512;
+	else if (mech == CKM_EC_KEY_PAIR_GEN)
+		kt = CKK_EC;
+	else {
 		rv = CKR_MECHANISM_INVALID;
 		goto out;
 	}
-	CK_KEY_TYPE kt = mech == CKM_GOSTR3410_KEY_PAIR_GEN ? CKK_GOSTR3410 : CKK_GOSTR3410_512;
 	if ((rv = keygen_template(&pub, CKO_PUBLIC_KEY, kt, mech, pPublicKeyTemplate, ulPublicKeyAttributeCount)) != CKR_OK ||
 	    (rv = keygen_template(&priv, CKO_PRIVATE_KEY, kt, mech, pPrivateKeyTemplate, ulPrivateKeyAttributeCount)) != CKR_OK)
 		goto out;
 	/* The domain parameters may be named in either template. */
-	for (int i = 0; i < 2; i++) {
-		CK_ATTRIBUTE_TYPE t = i == 0 ? CKA_GOSTR3410_PARAMS : CKA_GOSTR3411_PARAMS;
+	static const CK_ATTRIBUTE_TYPE shared[] = {CKA_GOSTR3410_PARAMS, CKA_GOSTR3411_PARAMS, CKA_EC_PARAMS};
+	for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++) {
+		CK_ATTRIBUTE_TYPE t = shared[i];
 		attr_t *a = attrs_find(&pub, t), *b = attrs_find(&priv, t);
 		if (a != NULL && b != NULL && (a->len != b->len || memcmp(a->val, b->val, a->len) != 0)) {
 			rv = CKR_TEMPLATE_INCONSISTENT;
@@ -1818,10 +1917,11 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 		if (b == NULL && a != NULL && attrs_set(&priv, t, a->val, a->len))
 			rv = CKR_HOST_MEMORY;
 	}
-	const paramset_t *ps;
-	if (rv != CKR_OK || (rv = key_params(&pub, &ps)) != CKR_OK)
+	const paramset_t *ps = NULL;
+	const eccurve_t *ec = NULL;
+	if (rv != CKR_OK || (rv = kt == CKK_EC ? ec_key_params(&pub, &ec) : key_params(&pub, &ps)) != CKR_OK)
 		goto out;
-	if (attrs_find(&pub, CKA_GOSTR3411_PARAMS) == NULL) {
+	if (ps != NULL && attrs_find(&pub, CKA_GOSTR3411_PARAMS) == NULL) {
 		const unsigned char *h = ps->bits == 512 ? OID_STREEBOG512 : OID_STREEBOG256;
 		if (attrs_set(&pub, CKA_GOSTR3411_PARAMS, h, sizeof(OID_STREEBOG256)) ||
 		    attrs_set(&priv, CKA_GOSTR3411_PARAMS, h, sizeof(OID_STREEBOG256))) {
@@ -1835,12 +1935,13 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 		rv = CKR_USER_NOT_LOGGED_IN;
 		goto out;
 	}
-	size_t size = (size_t)ps->bits / 8;
-	if (gost_keygen(ps, d, q)) {
+	size_t size = ec != NULL ? ec->size : (size_t)ps->bits / 8;
+	if (ec != NULL ? ec_keygen(ec, d, q) : gost_keygen(ps, d, q)) {
 		rv = CKR_FUNCTION_FAILED;
 		goto out;
 	}
-	if (attrs_set(&pub, CKA_VALUE, q, 2 * size) || attrs_set(&priv, CKA_VALUE, d, size)) {
+	if ((ec != NULL ? ec_point_der(&pub, q, 1 + 2 * size) : attrs_set(&pub, CKA_VALUE, q, 2 * size)) ||
+	    attrs_set(&priv, CKA_VALUE, d, size)) {
 		rv = CKR_HOST_MEMORY;
 		goto out;
 	}
@@ -1861,24 +1962,42 @@ out:
 
 /* ---------- signatures ---------- */
 
-/* mech_bits says which key size a signing mechanism goes with and whether
- * it hashes the data itself. */
-static int mech_bits(CK_MECHANISM_TYPE m, int *hashes)
+/* A signature mechanism: the key type it takes and the hash it applies to
+ * the data itself (none: the data is the digest). */
+enum { H_NONE, H_STREEBOG256, H_STREEBOG512, H_SHA256, H_SHA384, H_SHA512 };
+
+typedef struct {
+	CK_MECHANISM_TYPE mech;
+	CK_KEY_TYPE kt;
+	int hash;
+} sigmech_t;
+
+static const sigmech_t sigmechs[] = {
+	{CKM_GOSTR3410, CKK_GOSTR3410, H_NONE},
+	{CKM_GOSTR3410_512, CKK_GOSTR3410_512, H_NONE},
+	{CKM_GOSTR3410_WITH_GOSTR3411_12_256, CKK_GOSTR3410, H_STREEBOG256},
+	{CKM_GOSTR3410_WITH_GOSTR3411_12_512, CKK_GOSTR3410_512, H_STREEBOG512},
+	{CKM_ECDSA, CKK_EC, H_NONE},
+	{CKM_ECDSA_SHA256, CKK_EC, H_SHA256},
+	{CKM_ECDSA_SHA384, CKK_EC, H_SHA384},
+	{CKM_ECDSA_SHA512, CKK_EC, H_SHA512},
+};
+
+static EVP_MD_CTX *hash_new(int hash)
 {
-	*hashes = 0;
-	switch (m) {
-	case CKM_GOSTR3410:
-		return 256;
-	case CKM_GOSTR3410_512:
-		return 512;
-	case CKM_GOSTR3410_WITH_GOSTR3411_12_256:
-		*hashes = 1;
-		return 256;
-	case CKM_GOSTR3410_WITH_GOSTR3411_12_512:
-		*hashes = 1;
-		return 512;
+	switch (hash) {
+	case H_STREEBOG256:
+		return gost_digest_new(256);
+	case H_STREEBOG512:
+		return gost_digest_new(512);
+	case H_SHA256:
+		return sha_new(256);
+	case H_SHA384:
+		return sha_new(384);
+	case H_SHA512:
+		return sha_new(512);
 	}
-	return 0;
+	return NULL;
 }
 
 static CK_RV op_init(session_t *s, op_t *op, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE hKey, int signing)
@@ -1887,54 +2006,55 @@ static CK_RV op_init(session_t *s, op_t *op, CK_MECHANISM_PTR m, CK_OBJECT_HANDL
 		return CKR_ARGUMENTS_BAD;
 	if (op->active)
 		return CKR_OPERATION_ACTIVE;
-	int hashes, bits = mech_bits(m->mechanism, &hashes);
-	if (bits == 0)
+	const sigmech_t *sm = NULL;
+	for (size_t i = 0; i < sizeof(sigmechs) / sizeof(sigmechs[0]); i++)
+		if (sigmechs[i].mech == m->mechanism)
+			sm = &sigmechs[i];
+	if (sm == NULL)
 		return CKR_MECHANISM_INVALID;
 	object_t *o = obj_find(s, hKey);
 	if (o == NULL)
 		return CKR_KEY_HANDLE_INVALID;
 	CK_ULONG cls = attrs_ulong(&o->attrs, CKA_CLASS, CKO_DATA);
 	CK_ULONG kt = attrs_ulong(&o->attrs, CKA_KEY_TYPE, CK_UNAVAILABLE_INFORMATION);
-	if (cls != (signing ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY))
-		return CKR_KEY_TYPE_INCONSISTENT;
-	if (kt != (bits == 512 ? CKK_GOSTR3410_512 : CKK_GOSTR3410))
+	if (cls != (signing ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY) || kt != sm->kt)
 		return CKR_KEY_TYPE_INCONSISTENT;
 	if (!attrs_bool(&o->attrs, signing ? CKA_SIGN : CKA_VERIFY, CK_FALSE))
 		return CKR_KEY_FUNCTION_NOT_PERMITTED;
-	attr_t *p = attrs_find(&o->attrs, CKA_GOSTR3410_PARAMS);
-	const paramset_t *ps = p != NULL ? paramset_by_der(p->val, p->len) : NULL;
-	if (ps == NULL)
-		return CKR_KEY_TYPE_INCONSISTENT;
 	if (signing && !o->secret_loaded)
 		return CKR_USER_NOT_LOGGED_IN;
-	attr_t *v = attrs_find(&o->attrs, CKA_VALUE);
-	if (v == NULL)
-		return CKR_KEY_TYPE_INCONSISTENT;
-	if (o->pk == NULL)
-		o->pk = signing ? gost_private_key(ps, v->val, v->len) : gost_public_key(ps, v->val, v->len);
-	if (o->pk == NULL || !EVP_PKEY_up_ref(o->pk))
+	const eccurve_t *ec;
+	const paramset_t *ps;
+	size_t size;
+	CK_RV rv = key_shape(o, &ec, &ps, &size);
+	if (rv != CKR_OK)
+		return rv;
+	if (o->pk == NULL && (o->pk = key_load(o, ec, ps, signing)) == NULL)
+		return CKR_FUNCTION_FAILED;
+	if (!EVP_PKEY_up_ref(o->pk))
 		return CKR_FUNCTION_FAILED;
 	op->key = o->pk;
-	if (hashes && (op->md = gost_digest_new(bits)) == NULL) {
+	if (sm->hash != H_NONE && (op->md = hash_new(sm->hash)) == NULL) {
 		op_end(op);
 		return CKR_FUNCTION_FAILED;
 	}
 	op->mech = m->mechanism;
-	op->bits = bits;
+	op->kt = kt;
+	op->size = size;
 	op->active = 1;
 	return CKR_OK;
 }
 
 /* op_digest turns the data of a signature operation into the digest that is
- * signed: the data itself for the raw mechanisms, Streebog otherwise. */
+ * signed: the data itself for the raw mechanisms (exactly the hash size
+ * for GOST; any hash up to 64 bytes for ECDSA), the hash otherwise. */
 static CK_RV op_digest(op_t *op, const unsigned char *data, CK_ULONG len, int final, unsigned char *dg, size_t *dlen)
 {
-	size_t want = (size_t)op->bits / 8;
 	if (op->md == NULL) {
-		if (data == NULL || len != want)
+		if (data == NULL || (op->kt == CKK_EC ? len == 0 || len > 64 : len != op->size))
 			return CKR_DATA_LEN_RANGE;
-		memcpy(dg, data, want);
-		*dlen = want;
+		memcpy(dg, data, len);
+		*dlen = len;
 		return CKR_OK;
 	}
 	unsigned int n;
@@ -1947,7 +2067,7 @@ static CK_RV op_digest(op_t *op, const unsigned char *data, CK_ULONG len, int fi
 static CK_RV sign_out(session_t *s, const unsigned char *data, CK_ULONG len, int final, CK_BYTE_PTR sig, CK_ULONG_PTR siglen)
 {
 	op_t *op = &s->sign;
-	CK_ULONG need = (CK_ULONG)op->bits / 4;
+	CK_ULONG need = (CK_ULONG)(2 * op->size);
 	if (siglen == NULL) {
 		op_end(op);
 		return CKR_ARGUMENTS_BAD;
@@ -1963,7 +2083,9 @@ static CK_RV sign_out(session_t *s, const unsigned char *data, CK_ULONG len, int
 	unsigned char dg[64];
 	size_t dlen, sl = need;
 	CK_RV rv = op_digest(op, data, len, final, dg, &dlen);
-	if (rv == CKR_OK)
+	if (rv == CKR_OK && op->kt == CKK_EC)
+		rv = ec_sign(op->key, op->size, dg, dlen, sig) ? CKR_FUNCTION_FAILED : CKR_OK;
+	else if (rv == CKR_OK)
 		rv = gost_sign(op->key, dg, dlen, sig, &sl) ? CKR_FUNCTION_FAILED : CKR_OK;
 	if (rv == CKR_OK)
 		*siglen = (CK_ULONG)sl;
@@ -2050,10 +2172,12 @@ static CK_RV verify_out(session_t *s, const unsigned char *data, CK_ULONG len, i
 	CK_RV rv;
 	if (sig == NULL)
 		rv = CKR_ARGUMENTS_BAD;
-	else if (siglen != (CK_ULONG)op->bits / 4)
+	else if (siglen != (CK_ULONG)(2 * op->size))
 		rv = CKR_SIGNATURE_LEN_RANGE;
-	else if ((rv = op_digest(op, data, len, final, dg, &dlen)) == CKR_OK)
-		rv = gost_verify(op->key, dg, dlen, sig, siglen) ? CKR_SIGNATURE_INVALID : CKR_OK;
+	else if ((rv = op_digest(op, data, len, final, dg, &dlen)) == CKR_OK) {
+		int bad = op->kt == CKK_EC ? ec_verify(op->key, op->size, dg, dlen, sig) : gost_verify(op->key, dg, dlen, sig, siglen);
+		rv = bad ? CKR_SIGNATURE_INVALID : CKR_OK;
+	}
 	op_end(op);
 	return rv;
 }

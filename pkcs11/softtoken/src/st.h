@@ -93,6 +93,25 @@ int gost_sign(EVP_PKEY *key, const unsigned char *dgst, size_t dlen, unsigned ch
 int gost_verify(EVP_PKEY *key, const unsigned char *dgst, size_t dlen, const unsigned char *sig, size_t siglen);
 EVP_MD_CTX *gost_digest_new(int bits);
 
+/* ECDSA on the NIST curves (ec.c). */
+typedef struct {
+	const char *name;      /* OpenSSL group name */
+	int nid;
+	unsigned char der[12]; /* OID, DER with tag and length */
+	size_t der_len;
+	size_t size;           /* bytes per coordinate, scalar, signature half */
+} eccurve_t;
+
+const eccurve_t *eccurve_by_der(const unsigned char *der, size_t len);
+/* ec_keygen writes d big-endian (size bytes) and the point 04‖X‖Y. */
+int ec_keygen(const eccurve_t *c, unsigned char *d, unsigned char *pt);
+EVP_PKEY *ec_private_key(const eccurve_t *c, const unsigned char *d, size_t dlen);
+EVP_PKEY *ec_public_key(const eccurve_t *c, const unsigned char *pt, size_t ptlen);
+/* ec_sign and ec_verify use the PKCS#11 signature form r‖s (2*size bytes). */
+int ec_sign(EVP_PKEY *key, size_t size, const unsigned char *h, size_t hlen, unsigned char *sig);
+int ec_verify(EVP_PKEY *key, size_t size, const unsigned char *h, size_t hlen, const unsigned char *sig);
+EVP_MD_CTX *sha_new(int bits);
+
 /* PIN-derived wrapping of the token master key (PBKDF2-HMAC-SHA256,
  * AES-256-GCM). A wrapped key is nonce(12) ‖ ciphertext(32) ‖ tag(16). */
 #define MK_LEN 32

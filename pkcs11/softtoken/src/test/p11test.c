@@ -314,6 +314,56 @@ static void rfc7091(CK_SESSION_HANDLE s, int bits)
 	OK(p->C_DestroyObject(s, priv));
 }
 
+/* ecdsa makes a key pair on a NIST curve (CKA_EC_PARAMS in the public
+ * template only, as most callers do) and signs with every ECDSA mechanism. */
+static void ecdsa(CK_SESSION_HANDLE s, const char *oid_hex, CK_ULONG size)
+{
+	unsigned char oid[16], point[3 + 1 + 2 * 66], sig[2 * 66], h[64], msg[100];
+	size_t oidlen = unhex(oid_hex, oid);
+	CK_MECHANISM gen = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+	CK_ATTRIBUTE pubt[] = {{CKA_EC_PARAMS, oid, oidlen}, {CKA_LABEL, "ec", 2}};
+	CK_ATTRIBUTE privt[] = {{CKA_LABEL, "ec", 2}};
+	CK_OBJECT_HANDLE pub, priv;
+	OK(p->C_GenerateKeyPair(s, &gen, pubt, 2, privt, 1, &pub, &priv));
+	CK_ATTRIBUTE get[] = {{CKA_EC_POINT, point, sizeof(point)}, {CKA_EC_PARAMS, NULL, 0}};
+	OK(p->C_GetAttributeValue(s, pub, get, 2));
+	EXPECT(point[0] == 4 && point[get[0].ulValueLen - 1 - 2 * size] == 4);
+	EXPECT(get[0].ulValueLen == (size >= 64 ? 3 : 2) + 1 + 2 * size && get[1].ulValueLen == oidlen);
+	OK(p->C_GetAttributeValue(s, priv, get + 1, 1));
+	CK_ATTRIBUTE secret[] = {{CKA_VALUE, NULL, 0}};
+	CK(p->C_GetAttributeValue(s, priv, secret, 1), CKR_ATTRIBUTE_SENSITIVE);
+	memset(h, 0x42, sizeof(h));
+	memset(msg, 0x17, sizeof(msg));
+	CK_MECHANISM_TYPE mt[] = {CKM_ECDSA, CKM_ECDSA_SHA256, CKM_ECDSA_SHA384, CKM_ECDSA_SHA512};
+	for (size_t i = 0; i < 4; i++) {
+		CK_MECHANISM m = {mt[i], NULL, 0};
+		unsigned char *data = i == 0 ? h : msg;
+		CK_ULONG dlen = i == 0 ? 32 : sizeof(msg), n = sizeof(sig);
+		OK(p->C_SignInit(s, &m, priv));
+		OK(p->C_Sign(s, data, dlen, sig, &n));
+		EXPECT(n == 2 * size);
+		OK(p->C_VerifyInit(s, &m, pub));
+		OK(p->C_Verify(s, data, dlen, sig, n));
+		sig[n - 1] ^= 1;
+		OK(p->C_VerifyInit(s, &m, pub));
+		CK(p->C_Verify(s, data, dlen, sig, n), CKR_SIGNATURE_INVALID);
+	}
+	CK_MECHANISM gost = {CKM_GOSTR3410, NULL, 0};
+	CK(p->C_SignInit(s, &gost, priv), CKR_KEY_TYPE_INCONSISTENT);
+	/* the public key imports back; a point off the curve does not */
+	CK_OBJECT_CLASS pc = CKO_PUBLIC_KEY;
+	CK_KEY_TYPE kt = CKK_EC;
+	CK_ATTRIBUTE imp[] = {{CKA_CLASS, &pc, sizeof(pc)}, {CKA_KEY_TYPE, &kt, sizeof(kt)},
+			      {CKA_EC_PARAMS, oid, oidlen}, {CKA_EC_POINT, point, get[0].ulValueLen}};
+	CK_OBJECT_HANDLE back;
+	OK(p->C_CreateObject(s, imp, 4, &back));
+	OK(p->C_DestroyObject(s, back));
+	point[get[0].ulValueLen - 1] ^= 1;
+	CK(p->C_CreateObject(s, imp, 4, &back), CKR_ATTRIBUTE_VALUE_INVALID);
+	OK(p->C_DestroyObject(s, pub));
+	OK(p->C_DestroyObject(s, priv));
+}
+
 static void digests(CK_SESSION_HANDLE s)
 {
 	/* fact sheet §6.1: M1, as openssl dgst prints the digests */
@@ -458,7 +508,7 @@ int main(int argc, char **argv)
 	CK(p->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &s), CKR_TOKEN_NOT_RECOGNIZED);
 	CK_ULONG nm = 0;
 	OK(p->C_GetMechanismList(slot, NULL, &nm));
-	EXPECT(nm == 8);
+	EXPECT(nm == 13);
 	CK_MECHANISM_INFO mi;
 	OK(p->C_GetMechanismInfo(slot, CKM_GOSTR3410_512, &mi));
 	EXPECT(mi.flags == (CKF_SIGN | CKF_VERIFY) && mi.ulMinKeySize == 512);
@@ -504,6 +554,11 @@ int main(int argc, char **argv)
 
 	rfc7091(s, 256);
 	rfc7091(s, 512);
+	ecdsa(s, "06082a8648ce3d030107", 32);
+	if (!quick) {
+		ecdsa(s, "06052b81040022", 48);
+		ecdsa(s, "06052b81040023", 66);
+	}
 
 	size_t ncurves = quick ? 2 : sizeof(curves) / sizeof(curves[0]);
 	for (size_t i = 0; i < ncurves; i++) {
