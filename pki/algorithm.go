@@ -1,7 +1,6 @@
 package pki
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -187,13 +186,19 @@ func (a SignatureAlgorithm) AlgorithmIdentifier() pkix.AlgorithmIdentifier {
 // GOST is accepted with parameters absent or NULL; anything else in the
 // parameters is an error, since the OID alone fixes the hash.
 func SignatureAlgorithmFromAI(ai pkix.AlgorithmIdentifier) (SignatureAlgorithm, error) {
+	p := ai.Parameters
+	if len(p.FullBytes) > 0 {
+		// A RawValue built from DER alone: read its tag.
+		if err := unmarshalExact(p.FullBytes, &p, ""); err != nil {
+			return UnknownSignatureAlgorithm, fmt.Errorf("pki: malformed algorithm parameters: %w", err)
+		}
+	}
+	absent := len(ai.Parameters.FullBytes) == 0 && p.Class == 0 && p.Tag == 0 && !p.IsCompound && len(p.Bytes) == 0
+	null := p.Class == asn1.ClassUniversal && p.Tag == asn1.TagNull && !p.IsCompound && len(p.Bytes) == 0
 	for _, d := range algorithmTable {
 		if !d.oid.Equal(ai.Algorithm) {
 			continue
 		}
-		absent := len(ai.Parameters.FullBytes) == 0 && ai.Parameters.Tag == 0 && len(ai.Parameters.Bytes) == 0
-		null := bytes.Equal(ai.Parameters.FullBytes, asn1NULL.FullBytes) ||
-			(len(ai.Parameters.FullBytes) == 0 && ai.Parameters.Tag == asn1.TagNull && ai.Parameters.Class == asn1.ClassUniversal && len(ai.Parameters.Bytes) == 0)
 		switch {
 		case absent && (d.read == paramsAbsent || d.read == paramsAbsentOrNULL),
 			null && (d.read == paramsNULL || d.read == paramsAbsentOrNULL):
