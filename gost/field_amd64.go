@@ -4,65 +4,39 @@ package gost
 
 import "golang.org/x/sys/cpu"
 
-// hasMulx reports the instructions montMulADX needs (BMI2 MULX, ADX).
+// hasMulx reports the instructions fieldMulAsm needs (BMI2 MULX, ADX); the
+// assembly reads it.
 var hasMulx = cpu.X86.HasBMI2 && cpu.X86.HasADX
 
-// The assembly in field_amd64.s. Operands are n-limb values as in the
-// generic versions; z may alias x or y.
+// The assembly in field_amd64.s, one call per operation so that the
+// methods below inline into the point formulas. It falls back to the
+// portable code by jumping to the *Fallback functions.
 //
 //go:noescape
-func montMulADX4(z, x, y, m *fe, m0inv uint64)
+func fieldMulAsm(z, x, y *fe, f *field)
 
 //go:noescape
-func montMulADX8(z, x, y, m *fe, m0inv uint64)
+func fieldAddAsm(z, x, y *fe, f *field)
 
 //go:noescape
-func modAdd4(z, x, y, m *fe)
+func fieldSubAsm(z, x, y *fe, f *field)
 
 //go:noescape
-func modAdd8(z, x, y, m *fe)
+func fieldSqrAsm(z, x *fe, f *field)
 
-//go:noescape
-func modSub4(z, x, y, m *fe)
-
-//go:noescape
-func modSub8(z, x, y, m *fe)
+func sqrFallback(z, x *fe, f *field) { f.mul(z, x, x) }
+func mulFallback(z, x, y *fe, f *field) { f.mulGeneric(z, x, y) }
+func addFallback(z, x, y *fe, f *field) { f.addGeneric(z, x, y) }
+func subFallback(z, x, y *fe, f *field) { f.subGeneric(z, x, y) }
 
 // mul sets z = x·y·R⁻¹ mod m (see mulGeneric for the bounds).
-func (f *field) mul(z, x, y *fe) {
-	if hasMulx {
-		switch f.n {
-		case 4:
-			montMulADX4(z, x, y, &f.m, f.m0inv)
-			return
-		case 8:
-			montMulADX8(z, x, y, &f.m, f.m0inv)
-			return
-		}
-	}
-	f.mulGeneric(z, x, y)
-}
+func (f *field) mul(z, x, y *fe) { fieldMulAsm(z, x, y, f) }
+
+// sqr sets z = x²·R⁻¹ mod m for x < m.
+func (f *field) sqr(z, x *fe) { fieldSqrAsm(z, x, f) }
 
 // add sets z = x + y mod m.
-func (f *field) add(z, x, y *fe) {
-	switch f.n {
-	case 4:
-		modAdd4(z, x, y, &f.m)
-	case 8:
-		modAdd8(z, x, y, &f.m)
-	default:
-		f.addGeneric(z, x, y)
-	}
-}
+func (f *field) add(z, x, y *fe) { fieldAddAsm(z, x, y, f) }
 
 // sub sets z = x - y mod m.
-func (f *field) sub(z, x, y *fe) {
-	switch f.n {
-	case 4:
-		modSub4(z, x, y, &f.m)
-	case 8:
-		modSub8(z, x, y, &f.m)
-	default:
-		f.subGeneric(z, x, y)
-	}
-}
+func (f *field) sub(z, x, y *fe) { fieldSubAsm(z, x, y, f) }

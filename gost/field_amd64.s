@@ -1,17 +1,36 @@
 //go:build !purego
 
-// Field arithmetic for n = 4 and 8 limbs: the steps of field.mulGeneric,
-// addGeneric and subGeneric with every limb in a register. Montgomery
-// multiplication uses MULX and two independent carry chains (ADCX on CF,
-// ADOX on OF). No branch or address depends on the data: conditional
-// subtractions use CMOV, conditional additions a borrow mask.
+// Field arithmetic with every limb in a register, for the moduli of n = 4
+// and 8 limbs: the steps of field.mulGeneric, addGeneric and subGeneric.
+// Each function branches once on the (public) limb count and otherwise
+// runs straight-line code; other sizes, and CPUs without BMI2/ADX for the
+// multiplication, jump to the Go versions. Montgomery multiplication uses
+// MULX and two independent carry chains (ADCX on CF, ADOX on OF). No branch
+// or address depends on the data: conditional subtractions use CMOV,
+// conditional additions a borrow mask.
 
+#include "go_asm.h"
 #include "textflag.h"
 
-// func montMulADX4(z, x, y, m *fe, m0inv uint64)
-TEXT ·montMulADX4(SB), NOSPLIT, $0-40
+// func fieldMulAsm(z, x, y *fe, f *field)
+// z = x·y·R⁻¹ mod m
+TEXT ·fieldMulAsm(SB), NOSPLIT, $0-32
+	CMPB ·hasMulx(SB), $0
+	JEQ fieldMulAsm_generic
+	MOVQ f+24(FP), AX
+	MOVQ field_n(AX), AX
+	CMPQ AX, $4
+	JEQ fieldMulAsm_4
+	CMPQ AX, $8
+	JEQ fieldMulAsm_8
+
+fieldMulAsm_generic:
+	JMP ·mulFallback(SB)
+
+fieldMulAsm_4:
 	MOVQ y+16(FP), R10
-	MOVQ m+24(FP), R11
+	MOVQ f+24(FP), R11
+	LEAQ field_m(R11), R11
 	XORQ BX, BX
 	XORQ CX, CX
 	XORQ SI, SI
@@ -41,7 +60,8 @@ TEXT ·montMulADX4(SB), NOSPLIT, $0-40
 
 	// t = (t + k·m) / 2^64 with k = t[0]·m0inv, so the low limb cancels
 	MOVQ BX, DX
-	IMULQ m0inv+32(FP), DX
+	MOVQ f+24(FP), AX
+	IMULQ field_m0inv(AX), DX
 	XORQ AX, AX
 	MULXQ 0(R11), AX, R15
 	ADCXQ AX, BX
@@ -83,7 +103,8 @@ TEXT ·montMulADX4(SB), NOSPLIT, $0-40
 
 	// t = (t + k·m) / 2^64 with k = t[0]·m0inv, so the low limb cancels
 	MOVQ CX, DX
-	IMULQ m0inv+32(FP), DX
+	MOVQ f+24(FP), AX
+	IMULQ field_m0inv(AX), DX
 	XORQ AX, AX
 	MULXQ 0(R11), AX, R15
 	ADCXQ AX, CX
@@ -125,7 +146,8 @@ TEXT ·montMulADX4(SB), NOSPLIT, $0-40
 
 	// t = (t + k·m) / 2^64 with k = t[0]·m0inv, so the low limb cancels
 	MOVQ SI, DX
-	IMULQ m0inv+32(FP), DX
+	MOVQ f+24(FP), AX
+	IMULQ field_m0inv(AX), DX
 	XORQ AX, AX
 	MULXQ 0(R11), AX, R15
 	ADCXQ AX, SI
@@ -167,7 +189,8 @@ TEXT ·montMulADX4(SB), NOSPLIT, $0-40
 
 	// t = (t + k·m) / 2^64 with k = t[0]·m0inv, so the low limb cancels
 	MOVQ DI, DX
-	IMULQ m0inv+32(FP), DX
+	MOVQ f+24(FP), AX
+	IMULQ field_m0inv(AX), DX
 	XORQ AX, AX
 	MULXQ 0(R11), AX, R15
 	ADCXQ AX, DI
@@ -207,84 +230,7 @@ TEXT ·montMulADX4(SB), NOSPLIT, $0-40
 	MOVQ CX, 24(R15)
 	RET
 
-// func modAdd4(z, x, y, m *fe)
-TEXT ·modAdd4(SB), NOSPLIT, $0-32
-	MOVQ x+8(FP), AX
-	MOVQ y+16(FP), DX
-	MOVQ 0(AX), BX
-	MOVQ 8(AX), CX
-	MOVQ 16(AX), SI
-	MOVQ 24(AX), DI
-	ADDQ 0(DX), BX
-	ADCQ 8(DX), CX
-	ADCQ 16(DX), SI
-	ADCQ 24(DX), DI
-	MOVQ $0, R12
-	ADCQ $0, R12
-
-	// store the sum, subtract m, and put the sum back if that borrowed
-	MOVQ z+0(FP), AX
-	MOVQ m+24(FP), DX
-	MOVQ BX, 0(AX)
-	MOVQ CX, 8(AX)
-	MOVQ SI, 16(AX)
-	MOVQ DI, 24(AX)
-	SUBQ 0(DX), BX
-	SBBQ 8(DX), CX
-	SBBQ 16(DX), SI
-	SBBQ 24(DX), DI
-	SBBQ $0, R12
-	CMOVQCS 0(AX), BX
-	CMOVQCS 8(AX), CX
-	CMOVQCS 16(AX), SI
-	CMOVQCS 24(AX), DI
-	MOVQ BX, 0(AX)
-	MOVQ CX, 8(AX)
-	MOVQ SI, 16(AX)
-	MOVQ DI, 24(AX)
-	RET
-
-// func modSub4(z, x, y, m *fe)
-TEXT ·modSub4(SB), NOSPLIT, $0-32
-	MOVQ x+8(FP), AX
-	MOVQ y+16(FP), DX
-	MOVQ 0(AX), BX
-	MOVQ 8(AX), CX
-	MOVQ 16(AX), SI
-	MOVQ 24(AX), DI
-	SUBQ 0(DX), BX
-	SBBQ 8(DX), CX
-	SBBQ 16(DX), SI
-	SBBQ 24(DX), DI
-
-	// add back m masked by the borrow
-	SBBQ R12, R12
-	MOVQ m+24(FP), DX
-	MOVQ z+0(FP), AX
-	MOVQ 0(DX), R13
-	ANDQ R12, R13
-	MOVQ R13, 0(AX)
-	MOVQ 8(DX), R13
-	ANDQ R12, R13
-	MOVQ R13, 8(AX)
-	MOVQ 16(DX), R13
-	ANDQ R12, R13
-	MOVQ R13, 16(AX)
-	MOVQ 24(DX), R13
-	ANDQ R12, R13
-	MOVQ R13, 24(AX)
-	ADDQ 0(AX), BX
-	ADCQ 8(AX), CX
-	ADCQ 16(AX), SI
-	ADCQ 24(AX), DI
-	MOVQ BX, 0(AX)
-	MOVQ CX, 8(AX)
-	MOVQ SI, 16(AX)
-	MOVQ DI, 24(AX)
-	RET
-
-// func montMulADX8(z, x, y, m *fe, m0inv uint64)
-TEXT ·montMulADX8(SB), NOSPLIT, $0-40
+fieldMulAsm_8:
 	MOVQ y+16(FP), R14
 	XORQ BX, BX
 	XORQ CX, CX
@@ -331,38 +277,39 @@ TEXT ·montMulADX8(SB), NOSPLIT, $0-40
 
 	// t = (t + k·m) / 2^64 with k = t[0]·m0inv, so the low limb cancels
 	MOVQ BX, DX
-	IMULQ m0inv+32(FP), DX
+	MOVQ f+24(FP), AX
+	IMULQ field_m0inv(AX), DX
 	XORQ AX, AX
-	MOVQ m+24(FP), AX
-	MULXQ 0(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+0)(AX), AX, R15
 	ADCXQ AX, BX
 	ADOXQ R15, CX
-	MOVQ m+24(FP), AX
-	MULXQ 8(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+8)(AX), AX, R15
 	ADCXQ AX, CX
 	ADOXQ R15, SI
-	MOVQ m+24(FP), AX
-	MULXQ 16(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+16)(AX), AX, R15
 	ADCXQ AX, SI
 	ADOXQ R15, DI
-	MOVQ m+24(FP), AX
-	MULXQ 24(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+24)(AX), AX, R15
 	ADCXQ AX, DI
 	ADOXQ R15, R8
-	MOVQ m+24(FP), AX
-	MULXQ 32(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+32)(AX), AX, R15
 	ADCXQ AX, R8
 	ADOXQ R15, R9
-	MOVQ m+24(FP), AX
-	MULXQ 40(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+40)(AX), AX, R15
 	ADCXQ AX, R9
 	ADOXQ R15, R10
-	MOVQ m+24(FP), AX
-	MULXQ 48(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+48)(AX), AX, R15
 	ADCXQ AX, R10
 	ADOXQ R15, R11
-	MOVQ m+24(FP), AX
-	MULXQ 56(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+56)(AX), AX, R15
 	ADCXQ AX, R11
 	ADOXQ R15, R12
 	MOVQ $0, AX
@@ -405,38 +352,39 @@ TEXT ·montMulADX8(SB), NOSPLIT, $0-40
 
 	// t = (t + k·m) / 2^64 with k = t[0]·m0inv, so the low limb cancels
 	MOVQ CX, DX
-	IMULQ m0inv+32(FP), DX
+	MOVQ f+24(FP), AX
+	IMULQ field_m0inv(AX), DX
 	XORQ AX, AX
-	MOVQ m+24(FP), AX
-	MULXQ 0(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+0)(AX), AX, R15
 	ADCXQ AX, CX
 	ADOXQ R15, SI
-	MOVQ m+24(FP), AX
-	MULXQ 8(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+8)(AX), AX, R15
 	ADCXQ AX, SI
 	ADOXQ R15, DI
-	MOVQ m+24(FP), AX
-	MULXQ 16(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+16)(AX), AX, R15
 	ADCXQ AX, DI
 	ADOXQ R15, R8
-	MOVQ m+24(FP), AX
-	MULXQ 24(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+24)(AX), AX, R15
 	ADCXQ AX, R8
 	ADOXQ R15, R9
-	MOVQ m+24(FP), AX
-	MULXQ 32(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+32)(AX), AX, R15
 	ADCXQ AX, R9
 	ADOXQ R15, R10
-	MOVQ m+24(FP), AX
-	MULXQ 40(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+40)(AX), AX, R15
 	ADCXQ AX, R10
 	ADOXQ R15, R11
-	MOVQ m+24(FP), AX
-	MULXQ 48(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+48)(AX), AX, R15
 	ADCXQ AX, R11
 	ADOXQ R15, R12
-	MOVQ m+24(FP), AX
-	MULXQ 56(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+56)(AX), AX, R15
 	ADCXQ AX, R12
 	ADOXQ R15, R13
 	MOVQ $0, AX
@@ -479,38 +427,39 @@ TEXT ·montMulADX8(SB), NOSPLIT, $0-40
 
 	// t = (t + k·m) / 2^64 with k = t[0]·m0inv, so the low limb cancels
 	MOVQ SI, DX
-	IMULQ m0inv+32(FP), DX
+	MOVQ f+24(FP), AX
+	IMULQ field_m0inv(AX), DX
 	XORQ AX, AX
-	MOVQ m+24(FP), AX
-	MULXQ 0(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+0)(AX), AX, R15
 	ADCXQ AX, SI
 	ADOXQ R15, DI
-	MOVQ m+24(FP), AX
-	MULXQ 8(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+8)(AX), AX, R15
 	ADCXQ AX, DI
 	ADOXQ R15, R8
-	MOVQ m+24(FP), AX
-	MULXQ 16(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+16)(AX), AX, R15
 	ADCXQ AX, R8
 	ADOXQ R15, R9
-	MOVQ m+24(FP), AX
-	MULXQ 24(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+24)(AX), AX, R15
 	ADCXQ AX, R9
 	ADOXQ R15, R10
-	MOVQ m+24(FP), AX
-	MULXQ 32(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+32)(AX), AX, R15
 	ADCXQ AX, R10
 	ADOXQ R15, R11
-	MOVQ m+24(FP), AX
-	MULXQ 40(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+40)(AX), AX, R15
 	ADCXQ AX, R11
 	ADOXQ R15, R12
-	MOVQ m+24(FP), AX
-	MULXQ 48(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+48)(AX), AX, R15
 	ADCXQ AX, R12
 	ADOXQ R15, R13
-	MOVQ m+24(FP), AX
-	MULXQ 56(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+56)(AX), AX, R15
 	ADCXQ AX, R13
 	ADOXQ R15, BX
 	MOVQ $0, AX
@@ -553,38 +502,39 @@ TEXT ·montMulADX8(SB), NOSPLIT, $0-40
 
 	// t = (t + k·m) / 2^64 with k = t[0]·m0inv, so the low limb cancels
 	MOVQ DI, DX
-	IMULQ m0inv+32(FP), DX
+	MOVQ f+24(FP), AX
+	IMULQ field_m0inv(AX), DX
 	XORQ AX, AX
-	MOVQ m+24(FP), AX
-	MULXQ 0(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+0)(AX), AX, R15
 	ADCXQ AX, DI
 	ADOXQ R15, R8
-	MOVQ m+24(FP), AX
-	MULXQ 8(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+8)(AX), AX, R15
 	ADCXQ AX, R8
 	ADOXQ R15, R9
-	MOVQ m+24(FP), AX
-	MULXQ 16(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+16)(AX), AX, R15
 	ADCXQ AX, R9
 	ADOXQ R15, R10
-	MOVQ m+24(FP), AX
-	MULXQ 24(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+24)(AX), AX, R15
 	ADCXQ AX, R10
 	ADOXQ R15, R11
-	MOVQ m+24(FP), AX
-	MULXQ 32(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+32)(AX), AX, R15
 	ADCXQ AX, R11
 	ADOXQ R15, R12
-	MOVQ m+24(FP), AX
-	MULXQ 40(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+40)(AX), AX, R15
 	ADCXQ AX, R12
 	ADOXQ R15, R13
-	MOVQ m+24(FP), AX
-	MULXQ 48(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+48)(AX), AX, R15
 	ADCXQ AX, R13
 	ADOXQ R15, BX
-	MOVQ m+24(FP), AX
-	MULXQ 56(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+56)(AX), AX, R15
 	ADCXQ AX, BX
 	ADOXQ R15, CX
 	MOVQ $0, AX
@@ -627,38 +577,39 @@ TEXT ·montMulADX8(SB), NOSPLIT, $0-40
 
 	// t = (t + k·m) / 2^64 with k = t[0]·m0inv, so the low limb cancels
 	MOVQ R8, DX
-	IMULQ m0inv+32(FP), DX
+	MOVQ f+24(FP), AX
+	IMULQ field_m0inv(AX), DX
 	XORQ AX, AX
-	MOVQ m+24(FP), AX
-	MULXQ 0(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+0)(AX), AX, R15
 	ADCXQ AX, R8
 	ADOXQ R15, R9
-	MOVQ m+24(FP), AX
-	MULXQ 8(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+8)(AX), AX, R15
 	ADCXQ AX, R9
 	ADOXQ R15, R10
-	MOVQ m+24(FP), AX
-	MULXQ 16(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+16)(AX), AX, R15
 	ADCXQ AX, R10
 	ADOXQ R15, R11
-	MOVQ m+24(FP), AX
-	MULXQ 24(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+24)(AX), AX, R15
 	ADCXQ AX, R11
 	ADOXQ R15, R12
-	MOVQ m+24(FP), AX
-	MULXQ 32(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+32)(AX), AX, R15
 	ADCXQ AX, R12
 	ADOXQ R15, R13
-	MOVQ m+24(FP), AX
-	MULXQ 40(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+40)(AX), AX, R15
 	ADCXQ AX, R13
 	ADOXQ R15, BX
-	MOVQ m+24(FP), AX
-	MULXQ 48(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+48)(AX), AX, R15
 	ADCXQ AX, BX
 	ADOXQ R15, CX
-	MOVQ m+24(FP), AX
-	MULXQ 56(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+56)(AX), AX, R15
 	ADCXQ AX, CX
 	ADOXQ R15, SI
 	MOVQ $0, AX
@@ -701,38 +652,39 @@ TEXT ·montMulADX8(SB), NOSPLIT, $0-40
 
 	// t = (t + k·m) / 2^64 with k = t[0]·m0inv, so the low limb cancels
 	MOVQ R9, DX
-	IMULQ m0inv+32(FP), DX
+	MOVQ f+24(FP), AX
+	IMULQ field_m0inv(AX), DX
 	XORQ AX, AX
-	MOVQ m+24(FP), AX
-	MULXQ 0(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+0)(AX), AX, R15
 	ADCXQ AX, R9
 	ADOXQ R15, R10
-	MOVQ m+24(FP), AX
-	MULXQ 8(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+8)(AX), AX, R15
 	ADCXQ AX, R10
 	ADOXQ R15, R11
-	MOVQ m+24(FP), AX
-	MULXQ 16(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+16)(AX), AX, R15
 	ADCXQ AX, R11
 	ADOXQ R15, R12
-	MOVQ m+24(FP), AX
-	MULXQ 24(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+24)(AX), AX, R15
 	ADCXQ AX, R12
 	ADOXQ R15, R13
-	MOVQ m+24(FP), AX
-	MULXQ 32(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+32)(AX), AX, R15
 	ADCXQ AX, R13
 	ADOXQ R15, BX
-	MOVQ m+24(FP), AX
-	MULXQ 40(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+40)(AX), AX, R15
 	ADCXQ AX, BX
 	ADOXQ R15, CX
-	MOVQ m+24(FP), AX
-	MULXQ 48(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+48)(AX), AX, R15
 	ADCXQ AX, CX
 	ADOXQ R15, SI
-	MOVQ m+24(FP), AX
-	MULXQ 56(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+56)(AX), AX, R15
 	ADCXQ AX, SI
 	ADOXQ R15, DI
 	MOVQ $0, AX
@@ -775,38 +727,39 @@ TEXT ·montMulADX8(SB), NOSPLIT, $0-40
 
 	// t = (t + k·m) / 2^64 with k = t[0]·m0inv, so the low limb cancels
 	MOVQ R10, DX
-	IMULQ m0inv+32(FP), DX
+	MOVQ f+24(FP), AX
+	IMULQ field_m0inv(AX), DX
 	XORQ AX, AX
-	MOVQ m+24(FP), AX
-	MULXQ 0(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+0)(AX), AX, R15
 	ADCXQ AX, R10
 	ADOXQ R15, R11
-	MOVQ m+24(FP), AX
-	MULXQ 8(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+8)(AX), AX, R15
 	ADCXQ AX, R11
 	ADOXQ R15, R12
-	MOVQ m+24(FP), AX
-	MULXQ 16(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+16)(AX), AX, R15
 	ADCXQ AX, R12
 	ADOXQ R15, R13
-	MOVQ m+24(FP), AX
-	MULXQ 24(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+24)(AX), AX, R15
 	ADCXQ AX, R13
 	ADOXQ R15, BX
-	MOVQ m+24(FP), AX
-	MULXQ 32(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+32)(AX), AX, R15
 	ADCXQ AX, BX
 	ADOXQ R15, CX
-	MOVQ m+24(FP), AX
-	MULXQ 40(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+40)(AX), AX, R15
 	ADCXQ AX, CX
 	ADOXQ R15, SI
-	MOVQ m+24(FP), AX
-	MULXQ 48(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+48)(AX), AX, R15
 	ADCXQ AX, SI
 	ADOXQ R15, DI
-	MOVQ m+24(FP), AX
-	MULXQ 56(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+56)(AX), AX, R15
 	ADCXQ AX, DI
 	ADOXQ R15, R8
 	MOVQ $0, AX
@@ -849,38 +802,39 @@ TEXT ·montMulADX8(SB), NOSPLIT, $0-40
 
 	// t = (t + k·m) / 2^64 with k = t[0]·m0inv, so the low limb cancels
 	MOVQ R11, DX
-	IMULQ m0inv+32(FP), DX
+	MOVQ f+24(FP), AX
+	IMULQ field_m0inv(AX), DX
 	XORQ AX, AX
-	MOVQ m+24(FP), AX
-	MULXQ 0(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+0)(AX), AX, R15
 	ADCXQ AX, R11
 	ADOXQ R15, R12
-	MOVQ m+24(FP), AX
-	MULXQ 8(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+8)(AX), AX, R15
 	ADCXQ AX, R12
 	ADOXQ R15, R13
-	MOVQ m+24(FP), AX
-	MULXQ 16(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+16)(AX), AX, R15
 	ADCXQ AX, R13
 	ADOXQ R15, BX
-	MOVQ m+24(FP), AX
-	MULXQ 24(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+24)(AX), AX, R15
 	ADCXQ AX, BX
 	ADOXQ R15, CX
-	MOVQ m+24(FP), AX
-	MULXQ 32(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+32)(AX), AX, R15
 	ADCXQ AX, CX
 	ADOXQ R15, SI
-	MOVQ m+24(FP), AX
-	MULXQ 40(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+40)(AX), AX, R15
 	ADCXQ AX, SI
 	ADOXQ R15, DI
-	MOVQ m+24(FP), AX
-	MULXQ 48(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+48)(AX), AX, R15
 	ADCXQ AX, DI
 	ADOXQ R15, R8
-	MOVQ m+24(FP), AX
-	MULXQ 56(AX), AX, R15
+	MOVQ f+24(FP), AX
+	MULXQ (field_m+56)(AX), AX, R15
 	ADCXQ AX, R8
 	ADOXQ R15, R9
 	MOVQ $0, AX
@@ -889,7 +843,8 @@ TEXT ·montMulADX8(SB), NOSPLIT, $0-40
 	ADCXQ AX, R10
 
 	// t < 2m: store t, compute t - m, and put t back if that borrowed
-	MOVQ m+24(FP), R14
+	MOVQ f+24(FP), R14
+	LEAQ field_m(R14), R14
 	MOVQ z+0(FP), R15
 	MOVQ R12, 0(R15)
 	MOVQ R13, 8(R15)
@@ -926,8 +881,57 @@ TEXT ·montMulADX8(SB), NOSPLIT, $0-40
 	MOVQ R9, 56(R15)
 	RET
 
-// func modAdd8(z, x, y, m *fe)
-TEXT ·modAdd8(SB), NOSPLIT, $0-32
+// func fieldAddAsm(z, x, y *fe, f *field)
+// z = x + y mod m
+TEXT ·fieldAddAsm(SB), NOSPLIT, $0-32
+	MOVQ f+24(FP), AX
+	MOVQ field_n(AX), AX
+	CMPQ AX, $4
+	JEQ fieldAddAsm_4
+	CMPQ AX, $8
+	JEQ fieldAddAsm_8
+
+fieldAddAsm_generic:
+	JMP ·addFallback(SB)
+
+fieldAddAsm_4:
+	MOVQ x+8(FP), AX
+	MOVQ y+16(FP), DX
+	MOVQ 0(AX), BX
+	MOVQ 8(AX), CX
+	MOVQ 16(AX), SI
+	MOVQ 24(AX), DI
+	ADDQ 0(DX), BX
+	ADCQ 8(DX), CX
+	ADCQ 16(DX), SI
+	ADCQ 24(DX), DI
+	MOVQ $0, R12
+	ADCQ $0, R12
+
+	// store the sum, subtract m, and put the sum back if that borrowed
+	MOVQ z+0(FP), AX
+	MOVQ f+24(FP), DX
+	LEAQ field_m(DX), DX
+	MOVQ BX, 0(AX)
+	MOVQ CX, 8(AX)
+	MOVQ SI, 16(AX)
+	MOVQ DI, 24(AX)
+	SUBQ 0(DX), BX
+	SBBQ 8(DX), CX
+	SBBQ 16(DX), SI
+	SBBQ 24(DX), DI
+	SBBQ $0, R12
+	CMOVQCS 0(AX), BX
+	CMOVQCS 8(AX), CX
+	CMOVQCS 16(AX), SI
+	CMOVQCS 24(AX), DI
+	MOVQ BX, 0(AX)
+	MOVQ CX, 8(AX)
+	MOVQ SI, 16(AX)
+	MOVQ DI, 24(AX)
+	RET
+
+fieldAddAsm_8:
 	MOVQ x+8(FP), AX
 	MOVQ y+16(FP), DX
 	MOVQ 0(AX), BX
@@ -951,7 +955,8 @@ TEXT ·modAdd8(SB), NOSPLIT, $0-32
 
 	// store the sum, subtract m, and put the sum back if that borrowed
 	MOVQ z+0(FP), AX
-	MOVQ m+24(FP), DX
+	MOVQ f+24(FP), DX
+	LEAQ field_m(DX), DX
 	MOVQ BX, 0(AX)
 	MOVQ CX, 8(AX)
 	MOVQ SI, 16(AX)
@@ -987,8 +992,54 @@ TEXT ·modAdd8(SB), NOSPLIT, $0-32
 	MOVQ R11, 56(AX)
 	RET
 
-// func modSub8(z, x, y, m *fe)
-TEXT ·modSub8(SB), NOSPLIT, $0-32
+// func fieldSubAsm(z, x, y *fe, f *field)
+// z = x - y mod m
+TEXT ·fieldSubAsm(SB), NOSPLIT, $0-32
+	MOVQ f+24(FP), AX
+	MOVQ field_n(AX), AX
+	CMPQ AX, $4
+	JEQ fieldSubAsm_4
+	CMPQ AX, $8
+	JEQ fieldSubAsm_8
+
+fieldSubAsm_generic:
+	JMP ·subFallback(SB)
+
+fieldSubAsm_4:
+	MOVQ x+8(FP), AX
+	MOVQ y+16(FP), DX
+	MOVQ 0(AX), BX
+	MOVQ 8(AX), CX
+	MOVQ 16(AX), SI
+	MOVQ 24(AX), DI
+	SUBQ 0(DX), BX
+	SBBQ 8(DX), CX
+	SBBQ 16(DX), SI
+	SBBQ 24(DX), DI
+
+	// add back m if that borrowed
+	MOVQ f+24(FP), DX
+	LEAQ field_m(DX), DX
+	MOVQ $0, R12
+	CMOVQCS 0(DX), R12
+	MOVQ $0, R13
+	CMOVQCS 8(DX), R13
+	MOVQ $0, R14
+	CMOVQCS 16(DX), R14
+	MOVQ $0, R15
+	CMOVQCS 24(DX), R15
+	ADDQ R12, BX
+	ADCQ R13, CX
+	ADCQ R14, SI
+	ADCQ R15, DI
+	MOVQ z+0(FP), AX
+	MOVQ BX, 0(AX)
+	MOVQ CX, 8(AX)
+	MOVQ SI, 16(AX)
+	MOVQ DI, 24(AX)
+	RET
+
+fieldSubAsm_8:
 	MOVQ x+8(FP), AX
 	MOVQ y+16(FP), DX
 	MOVQ 0(AX), BX
@@ -1010,7 +1061,8 @@ TEXT ·modSub8(SB), NOSPLIT, $0-32
 
 	// add back m masked by the borrow
 	SBBQ R12, R12
-	MOVQ m+24(FP), DX
+	MOVQ f+24(FP), DX
+	LEAQ field_m(DX), DX
 	MOVQ z+0(FP), AX
 	MOVQ 0(DX), R13
 	ANDQ R12, R13
@@ -1052,4 +1104,182 @@ TEXT ·modSub8(SB), NOSPLIT, $0-32
 	MOVQ R9, 40(AX)
 	MOVQ R10, 48(AX)
 	MOVQ R11, 56(AX)
+	RET
+
+// func fieldSqrAsm(z, x *fe, f *field)
+// z = x²·R⁻¹ mod m: the 4-limb square takes 10 products instead of 16
+// (each cross product once, then doubled), then Montgomery reduction of
+// the low half and addition of the high half, which is below m as x < m.
+TEXT ·fieldSqrAsm(SB), NOSPLIT, $0-24
+	CMPB ·hasMulx(SB), $0
+	JEQ fieldSqrAsm_other
+	MOVQ f+16(FP), AX
+	MOVQ field_n(AX), AX
+	CMPQ AX, $4
+	JEQ fieldSqrAsm_4
+
+fieldSqrAsm_other:
+	JMP ·sqrFallback(SB)
+
+fieldSqrAsm_4:
+	MOVQ x+8(FP), SI
+
+	// cross products a_i·a_j, i < j, into r1..r6
+	MOVQ 0(SI), DX
+	MULXQ 8(SI), R9, R10
+	MULXQ 16(SI), AX, R11
+	ADDQ AX, R10
+	MULXQ 24(SI), AX, R12
+	ADCQ AX, R11
+	ADCQ $0, R12
+	MOVQ 8(SI), DX
+	MULXQ 16(SI), AX, DI
+	MULXQ 24(SI), R14, R13
+	ADDQ R14, DI
+	ADCQ $0, R13
+	ADDQ AX, R11
+	ADCQ DI, R12
+	ADCQ $0, R13
+	MOVQ 16(SI), DX
+	MULXQ 24(SI), AX, BX
+	ADDQ AX, R13
+	ADCQ $0, BX
+
+	// double them, then add the squares a_i² on the diagonal
+	XORQ CX, CX
+	ADDQ R9, R9
+	ADCQ R10, R10
+	ADCQ R11, R11
+	ADCQ R12, R12
+	ADCQ R13, R13
+	ADCQ BX, BX
+	ADCQ $0, CX
+	MOVQ 0(SI), DX
+	MULXQ DX, R8, AX
+	ADDQ AX, R9
+	MOVQ 8(SI), DX
+	MULXQ DX, AX, DI
+	ADCQ AX, R10
+	ADCQ DI, R11
+	MOVQ 16(SI), DX
+	MULXQ DX, AX, DI
+	ADCQ AX, R12
+	ADCQ DI, R13
+	MOVQ 24(SI), DX
+	MULXQ DX, AX, DI
+	ADCQ AX, BX
+	ADCQ DI, CX
+
+	// Montgomery-reduce the low half r0..r3
+	MOVQ f+16(FP), SI
+	LEAQ field_m(SI), SI
+	XORQ R14, R14
+	XORQ R15, R15
+	MOVQ R8, DX
+	MOVQ f+16(FP), AX
+	IMULQ field_m0inv(AX), DX
+	XORQ AX, AX
+	MULXQ 0(SI), AX, DI
+	ADCXQ AX, R8
+	ADOXQ DI, R9
+	MULXQ 8(SI), AX, DI
+	ADCXQ AX, R9
+	ADOXQ DI, R10
+	MULXQ 16(SI), AX, DI
+	ADCXQ AX, R10
+	ADOXQ DI, R11
+	MULXQ 24(SI), AX, DI
+	ADCXQ AX, R11
+	ADOXQ DI, R14
+	MOVQ $0, AX
+	ADCXQ AX, R14
+	ADOXQ AX, R15
+	ADCXQ AX, R15
+	MOVQ R9, DX
+	MOVQ f+16(FP), AX
+	IMULQ field_m0inv(AX), DX
+	XORQ AX, AX
+	MULXQ 0(SI), AX, DI
+	ADCXQ AX, R9
+	ADOXQ DI, R10
+	MULXQ 8(SI), AX, DI
+	ADCXQ AX, R10
+	ADOXQ DI, R11
+	MULXQ 16(SI), AX, DI
+	ADCXQ AX, R11
+	ADOXQ DI, R14
+	MULXQ 24(SI), AX, DI
+	ADCXQ AX, R14
+	ADOXQ DI, R15
+	MOVQ $0, AX
+	ADCXQ AX, R15
+	ADOXQ AX, R8
+	ADCXQ AX, R8
+	MOVQ R10, DX
+	MOVQ f+16(FP), AX
+	IMULQ field_m0inv(AX), DX
+	XORQ AX, AX
+	MULXQ 0(SI), AX, DI
+	ADCXQ AX, R10
+	ADOXQ DI, R11
+	MULXQ 8(SI), AX, DI
+	ADCXQ AX, R11
+	ADOXQ DI, R14
+	MULXQ 16(SI), AX, DI
+	ADCXQ AX, R14
+	ADOXQ DI, R15
+	MULXQ 24(SI), AX, DI
+	ADCXQ AX, R15
+	ADOXQ DI, R8
+	MOVQ $0, AX
+	ADCXQ AX, R8
+	ADOXQ AX, R9
+	ADCXQ AX, R9
+	MOVQ R11, DX
+	MOVQ f+16(FP), AX
+	IMULQ field_m0inv(AX), DX
+	XORQ AX, AX
+	MULXQ 0(SI), AX, DI
+	ADCXQ AX, R11
+	ADOXQ DI, R14
+	MULXQ 8(SI), AX, DI
+	ADCXQ AX, R14
+	ADOXQ DI, R15
+	MULXQ 16(SI), AX, DI
+	ADCXQ AX, R15
+	ADOXQ DI, R8
+	MULXQ 24(SI), AX, DI
+	ADCXQ AX, R8
+	ADOXQ DI, R9
+	MOVQ $0, AX
+	ADCXQ AX, R9
+	ADOXQ AX, R10
+	ADCXQ AX, R10
+
+	// add the high half r4..r7: both parts are below m, the sum below 2m
+	ADDQ R12, R14
+	ADCQ R13, R15
+	ADCQ BX, R8
+	ADCQ CX, R9
+	ADCQ $0, R10
+
+	// store t, compute t - m, and put t back if that borrowed
+	MOVQ z+0(FP), DI
+	MOVQ R14, 0(DI)
+	MOVQ R15, 8(DI)
+	MOVQ R8, 16(DI)
+	MOVQ R9, 24(DI)
+	SUBQ 0(SI), R14
+	SBBQ 8(SI), R15
+	SBBQ 16(SI), R8
+	SBBQ 24(SI), R9
+	SBBQ $0, R10
+	CMOVQCS 0(DI), R14
+	CMOVQCS 8(DI), R15
+	CMOVQCS 16(DI), R8
+	CMOVQCS 24(DI), R9
+	MOVQ R14, 0(DI)
+	MOVQ R15, 8(DI)
+	MOVQ R8, 16(DI)
+	MOVQ R9, 24(DI)
 	RET

@@ -52,6 +52,8 @@ func TestFieldDifferential(t *testing.T) {
 			}
 			f.mul(&z, &x, &y)
 			check("mul", &z, new(big.Int).Mul(a, b))
+			f.sqr(&z, &x)
+			check("sqr", &z, new(big.Int).Mul(a, a))
 			f.add(&z, &x, &y)
 			check("add", &z, new(big.Int).Add(a, b))
 			f.sub(&z, &x, &y)
@@ -131,6 +133,11 @@ func TestMulMatchesGeneric(t *testing.T) {
 				t.Fatalf("%s: mul(%x, %x) = %x, generic %x", name, x, y, got, want)
 			}
 			x = feFromBig(randomBelow(t, f.mod))
+			f.sqr(&got, &x)
+			f.mulGeneric(&want, &x, &x)
+			if got != want {
+				t.Fatalf("%s: sqr(%x) = %x, generic %x", name, x, got, want)
+			}
 			f.add(&got, &x, &y)
 			f.addGeneric(&want, &x, &y)
 			if got != want {
