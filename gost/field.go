@@ -136,7 +136,6 @@ func (f *field) reduceOnce(z *fe, t []uint64) {
 	}
 }
 
-
 // addGeneric sets z = x + y mod m in portable Go.
 func (f *field) addGeneric(z, x, y *fe) {
 	n := f.n

@@ -24,7 +24,7 @@ func fieldSubAsm(z, x, y *fe, f *field)
 //go:noescape
 func fieldSqrAsm(z, x *fe, f *field)
 
-func sqrFallback(z, x *fe, f *field) { f.mul(z, x, x) }
+func sqrFallback(z, x *fe, f *field)    { f.mul(z, x, x) }
 func mulFallback(z, x, y *fe, f *field) { f.mulGeneric(z, x, y) }
 func addFallback(z, x, y *fe, f *field) { f.addGeneric(z, x, y) }
 func subFallback(z, x, y *fe, f *field) { f.subGeneric(z, x, y) }
