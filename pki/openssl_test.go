@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -131,6 +132,31 @@ func TestOpenSSLAcceptsOurObjects(t *testing.T) {
 	for _, want := range []string{"SNILS=11223344595", "INN=500100732259", "CN=Иванов Иван Иванович"} {
 		if !strings.Contains(subj, want) {
 			t.Errorf("openssl sees subject %q, without %q", subj, want)
+		}
+	}
+
+	// Through an intermediate, OpenSSL and Verify agree: accepted under a
+	// root without a path length limit, refused under pathLen 0.
+	for _, limited := range []bool{false, true} {
+		rt := caTemplate("Корень с промежуточным")
+		rt.NotBefore, rt.NotAfter = now.Add(-time.Hour), now.Add(24*time.Hour)
+		rt.MaxPathLenZero = limited
+		root := issue(t, rt, nil, keys[0])
+		it := caTemplate("Промежуточный УЦ")
+		it.NotBefore, it.NotAfter = rt.NotBefore, rt.NotAfter
+		inter := issue(t, it, root, keys[len(keys)-1])
+		lt := leafTemplate()
+		lt.NotBefore, lt.NotAfter = now.Add(-time.Hour), now.Add(time.Hour)
+		leaf := issue(t, lt, inter, keys[1])
+		_, err := testkit.TryOpenSSL(t, nil, "verify", "-CAfile", pemFile(t, dir, "root3.pem", "CERTIFICATE", root.cert.Raw),
+			"-untrusted", pemFile(t, dir, "inter3.pem", "CERTIFICATE", inter.cert.Raw), pemFile(t, dir, "leaf3.pem", "CERTIFICATE", leaf.cert.Raw))
+		_, ourErr := leaf.cert.Verify(VerifyOptions{Roots: []*Certificate{root.cert}, Intermediates: []*Certificate{inter.cert}})
+		var ce *CertificateInvalidError
+		switch {
+		case !limited && (err != nil || ourErr != nil):
+			t.Errorf("three-certificate chain: openssl %v, ours %v", err, ourErr)
+		case limited && (err == nil || !errors.As(ourErr, &ce) || ce.Reason != TooManyIntermediates):
+			t.Errorf("pathLen 0 exceeded: openssl %v, ours %v", err, ourErr)
 		}
 	}
 
