@@ -29,21 +29,24 @@ const unsigned char OID_STREEBOG512[10] = {0x06, 0x08, 0x2a, 0x85, 0x03, 0x07, 0
 #define TC26(a, b) {0x06, 0x09, 0x2a, 0x85, 0x03, 0x07, 0x01, 0x02, 0x01, a, b}, 11
 #define CPRO(a, b) {0x06, 0x07, 0x2a, 0x85, 0x03, 0x02, 0x02, a, b}, 9
 
+/* Each curve with the paramset name the engine takes: for 256-bit keys
+ * "A".."C" are the CryptoPro sets and "TCA".."TCD" the TC26 ones (the
+ * engine refuses TC26 D's dotted OID); the test sets go by OID only. */
 static const paramset_t paramsets[] = {
-	{"id-tc26-gost-3410-2012-256-paramSetA", TC26(1, 1), "TCA", 256},
-	{"id-tc26-gost-3410-2012-256-paramSetB", TC26(1, 2), "TCB", 256},
-	{"id-tc26-gost-3410-2012-256-paramSetC", TC26(1, 3), "TCC", 256},
-	{"id-tc26-gost-3410-2012-256-paramSetD", TC26(1, 4), "TCD", 256},
-	{"id-GostR3410-2001-CryptoPro-A-ParamSet", CPRO(0x23, 1), "A", 256},
-	{"id-GostR3410-2001-CryptoPro-B-ParamSet", CPRO(0x23, 2), "B", 256},
-	{"id-GostR3410-2001-CryptoPro-C-ParamSet", CPRO(0x23, 3), "C", 256},
-	{"id-GostR3410-2001-CryptoPro-XchA-ParamSet", CPRO(0x24, 0), "XA", 256},
-	{"id-GostR3410-2001-CryptoPro-XchB-ParamSet", CPRO(0x24, 1), "XB", 256},
-	{"id-GostR3410-2001-TestParamSet", CPRO(0x23, 0), "1.2.643.2.2.35.0", 256},
-	{"id-tc26-gost-3410-2012-512-paramSetA", TC26(2, 1), "A", 512},
-	{"id-tc26-gost-3410-2012-512-paramSetB", TC26(2, 2), "B", 512},
-	{"id-tc26-gost-3410-2012-512-paramSetC", TC26(2, 3), "C", 512},
-	{"id-tc26-gost-3410-2012-512-paramSetTest", TC26(2, 0), "1.2.643.7.1.2.1.2.0", 512},
+	{TC26(1, 1), "TCA", 256}, /* id-tc26-gost-3410-2012-256-paramSetA */
+	{TC26(1, 2), "TCB", 256}, /* id-tc26-gost-3410-2012-256-paramSetB */
+	{TC26(1, 3), "TCC", 256}, /* id-tc26-gost-3410-2012-256-paramSetC */
+	{TC26(1, 4), "TCD", 256}, /* id-tc26-gost-3410-2012-256-paramSetD */
+	{CPRO(0x23, 1), "A", 256}, /* id-GostR3410-2001-CryptoPro-A-ParamSet */
+	{CPRO(0x23, 2), "B", 256}, /* id-GostR3410-2001-CryptoPro-B-ParamSet */
+	{CPRO(0x23, 3), "C", 256}, /* id-GostR3410-2001-CryptoPro-C-ParamSet */
+	{CPRO(0x24, 0), "XA", 256}, /* id-GostR3410-2001-CryptoPro-XchA-ParamSet */
+	{CPRO(0x24, 1), "XB", 256}, /* id-GostR3410-2001-CryptoPro-XchB-ParamSet */
+	{CPRO(0x23, 0), "1.2.643.2.2.35.0", 256}, /* id-GostR3410-2001-TestParamSet */
+	{TC26(2, 1), "A", 512}, /* id-tc26-gost-3410-2012-512-paramSetA */
+	{TC26(2, 2), "B", 512}, /* id-tc26-gost-3410-2012-512-paramSetB */
+	{TC26(2, 3), "C", 512}, /* id-tc26-gost-3410-2012-512-paramSetC */
+	{TC26(2, 0), "1.2.643.7.1.2.1.2.0", 512}, /* id-tc26-gost-3410-2012-512-paramSetTest */
 };
 
 const paramset_t *paramset_by_der(const unsigned char *der, size_t len)

@@ -60,7 +60,6 @@ typedef struct slot {
 
 typedef struct {
 	int active;
-	CK_MECHANISM_TYPE mech;
 	CK_KEY_TYPE kt;
 	int bits;    /* digests: output bits */
 	size_t size; /* signatures: bytes per half of the signature */
@@ -2038,7 +2037,6 @@ static CK_RV op_init(session_t *s, op_t *op, CK_MECHANISM_PTR m, CK_OBJECT_HANDL
 		op_end(op);
 		return CKR_FUNCTION_FAILED;
 	}
-	op->mech = m->mechanism;
 	op->kt = kt;
 	op->size = size;
 	op->active = 1;
@@ -2279,7 +2277,6 @@ CK_RV C_DigestInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism)
 		goto out;
 	}
 	s->digest.bits = bits;
-	s->digest.mech = pMechanism->mechanism;
 	s->digest.active = 1;
 out:
 	pthread_mutex_unlock(&g_lock);

@@ -71,7 +71,6 @@ void config_free(config_t *cfg);
 /* ---- GOST and other crypto (gost.c) ---- */
 
 typedef struct {
-	const char *name;     /* e.g. "id-tc26-gost-3410-2012-256-paramSetA" */
 	unsigned char der[12];/* OID, DER with tag and length */
 	size_t der_len;
 	const char *engine_name; /* paramset name the gost engine accepts */
