@@ -625,3 +625,61 @@ func toolKey(t *testing.T, mc moduleCase, path string, tok *Token) {
 		t.Fatalf("after DeleteKey: %v", err)
 	}
 }
+
+func TestOpenErrors(t *testing.T) {
+	notLib := testkit.WriteFile(t, "not-a-module.so", []byte("text"))
+	for _, path := range []string{filepath.Join(t.TempDir(), "missing.so"), notLib, t.TempDir()} {
+		if m, err := Open(path, Options{}); err == nil {
+			m.Close()
+			t.Errorf("Open(%s) succeeded", path)
+		}
+	}
+	if ms, err := OpenAll([]string{softHSM(t), filepath.Join(t.TempDir(), "missing.so")}, Options{}); err == nil {
+		ms.Close()
+		t.Error("OpenAll with a missing module succeeded")
+	}
+}
+
+// Opening a module twice shares the initialized library: closing one
+// leaves the other working, and the last Close finalizes it.
+func TestOpenTwice(t *testing.T) {
+	path := softHSM(t)
+	ctx := context.Background()
+	a, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open("/usr/lib/softhsm/../softhsm/libsofthsm2.so", Options{GOSTDigestOrder: DigestReversed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.lib != b.lib || b.Options().GOSTDigestOrder != DigestReversed || a.Options().GOSTDigestOrder != DigestAsHashed {
+		t.Error("the two Modules do not share the library, or share options")
+	}
+	tok, err := a.InitToken(ctx, "twice", NewPIN([]byte(testSOPIN)), NewPIN([]byte(testUserPIN)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tok.Refresh(); !errors.Is(err, ErrClosed) {
+		t.Errorf("token of a closed Module: %v", err)
+	}
+	other, err := Modules{b}.FindToken("twice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Login(ctx, fixedPIN(testUserPIN)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	libraries.Lock()
+	n := len(libraries.m)
+	libraries.Unlock()
+	if n != 0 {
+		t.Errorf("%d libraries still loaded", n)
+	}
+}
