@@ -208,18 +208,20 @@ func decodeString(v asn1.RawValue) (string, error) {
 	}
 	b := v.Bytes
 	switch v.Tag {
-	case asn1.TagUTF8String, asn1.TagPrintableString, asn1.TagNumericString, asn1.TagIA5String, 26 /* VisibleString */ :
+	case asn1.TagUTF8String:
 		if !utf8.Valid(b) {
 			return "", errors.New("invalid UTF-8")
 		}
 		return string(b), nil
+	case asn1.TagPrintableString, asn1.TagNumericString, asn1.TagIA5String, 26 /* VisibleString */ :
+		// ASCII types; some encoders put UTF-8 or 8-bit text in them.
+		if utf8.Valid(b) {
+			return string(b), nil
+		}
+		return latin1(b), nil
 	case asn1.TagT61String:
 		// Treated as Latin-1, as most decoders do.
-		r := make([]rune, len(b))
-		for i, c := range b {
-			r[i] = rune(c)
-		}
-		return string(r), nil
+		return latin1(b), nil
 	case asn1.TagBMPString:
 		if len(b)%2 != 0 {
 			return "", errors.New("odd-length BMPString")
@@ -240,6 +242,14 @@ func decodeString(v asn1.RawValue) (string, error) {
 		return string(r), nil
 	}
 	return "", fmt.Errorf("unsupported string type %d", v.Tag)
+}
+
+func latin1(b []byte) string {
+	r := make([]rune, len(b))
+	for i, c := range b {
+		r[i] = rune(c)
+	}
+	return string(r)
 }
 
 // attributes lists what Marshal writes: typed fields in knownAttributes

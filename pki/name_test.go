@@ -103,6 +103,7 @@ func TestParseNameDERLenient(t *testing.T) {
 		{OIDCommonName, asn1.RawValue{Tag: asn1.TagBMPString, Bytes: []byte{0x04, 0x10, 0x04, 0x11}}},
 		{OIDOrganization, asn1.RawValue{Tag: asn1.TagT61String, Bytes: []byte{'c', 0xe9}}},
 		{asn1.ObjectIdentifier{1, 2, 3, 4}, asn1.RawValue{Tag: asn1.TagUTF8String, Bytes: []byte("x,y")}},
+		{OIDLocality, asn1.RawValue{Tag: asn1.TagPrintableString, Bytes: []byte{'M', 0xfc}}}, // 8-bit text in an ASCII type
 	}
 	var rdns []asn1.RawValue
 	for _, a := range raw {
@@ -120,10 +121,10 @@ func TestParseNameDERLenient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n.INNLE != "7707083893" || n.CommonName != "АБ" || n.Organization != "cé" {
+	if n.INNLE != "7707083893" || n.CommonName != "АБ" || n.Organization != "cé" || n.Locality != "Mü" {
 		t.Fatalf("parsed %+v", n)
 	}
-	if got, want := n.String(), `1.2.3.4=x\,y,O=cé,CN=АБ,INNLE=7707083893`; got != want {
+	if got, want := n.String(), `L=Mü,1.2.3.4=x\,y,O=cé,CN=АБ,INNLE=7707083893`; got != want {
 		t.Fatalf("String = %q, want %q", got, want)
 	}
 	if _, err := ParseNameDER(append(der, 0)); err == nil {
