@@ -10,27 +10,19 @@ import (
 	"testing"
 )
 
-// fuzzSeeds are the certificates and requests the fuzz targets start
-// from: the RFC 9215 and TC26 vectors, objects OpenSSL made once
-// (testdata/openssl, see its README), and objects we make.
+// fuzzSeeds are the OpenSSL-made certificates or requests (kind
+// "certificate" or "request") the fuzz targets start from, made once into
+// testdata/openssl (see its README); the targets add the RFC 9215 and TC26
+// vectors and objects we make.
 func fuzzSeeds(f *testing.F, kind string) [][]byte {
 	var seeds [][]byte
-	add := func(data []byte) {
-		for rest := data; ; {
-			block, r := pem.Decode(rest)
-			if block == nil {
-				break
-			}
-			seeds = append(seeds, block.Bytes)
-			rest = r
-		}
-		if !isPEM(data) {
-			seeds = append(seeds, data)
-		}
+	patterns := []string{"req-*.der"}
+	if kind == "certificate" {
+		patterns = []string{"root-*.der", "leaf-*.der"}
 	}
-	files, _ := filepath.Glob(filepath.Join("testdata", "openssl", kind+"-*.der"))
-	if kind == "root" || kind == "leaf" {
-		more, _ := filepath.Glob(filepath.Join("testdata", "openssl", "leaf-*.der"))
+	var files []string
+	for _, pat := range patterns {
+		more, _ := filepath.Glob(filepath.Join("testdata", "openssl", pat))
 		files = append(files, more...)
 	}
 	for _, p := range files {
@@ -38,7 +30,7 @@ func fuzzSeeds(f *testing.F, kind string) [][]byte {
 		if err != nil {
 			f.Fatal(err)
 		}
-		add(b)
+		seeds = append(seeds, b)
 	}
 	if len(seeds) == 0 {
 		f.Fatalf("no %s seeds in testdata/openssl", kind)
@@ -47,7 +39,7 @@ func fuzzSeeds(f *testing.F, kind string) [][]byte {
 }
 
 func FuzzParseCertificate(f *testing.F) {
-	for _, s := range fuzzSeeds(f, "root") {
+	for _, s := range fuzzSeeds(f, "certificate") {
 		f.Add(s)
 	}
 	for _, v := range []string{"rfc9215_ex1.der", "rfc9215_ex2.der", "rfc9215_ex3.der", "tc26_root256_cert.pem", "tc26_sender256_cert.pem", "tc26_sender512_cert.pem"} {
@@ -83,7 +75,7 @@ func FuzzParseCertificate(f *testing.F) {
 }
 
 func FuzzParseCertificateRequest(f *testing.F) {
-	for _, s := range fuzzSeeds(f, "req") {
+	for _, s := range fuzzSeeds(f, "request") {
 		f.Add(s)
 	}
 	der, err := CreateCertificateRequest(rand.Reader, &CertificateRequest{Subject: leafTemplate().Subject, SubjectSignTool: "x", KeyUsage: 1}, testKey(f, "streebog256"))
@@ -104,7 +96,7 @@ func FuzzParseCertificateRequest(f *testing.F) {
 }
 
 func FuzzParseNameDER(f *testing.F) {
-	for _, s := range fuzzSeeds(f, "leaf") {
+	for _, s := range fuzzSeeds(f, "certificate") {
 		if c, err := ParseCertificate(s); err == nil {
 			f.Add(c.RawSubject)
 		}
