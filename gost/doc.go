@@ -21,12 +21,15 @@
 // secret's value:
 //
 //   - No math/big: secrets live in fixed arrays of 64-bit limbs, and field
-//     arithmetic mod p and mod q is Montgomery multiplication, addition and
-//     subtraction over all limbs with math/bits carries, reduced by masks,
-//     never by branches (field.go). Inversion is Fermat's x^(p-2) with the
-//     public exponent.
-//   - k·G is a fixed-base comb of 4-bit digits: each window reads every
-//     entry of its precomputed table and picks one with masks, and always
+//     arithmetic mod p and mod q is Montgomery multiplication, squaring,
+//     addition and subtraction over all limbs with carries, reduced by masks
+//     or CMOV, never by branches: in Go with math/bits (field.go), and on
+//     amd64 in straight-line assembly with MULX/ADCX/ADOX (field_amd64.s),
+//     whose only branch is on the public limb count. Inversion is Fermat's
+//     x^(p-2) with the public exponent.
+//   - k·G is a fixed-base comb over signed 5-bit digits, recoded without
+//     branches: each window reads every entry of its precomputed table and
+//     picks one with masks, negates it or not with a mask, and always
 //     performs one point addition, whose result is kept or dropped with a
 //     mask, so the memory accesses and the operation sequence are the same
 //     for every k (point.go).
@@ -44,7 +47,12 @@
 //
 // Verification handles only public values (key, digest, signature), so it
 // uses faster variable-time code: Jacobian coordinates with explicit
-// special cases, the comb table for z1·G and a width-5 NAF for z2·Q.
+// special cases (modified Jacobian doubling, for any a), the comb table for
+// z1·G and a width-5 NAF for z2·Q, and it compares x with r without an
+// inversion.
+//
+// `go run ./bench` (make bench) compares sign, verify and Streebog with
+// OpenSSL's gost-engine on the machine at hand.
 //
 // The tests compare all of it with a math/big reference, reproduce the
 // RFC 7091 examples, and cross-check keys and signatures with OpenSSL's

@@ -24,6 +24,9 @@ func (o *SignerOpts) HashFunc() crypto.Hash { return 0 }
 // in [1, Q-1] from rand.
 func (priv *PrivateKey) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	c := priv.Curve
+	if c == nil || c.ops == nil || len(priv.d) != c.size {
+		return nil, errors.New("gost: private key is not initialized (use GenerateKey or NewPrivateKey)")
+	}
 	if opts != nil {
 		o, ok := opts.(*SignerOpts)
 		if !ok || o == nil {

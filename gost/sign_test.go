@@ -218,6 +218,7 @@ func TestSignRejects(t *testing.T) {
 		"crypto.Hash":  func() error { _, err := priv.Sign(rand.Reader, d32, crypto.SHA256); return err },
 		"nil opts ptr": func() error { _, err := priv.Sign(rand.Reader, d32, (*gost.SignerOpts)(nil)); return err },
 		"no entropy":   func() error { _, err := priv.Sign(bytes.NewReader(nil), d32, nil); return err },
+		"zero key":     func() error { _, err := new(gost.PrivateKey).Sign(rand.Reader, d32, nil); return err },
 	} {
 		if f() == nil {
 			t.Errorf("%s: Sign succeeded", name)
