@@ -185,7 +185,8 @@ func newModule(lib *library, path string, opts Options) *Module {
 
 // Close closes the sessions this Module opened and, when it is the last
 // Module on its library, finalizes and unloads the library. Keys and
-// tokens of a closed Module fail with ErrClosed.
+// tokens of a closed Module fail with ErrClosed. Call it once operations
+// on its tokens have returned: C_Finalize under a running call fails it.
 func (m *Module) Close() error {
 	m.mu.Lock()
 	if m.closed {
@@ -287,6 +288,9 @@ func (m *Module) Tokens() ([]*Token, error) {
 // Token returns the token in the slot, or an error matching
 // ErrTokenNotPresent.
 func (m *Module) Token(slotID uint) (*Token, error) {
+	if m.isClosed() {
+		return nil, ErrClosed // the library may be unloaded
+	}
 	ti, err := m.lib.ctx.GetTokenInfo(slotID)
 	if err != nil {
 		return nil, callError("C_GetTokenInfo", "", err, false)

@@ -858,3 +858,33 @@ func TestModulesInitToken(t *testing.T) {
 		t.Fatalf("no free token: %v", err)
 	}
 }
+
+// After Close nothing reaches the (possibly unloaded) library.
+func TestClosedModule(t *testing.T) {
+	ctx := context.Background()
+	st := newStub(1)
+	m := stubModule(t, st, Options{})
+	tok, err := m.Token(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checks := map[string]error{}
+	_, checks["Token"] = m.Token(0)
+	_, checks["Tokens"] = m.Tokens()
+	_, checks["Slots"] = m.Slots()
+	_, checks["Refresh"] = tok.Refresh()
+	_, checks["Mechanisms"] = tok.Mechanisms()
+	checks["Login"] = tok.Login(ctx, fixedPIN("1234"))
+	_, checks["Keys"] = tok.Keys(ctx)
+	for name, err := range checks {
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("%s after Close: %v", name, err)
+		}
+	}
+	if err := m.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
