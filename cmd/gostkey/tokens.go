@@ -192,6 +192,27 @@ func readPIN(file, prompt string) (pkcs11.PIN, error) {
 	return p, nil
 }
 
+// readNewPIN is readPIN for a PIN being set (what names it: "SO PIN"):
+// typed on the terminal it is asked twice, since a typo would lock the
+// owner out of the token.
+func readNewPIN(file, what string) (pkcs11.PIN, error) {
+	p, err := readPIN(file, strings.ToUpper(what[:1])+what[1:]+": ")
+	if err != nil || file != "" {
+		return p, err
+	}
+	again, err := readPIN("", "Repeat "+what+": ")
+	if err != nil {
+		p.Zero()
+		return pkcs11.PIN{}, err
+	}
+	defer again.Zero()
+	if !p.Equal(again) {
+		p.Zero()
+		return pkcs11.PIN{}, usagef("the two PINs differ")
+	}
+	return p, nil
+}
+
 func init() {
 	register(&command{name: "token list", usage: "[--module M]...", summary: "list the tokens of the modules with their PIN state", run: runTokenList})
 	register(&command{name: "token init", usage: "--module M --label L --so-pin-file F --pin-file F [--token T]", summary: "initialize a token (destroys its objects) and set its user PIN", run: runTokenInit})
@@ -275,11 +296,11 @@ func runTokenInit(ctx context.Context, std stdio, args []string) error {
 		return err
 	}
 	defer ms.Close()
-	so, err := readPIN(*soPINFile, "SO PIN: ")
+	so, err := readNewPIN(*soPINFile, "SO PIN")
 	if err != nil {
 		return err
 	}
-	user, err := readPIN(tf.pinFile, "New user PIN: ")
+	user, err := readNewPIN(tf.pinFile, "new user PIN")
 	if err != nil {
 		so.Zero()
 		return err
@@ -336,7 +357,7 @@ func runPINChange(ctx context.Context, std stdio, args []string) error {
 	if err != nil {
 		return err
 	}
-	nw, err := readPIN(*newFile, "New user PIN: ")
+	nw, err := readNewPIN(*newFile, "new user PIN")
 	if err != nil {
 		old.Zero()
 		return err
@@ -371,7 +392,7 @@ func runPINUnblock(ctx context.Context, std stdio, args []string) error {
 	if err != nil {
 		return err
 	}
-	nw, err := readPIN(*newFile, "New user PIN: ")
+	nw, err := readNewPIN(*newFile, "new user PIN")
 	if err != nil {
 		so.Zero()
 		return err
