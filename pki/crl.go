@@ -143,10 +143,76 @@ type CRL struct {
 	// BaseCRLNumber is the deltaCRLIndicator: non-nil marks a delta CRL
 	// that applies on top of the complete CRL with this number.
 	BaseCRLNumber *big.Int
+	// IssuingDistributionPoint is the CRL's scope; nil when the CRL has
+	// none and so covers every certificate of its issuer.
+	IssuingDistributionPoint *IssuingDistributionPoint
 
 	RevokedCertificates []RevokedCertificate
 	// Extensions holds every CRL extension as parsed.
 	Extensions []pkix.Extension
+}
+
+// IssuingDistributionPoint is the issuingDistributionPoint extension
+// (RFC 5280 §5.2.5): where the CRL is published and which certificates it
+// covers.
+type IssuingDistributionPoint struct {
+	URIs                       []string // fullName URIs
+	OnlyContainsUserCerts      bool
+	OnlyContainsCACerts        bool
+	OnlyContainsAttributeCerts bool
+	// OnlySomeReasons marks a CRL partitioned by reason code: a
+	// certificate it does not list may be on another partition.
+	OnlySomeReasons bool
+	IndirectCRL     bool
+}
+
+type crlIDPASN1 struct {
+	DistributionPoint          asn1.RawValue  `asn1:"optional,tag:0"`
+	OnlyContainsUserCerts      bool           `asn1:"optional,tag:1"`
+	OnlyContainsCACerts        bool           `asn1:"optional,tag:2"`
+	OnlySomeReasons            asn1.BitString `asn1:"optional,tag:3"`
+	IndirectCRL                bool           `asn1:"optional,tag:4"`
+	OnlyContainsAttributeCerts bool           `asn1:"optional,tag:5"`
+}
+
+// crlParseIDP decodes the extension; of the distribution point name only
+// the URIs of a fullName are kept, which is what CAs publish.
+func crlParseIDP(der []byte) (*IssuingDistributionPoint, error) {
+	var a crlIDPASN1
+	if err := revUnmarshal(der, &a); err != nil {
+		return nil, err
+	}
+	idp := &IssuingDistributionPoint{
+		OnlyContainsUserCerts:      a.OnlyContainsUserCerts,
+		OnlyContainsCACerts:        a.OnlyContainsCACerts,
+		OnlyContainsAttributeCerts: a.OnlyContainsAttributeCerts,
+		OnlySomeReasons:            a.OnlySomeReasons.BitLength > 0,
+		IndirectCRL:                a.IndirectCRL,
+	}
+	if len(a.DistributionPoint.Bytes) == 0 {
+		return idp, nil
+	}
+	// DistributionPointName is a CHOICE, so [0] wraps it explicitly;
+	// fullName is its [0] IMPLICIT GeneralNames.
+	var name asn1.RawValue
+	if err := revUnmarshal(a.DistributionPoint.Bytes, &name); err != nil {
+		return nil, err
+	}
+	if name.Class != asn1.ClassContextSpecific || name.Tag != 0 {
+		return idp, nil // nameRelativeToCRLIssuer
+	}
+	for rest := name.Bytes; len(rest) > 0; {
+		var gn asn1.RawValue
+		var err error
+		if rest, err = asn1.Unmarshal(rest, &gn); err != nil {
+			return nil, err
+		}
+		const uniformResourceIdentifier = 6
+		if gn.Class == asn1.ClassContextSpecific && gn.Tag == uniformResourceIdentifier {
+			idp.URIs = append(idp.URIs, string(gn.Bytes))
+		}
+	}
+	return idp, nil
 }
 
 // CRLTemplate describes a CRL for CreateCRL.
@@ -467,8 +533,7 @@ func (crl *CRL) parseExtensions() error {
 			err = revUnmarshal(ext.Value, &aki)
 			crl.AuthorityKeyId = aki.KeyIdentifier
 		case ext.Id.Equal(OIDExtensionIssuingDistributionPoint):
-			// Kept in Extensions; a CRL scoped by its distribution point
-			// still lists its revoked serials correctly.
+			crl.IssuingDistributionPoint, err = crlParseIDP(ext.Value)
 		case ext.Critical:
 			return fmt.Errorf("pki: CRL has unsupported critical extension %s", id)
 		}
@@ -554,7 +619,7 @@ type RevokedError struct {
 }
 
 func (e *RevokedError) Error() string {
-	msg := fmt.Sprintf("pki: certificate %X revoked at %s (%s says so)", e.SerialNumber, revDescribeTime(e.RevokedAt), e.Source)
+	msg := fmt.Sprintf("pki: certificate %X revoked at %s (%s says so)", e.SerialNumber, describeTime(e.RevokedAt), e.Source)
 	if e.Reason != ReasonUnspecified {
 		msg += ": " + e.Reason.String()
 	}
@@ -562,11 +627,14 @@ func (e *RevokedError) Error() string {
 }
 
 // CheckCertificate is the revocation check of cert against this CRL: the
-// CRL must be issuer's (CheckSignatureFrom), cert must be issued by issuer,
-// and cert must not be listed; a listed one yields a *RevokedError. An
-// entry with ReasonRemoveFromCRL (a delta CRL releasing a hold) does not
-// count as revoked. Whether the CRL is current (NextUpdate) is the
-// caller's policy.
+// CRL must be issuer's (CheckSignatureFrom), cert must be issued by issuer
+// and within the CRL's scope, and cert must not be listed; a listed one
+// yields a *RevokedError. An entry with ReasonRemoveFromCRL (a delta CRL
+// releasing a hold) does not count as revoked. A CRL that cannot settle
+// the question (a delta CRL not listing cert, a CRL for other kinds of
+// certificates or only some reasons) returns an error that is not a
+// *RevokedError. Whether the CRL is current (NextUpdate) is the caller's
+// policy.
 func (crl *CRL) CheckCertificate(cert, issuer *Certificate) error {
 	if cert == nil {
 		return errors.New("pki: no certificate to check against the CRL")
@@ -577,106 +645,152 @@ func (crl *CRL) CheckCertificate(cert, issuer *Certificate) error {
 	if !bytes.Equal(cert.RawIssuer, crl.RawIssuer) {
 		return errors.New("pki: the certificate is not from the CRL's issuer")
 	}
-	rc, ok := crl.Lookup(cert.SerialNumber)
-	if !ok || rc.ReasonCode == ReasonRemoveFromCRL {
-		return nil
+	if err := crl.covers(cert); err != nil {
+		return err
 	}
-	return &RevokedError{SerialNumber: rc.SerialNumber, RevokedAt: rc.RevocationTime, Reason: rc.ReasonCode, Source: "CRL"}
+	rc, ok := crl.Lookup(cert.SerialNumber)
+	switch {
+	case ok && rc.ReasonCode == ReasonRemoveFromCRL:
+		return nil
+	case ok:
+		return &RevokedError{SerialNumber: rc.SerialNumber, RevokedAt: rc.RevocationTime, Reason: rc.ReasonCode, Source: "CRL"}
+	case crl.BaseCRLNumber != nil:
+		return errors.New("pki: a delta CRL that does not list the certificate says nothing without its base CRL")
+	}
+	return nil
 }
 
-// Describe writes a readable dump of the CRL, for `gostkey cert show`.
+// covers reports, as an error, a scope that leaves cert out or that
+// CheckCertificate cannot judge alone.
+func (crl *CRL) covers(cert *Certificate) error {
+	idp := crl.IssuingDistributionPoint
+	switch {
+	case idp == nil:
+		return nil
+	case idp.IndirectCRL:
+		return errors.New("pki: indirect CRLs are not supported")
+	case idp.OnlySomeReasons:
+		return errors.New("pki: the CRL covers only some revocation reasons")
+	case idp.OnlyContainsAttributeCerts:
+		return errors.New("pki: the CRL covers attribute certificates only")
+	case idp.OnlyContainsCACerts && !cert.IsCA:
+		return errors.New("pki: the CRL covers CA certificates only")
+	case idp.OnlyContainsUserCerts && cert.IsCA:
+		return errors.New("pki: the CRL covers end-entity certificates only")
+	}
+	return nil
+}
+
+// Russian titles of the reason codes, for Describe.
+var crlReasonTitles = map[CRLReason]string{
+	ReasonUnspecified:          "не указана",
+	ReasonKeyCompromise:        "компрометация ключа",
+	ReasonCACompromise:         "компрометация ключа УЦ",
+	ReasonAffiliationChanged:   "изменение сведений о владельце",
+	ReasonSuperseded:           "сертификат заменён",
+	ReasonCessationOfOperation: "прекращение деятельности",
+	ReasonCertificateHold:      "приостановление действия",
+	ReasonRemoveFromCRL:        "исключение из СОС",
+	ReasonPrivilegeWithdrawn:   "отзыв полномочий",
+	ReasonAACompromise:         "компрометация центра атрибутов",
+}
+
+// crlDescribeReason is the reason in Russian and by its RFC name.
+func crlDescribeReason(r CRLReason) string {
+	if t, ok := crlReasonTitles[r]; ok {
+		return t + " (" + r.String() + ")"
+	}
+	return r.String()
+}
+
+// Describe writes a readable dump of the CRL, for `gostkey cert show`, in
+// the bilingual layout of Certificate.Describe.
 func (crl *CRL) Describe(w io.Writer) error {
-	d := &revDescriber{w: w}
-	d.line(0, "Certificate revocation list (v%d)", crl.Version)
-	d.line(1, "Issuer:              %s", crl.Issuer)
-	d.line(1, "Signature algorithm: %s", crl.SignatureAlgorithm)
-	d.line(1, "This update:         %s", revDescribeTime(crl.ThisUpdate))
+	d := &dumper{w: w}
+	d.line(0, "Список отозванных сертификатов (Certificate revocation list)", nil)
+	d.line(1, "Версия (Version)", crl.Version)
+	d.line(1, "Алгоритм подписи (Signature algorithm)", crl.SignatureAlgorithm)
+	d.describeName(1, "Издатель (Issuer)", crl.Issuer)
+	d.line(1, "Дата выпуска (This update)", describeTime(crl.ThisUpdate))
 	if !crl.NextUpdate.IsZero() {
-		d.line(1, "Next update:         %s", revDescribeTime(crl.NextUpdate))
+		d.line(1, "Следующий выпуск (Next update)", describeTime(crl.NextUpdate))
 	}
 	if crl.Number != nil {
-		d.line(1, "CRL number:          %s", crl.Number)
+		d.line(1, "Номер СОС (CRL number)", crl.Number)
 	}
 	if crl.BaseCRLNumber != nil {
-		d.line(1, "Delta CRL of base:   %s", crl.BaseCRLNumber)
+		d.line(1, "Разностный СОС, номер базового (Delta CRL, base CRL number)", crl.BaseCRLNumber)
 	}
 	if len(crl.AuthorityKeyId) > 0 {
-		d.line(1, "Authority key ID:    %s", revHex(crl.AuthorityKeyId))
+		d.line(1, "Идентификатор ключа издателя (Authority key ID)", colonHex(crl.AuthorityKeyId))
+	}
+	if crl.IssuingDistributionPoint != nil {
+		crl.IssuingDistributionPoint.describe(d, 1)
 	}
 	for _, ext := range crl.Extensions {
 		if !crlKnownExtension(ext.Id) {
-			d.line(1, "Extension %s%s: %x", ext.Id, revCriticalMark(ext.Critical), ext.Value)
+			revDescribeExtension(d, 1, ext)
 		}
 	}
-	d.line(1, "Revoked certificates: %d", len(crl.RevokedCertificates))
+	d.line(1, "Отозванные сертификаты (Revoked certificates)", len(crl.RevokedCertificates))
 	for _, rc := range crl.RevokedCertificates {
-		d.line(2, "Serial %s", revHex(rc.SerialNumber.Bytes()))
-		d.line(3, "Revoked:        %s", revDescribeTime(rc.RevocationTime))
+		d.line(2, "Серийный номер (Serial number)", revSerialHex(rc.SerialNumber))
+		d.line(3, "Дата отзыва (Revocation date)", describeTime(rc.RevocationTime))
 		if rc.ReasonCode != ReasonUnspecified {
-			d.line(3, "Reason:         %s", rc.ReasonCode)
+			d.line(3, "Причина (Reason)", crlDescribeReason(rc.ReasonCode))
 		}
 		if !rc.InvalidityDate.IsZero() {
-			d.line(3, "Invalidity date: %s", revDescribeTime(rc.InvalidityDate))
+			d.line(3, "Дата компрометации (Invalidity date)", describeTime(rc.InvalidityDate))
 		}
 		for _, ext := range rc.Extensions {
 			if !ext.Id.Equal(OIDExtensionReasonCode) && !ext.Id.Equal(OIDExtensionInvalidityDate) {
-				d.line(3, "Extension %s%s: %x", ext.Id, revCriticalMark(ext.Critical), ext.Value)
+				revDescribeExtension(d, 3, ext)
 			}
 		}
 	}
-	d.line(1, "Signature:           %s", revHex(crl.Signature))
+	d.line(1, "Подпись (Signature)", fmt.Sprintf("%d bytes", len(crl.Signature)))
 	return d.err
 }
 
 func crlKnownExtension(id asn1.ObjectIdentifier) bool {
-	return id.Equal(OIDExtensionCRLNumber) || id.Equal(OIDExtensionDeltaCRLIndicator) || id.Equal(OIDExtensionAuthorityKeyID)
+	return id.Equal(OIDExtensionCRLNumber) || id.Equal(OIDExtensionDeltaCRLIndicator) || id.Equal(OIDExtensionAuthorityKeyID) ||
+		id.Equal(OIDExtensionIssuingDistributionPoint)
 }
 
-// revDescriber writes indented lines and keeps the first write error, so that
-// a dump reads as a list of lines.
-type revDescriber struct {
-	w   io.Writer
-	err error
-}
-
-func (d *revDescriber) line(indent int, format string, args ...any) {
-	if d.err != nil {
-		return
+func (idp *IssuingDistributionPoint) describe(d *dumper, indent int) {
+	d.line(indent, "Точка распространения СОС (Issuing distribution point)", strings.Join(idp.URIs, ", "))
+	for _, f := range []struct {
+		set   bool
+		title string
+	}{
+		{idp.OnlyContainsUserCerts, "только сертификаты пользователей (only user certificates)"},
+		{idp.OnlyContainsCACerts, "только сертификаты УЦ (only CA certificates)"},
+		{idp.OnlyContainsAttributeCerts, "только атрибутные сертификаты (only attribute certificates)"},
+		{idp.OnlySomeReasons, "только некоторые причины (only some reasons)"},
+		{idp.IndirectCRL, "косвенный СОС (indirect CRL)"},
+	} {
+		if f.set {
+			d.line(indent+1, "Область (Scope)", f.title)
+		}
 	}
-	_, d.err = fmt.Fprintf(d.w, "%s%s\n", strings.Repeat("  ", indent), fmt.Sprintf(format, args...))
 }
 
-func revCriticalMark(critical bool) string {
-	if critical {
-		return " (critical)"
+// revDescribeExtension prints an extension Describe has no words for.
+func revDescribeExtension(d *dumper, indent int, ext pkix.Extension) {
+	label := "Расширение (Extension) " + ext.Id.String()
+	if ext.Critical {
+		label += " (critical)"
 	}
-	return ""
+	d.line(indent, label, fmt.Sprintf("%d bytes %x", len(ext.Value), ext.Value))
 }
 
-func revDescribeTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") }
-
-func revHex(b []byte) string {
-	if len(b) == 0 {
+// revSerialHex prints a serial number as Certificate.Describe does, with
+// zero as 00 rather than nothing.
+func revSerialHex(n *big.Int) string {
+	if n.Sign() == 0 {
 		return "00"
 	}
-	var s strings.Builder
-	for i, c := range b {
-		if i > 0 {
-			s.WriteByte(':')
-		}
-		fmt.Fprintf(&s, "%02x", c)
-	}
-	return s.String()
-}
-
-// revDescribeName renders a DER Name in RFC 4514 form, qualified
-// attributes by name.
-func revDescribeName(raw []byte) string {
-	n, err := ParseNameDER(raw)
-	if err != nil {
-		return fmt.Sprintf("(unparsable name %x)", raw)
-	}
-	return n.String()
+	return colonHex(n.Bytes())
 }
 
 func crlParseInteger(der []byte) (*big.Int, error) {

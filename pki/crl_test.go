@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"strings"
 	"testing"
@@ -395,8 +396,11 @@ func TestCRLDescribe(t *testing.T) {
 	this := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	der, err := CreateCRL(rand.Reader, &CRLTemplate{
 		Number: big.NewInt(77), BaseCRLNumber: big.NewInt(70), ThisUpdate: this, NextUpdate: this.Add(time.Hour),
-		RevokedCertificates: []RevokedCertificate{{SerialNumber: big.NewInt(0x1a2b), RevocationTime: this,
-			ReasonCode: ReasonSuperseded, InvalidityDate: this.Add(-time.Hour)}},
+		RevokedCertificates: []RevokedCertificate{
+			{SerialNumber: big.NewInt(0x1a2b), RevocationTime: this, ReasonCode: ReasonSuperseded, InvalidityDate: this.Add(-time.Hour)},
+			{SerialNumber: big.NewInt(0), RevocationTime: this, ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 3}, Value: []byte{5, 0}}}},
+		},
+		ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 4}, Critical: false, Value: []byte{1, 1, 0xff}}},
 	}, ca.cert, ca.signer)
 	if err != nil {
 		t.Fatal(err)
@@ -409,22 +413,29 @@ func TestCRLDescribe(t *testing.T) {
 	if err := crl.Describe(&out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{
-		"Certificate revocation list (v2)",
-		"Issuer:              CN=Describe CA",
-		"This update:         2026-11-23 10:00:00 UTC",
-		"Next update:         2026-11-23 11:00:00 UTC",
-		"CRL number:          77",
-		"Delta CRL of base:   70",
-		"Authority key ID:    01:02:03:04",
-		"Revoked certificates: 1",
-		"    Serial 1a:2b",
-		"      Reason:         superseded",
-		"      Invalidity date: 2026-11-23 09:00:00 UTC",
-	} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("Describe lacks %q:\n%s", want, out.String())
-		}
+	want := `Список отозванных сертификатов (Certificate revocation list):
+  Версия (Version): 2
+  Алгоритм подписи (Signature algorithm): ` + ECDSAWithSHA256.String() + `
+  Издатель (Issuer): CN=Describe CA
+    Общее имя (Common name): Describe CA
+  Дата выпуска (This update): 2026-11-23 10:00:00 UTC
+  Следующий выпуск (Next update): 2026-11-23 11:00:00 UTC
+  Номер СОС (CRL number): 77
+  Разностный СОС, номер базового (Delta CRL, base CRL number): 70
+  Идентификатор ключа издателя (Authority key ID): 01:02:03:04
+  Расширение (Extension) 1.2.4: 3 bytes 0101ff
+  Отозванные сертификаты (Revoked certificates): 2
+    Серийный номер (Serial number): 1A:2B
+      Дата отзыва (Revocation date): 2026-11-23 10:00:00 UTC
+      Причина (Reason): сертификат заменён (superseded)
+      Дата компрометации (Invalidity date): 2026-11-23 09:00:00 UTC
+    Серийный номер (Serial number): 00
+      Дата отзыва (Revocation date): 2026-11-23 10:00:00 UTC
+      Расширение (Extension) 1.2.3: 2 bytes 0500
+  Подпись (Signature): ` + fmt.Sprint(len(crl.Signature)) + ` bytes
+`
+	if out.String() != want {
+		t.Errorf("Describe:\n%s\nwant:\n%s", out.String(), want)
 	}
 }
 
@@ -436,38 +447,93 @@ func TestCRLCheckCertificate(t *testing.T) {
 	released, _ := ca.issue(t, 4)
 	foreign, _ := other.issue(t, 2)
 	this := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
-	der, err := CreateCRL(rand.Reader, &CRLTemplate{
-		Number: big.NewInt(5), BaseCRLNumber: big.NewInt(4), ThisUpdate: this, NextUpdate: this.Add(time.Hour),
-		RevokedCertificates: []RevokedCertificate{
-			{SerialNumber: big.NewInt(2), RevocationTime: this, ReasonCode: ReasonKeyCompromise},
-			{SerialNumber: big.NewInt(4), RevocationTime: this, ReasonCode: ReasonRemoveFromCRL},
-		},
-	}, ca.cert, ca.signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	crl, err := ParseCRL(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []*Certificate{good, released} {
-		if err := crl.CheckCertificate(c, ca.cert); err != nil {
-			t.Errorf("serial %v: %v", c.SerialNumber, err)
+	idp := func(a crlIDPASN1) []pkix.Extension {
+		v, err := asn1.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
 		}
+		return []pkix.Extension{{Id: OIDExtensionIssuingDistributionPoint, Critical: true, Value: v}}
 	}
-	err = crl.CheckCertificate(revoked, ca.cert)
-	var re *RevokedError
-	if !errors.As(err, &re) || re.SerialNumber.Int64() != 2 || !re.RevokedAt.Equal(this) || re.Reason != ReasonKeyCompromise || re.Source != "CRL" {
-		t.Fatalf("revoked certificate: %v", err)
+	mk := func(base *big.Int, exts []pkix.Extension) *CRL {
+		entries := []RevokedCertificate{{SerialNumber: big.NewInt(2), RevocationTime: this, ReasonCode: ReasonKeyCompromise}}
+		if base != nil {
+			entries = append(entries, RevokedCertificate{SerialNumber: big.NewInt(4), RevocationTime: this, ReasonCode: ReasonRemoveFromCRL})
+		}
+		der, err := CreateCRL(rand.Reader, &CRLTemplate{Number: big.NewInt(5), BaseCRLNumber: base, ThisUpdate: this, NextUpdate: this.Add(time.Hour),
+			RevokedCertificates: entries, ExtraExtensions: exts}, ca.cert, ca.signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		crl, err := ParseCRL(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return crl
 	}
-	if want := "pki: certificate 2 revoked at 2026-11-23 10:00:00 UTC (CRL says so): keyCompromise"; err.Error() != want {
-		t.Errorf("error %q, want %q", err, want)
+	full, delta := mk(nil, nil), mk(big.NewInt(4), nil)
+	type outcome int
+	const (
+		notRevoked outcome = iota
+		revokedErr
+		otherErr
+	)
+	tests := []struct {
+		name   string
+		crl    *CRL
+		cert   *Certificate
+		issuer *Certificate
+		want   outcome
+	}{
+		{"full, not listed", full, good, ca.cert, notRevoked},
+		{"full, listed", full, revoked, ca.cert, revokedErr},
+		{"delta, listed", delta, revoked, ca.cert, revokedErr},
+		{"delta, released from hold", delta, released, ca.cert, notRevoked},
+		{"delta, not listed", delta, good, ca.cert, otherErr},
+		{"another CA's certificate", full, foreign, ca.cert, otherErr},
+		{"another CA as issuer", full, foreign, other.cert, otherErr},
+		{"CA certificates only, leaf", mk(nil, idp(crlIDPASN1{OnlyContainsCACerts: true})), good, ca.cert, otherErr},
+		{"CA certificates only, CA", mk(nil, idp(crlIDPASN1{OnlyContainsCACerts: true})), ca.cert, ca.cert, notRevoked},
+		{"user certificates only, leaf", mk(nil, idp(crlIDPASN1{OnlyContainsUserCerts: true})), revoked, ca.cert, revokedErr},
+		{"user certificates only, CA", mk(nil, idp(crlIDPASN1{OnlyContainsUserCerts: true})), ca.cert, ca.cert, otherErr},
+		{"some reasons only", mk(nil, idp(crlIDPASN1{OnlySomeReasons: asn1.BitString{Bytes: []byte{0x40}, BitLength: 2}})), good, ca.cert, otherErr},
+		{"indirect", mk(nil, idp(crlIDPASN1{IndirectCRL: true})), good, ca.cert, otherErr},
 	}
-	if err := crl.CheckCertificate(foreign, ca.cert); err == nil || errors.As(err, &re) {
-		t.Errorf("another CA's certificate: %v", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.crl.CheckCertificate(tt.cert, tt.issuer)
+			var re *RevokedError
+			got := otherErr
+			switch {
+			case err == nil:
+				got = notRevoked
+			case errors.As(err, &re):
+				got = revokedErr
+			}
+			if got != tt.want {
+				t.Fatalf("CheckCertificate = %v (outcome %d), want outcome %d", err, got, tt.want)
+			}
+			if got == revokedErr && (re.SerialNumber.Int64() != 2 || !re.RevokedAt.Equal(this) || re.Reason != ReasonKeyCompromise || re.Source != "CRL") {
+				t.Errorf("RevokedError %+v", re)
+			}
+		})
 	}
-	if err := crl.CheckCertificate(foreign, other.cert); err == nil {
-		t.Error("the CRL verified for another CA")
+	err := full.CheckCertificate(revoked, ca.cert)
+	if want := "pki: certificate 2 revoked at 2026-11-23 10:00:00 UTC (CRL says so): keyCompromise"; err == nil || err.Error() != want {
+		t.Errorf("error %v, want %q", err, want)
+	}
+}
+
+func TestCRLIssuingDistributionPoint(t *testing.T) {
+	// From `openssl ca -gencrl` with fullname = URI:http://ca.test/revocation.crl
+	// and onlyuser = TRUE.
+	der, _ := hex.DecodeString("3026a021a01f861d687474703a2f2f63612e746573742f7265766f636174696f6e2e63726c8101ff")
+	idp, err := crlParseIDP(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(idp.URIs) != 1 || idp.URIs[0] != "http://ca.test/revocation.crl" || !idp.OnlyContainsUserCerts ||
+		idp.OnlyContainsCACerts || idp.OnlySomeReasons || idp.IndirectCRL || idp.OnlyContainsAttributeCerts {
+		t.Errorf("parsed %+v", idp)
 	}
 }
 

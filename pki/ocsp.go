@@ -943,59 +943,76 @@ func (r *OCSPResponse) identifies(c *Certificate) bool {
 	return err == nil && bytes.Equal(r.ResponderKeyHash, ocspHashOf(sha1.New, key))
 }
 
-// Describe writes a readable dump of the request.
+// Russian titles of the OCSP statuses, for Describe.
+var ocspStatusTitles = map[OCSPStatus]string{
+	OCSPGood:    "действителен (good)",
+	OCSPRevoked: "отозван (revoked)",
+	OCSPUnknown: "неизвестен (unknown)",
+}
+
+// Describe writes a readable dump of the request, in the bilingual layout
+// of Certificate.Describe.
 func (req *OCSPRequest) Describe(w io.Writer) error {
-	d := &revDescriber{w: w}
-	d.line(0, "OCSP request")
+	d := &dumper{w: w}
+	d.line(0, "Запрос OCSP (OCSP request)", nil)
 	for i, id := range req.CertIDs {
-		d.line(1, "Certificate %d:", i+1)
+		d.line(1, fmt.Sprintf("Сертификат %d (Certificate %d)", i+1, i+1), nil)
 		ocspDescribeCertID(d, 2, id)
 	}
 	if req.Nonce != nil {
-		d.line(1, "Nonce:         %s", revHex(req.Nonce))
+		d.line(1, "Nonce", colonHex(req.Nonce))
 	}
 	if req.Signed {
-		d.line(1, "Signed:        yes (signature not verified)")
+		d.line(1, "Подпись (Signature)", "есть, не проверялась (present, not verified)")
 	}
 	return d.err
 }
 
-// Describe writes a readable dump of the response.
+// Describe writes a readable dump of the response, in the bilingual layout
+// of Certificate.Describe.
 func (r *OCSPResponse) Describe(w io.Writer) error {
-	d := &revDescriber{w: w}
-	d.line(0, "OCSP response (successful)")
+	d := &dumper{w: w}
+	d.line(0, "Ответ OCSP (OCSP response)", nil)
 	if r.RawResponderName != nil {
-		d.line(1, "Responder:           %s", revDescribeName(r.RawResponderName))
+		if n, err := ParseNameDER(r.RawResponderName); err == nil {
+			d.describeName(1, "Ответчик (Responder)", n)
+		} else {
+			d.line(1, "Ответчик (Responder)", fmt.Sprintf("%x", r.RawResponderName))
+		}
 	} else {
-		d.line(1, "Responder key hash:  %s", revHex(r.ResponderKeyHash))
+		d.line(1, "Ключ ответчика, SHA-1 (Responder key hash)", colonHex(r.ResponderKeyHash))
 	}
-	d.line(1, "Produced at:         %s", revDescribeTime(r.ProducedAt))
-	d.line(1, "Signature algorithm: %s", r.SignatureAlgorithm)
+	d.line(1, "Время ответа (Produced at)", describeTime(r.ProducedAt))
+	d.line(1, "Алгоритм подписи (Signature algorithm)", r.SignatureAlgorithm)
 	if r.Nonce != nil {
-		d.line(1, "Nonce:               %s", revHex(r.Nonce))
+		d.line(1, "Nonce", colonHex(r.Nonce))
 	}
-	d.line(1, "Certificates:        %d", len(r.Certificates))
+	d.line(1, "Сертификаты (Certificates)", len(r.Certificates))
 	for i, sr := range r.Responses {
-		d.line(1, "Response %d:", i+1)
+		d.line(1, fmt.Sprintf("Ответ %d (Response %d)", i+1, i+1), nil)
 		ocspDescribeCertID(d, 2, sr.CertID)
-		d.line(2, "Status:        %s", sr.Status)
+		status, ok := ocspStatusTitles[sr.Status]
+		if !ok {
+			status = sr.Status.String()
+		}
+		d.line(2, "Статус (Status)", status)
 		if sr.Status == OCSPRevoked {
-			d.line(2, "Revoked:       %s", revDescribeTime(sr.RevokedAt))
+			d.line(2, "Дата отзыва (Revocation date)", describeTime(sr.RevokedAt))
 			if sr.RevocationReason != ReasonUnspecified {
-				d.line(2, "Reason:        %s", sr.RevocationReason)
+				d.line(2, "Причина (Reason)", crlDescribeReason(sr.RevocationReason))
 			}
 		}
-		d.line(2, "This update:   %s", revDescribeTime(sr.ThisUpdate))
+		d.line(2, "Выпущен (This update)", describeTime(sr.ThisUpdate))
 		if !sr.NextUpdate.IsZero() {
-			d.line(2, "Next update:   %s", revDescribeTime(sr.NextUpdate))
+			d.line(2, "Следующее обновление (Next update)", describeTime(sr.NextUpdate))
 		}
 	}
 	return d.err
 }
 
-func ocspDescribeCertID(d *revDescriber, indent int, id OCSPCertID) {
-	d.line(indent, "Serial:        %s", revHex(id.SerialNumber.Bytes()))
-	d.line(indent, "Hash:          %s", id.Hash)
-	d.line(indent, "Issuer name:   %s", revHex(id.IssuerNameHash))
-	d.line(indent, "Issuer key:    %s", revHex(id.IssuerKeyHash))
+func ocspDescribeCertID(d *dumper, indent int, id OCSPCertID) {
+	d.line(indent, "Серийный номер (Serial number)", revSerialHex(id.SerialNumber))
+	d.line(indent, "Хэш-функция (Hash)", id.Hash)
+	d.line(indent, "Хэш имени издателя (Issuer name hash)", colonHex(id.IssuerNameHash))
+	d.line(indent, "Хэш ключа издателя (Issuer key hash)", colonHex(id.IssuerKeyHash))
 }

@@ -118,7 +118,7 @@ func TestOCSPRequestRoundTrip(t *testing.T) {
 				t.Errorf("%v: nonce %x signed %v", h, req.Nonce, req.Signed)
 			}
 			var desc strings.Builder
-			if err := req.Describe(&desc); err != nil || !strings.Contains(desc.String(), "Serial:        2a\n    Hash:          "+h.String()) {
+			if err := req.Describe(&desc); err != nil || !strings.Contains(desc.String(), "Серийный номер (Serial number): 2A\n    Хэш-функция (Hash): "+h.String()) {
 				t.Errorf("Describe: %v\n%s", err, desc.String())
 			}
 		}
@@ -248,8 +248,9 @@ func TestOCSPResponseRoundTrip(t *testing.T) {
 			if err := r.Describe(&desc); err != nil {
 				t.Fatal(err)
 			}
-			for _, want := range []string{"Produced at:         " + revDescribeTime(produced), "Serial:        02",
-				"Hash:          streebog256", "Status:        revoked", "Reason:        keyCompromise", "Status:        unknown"} {
+			for _, want := range []string{"Время ответа (Produced at): " + describeTime(produced), "Серийный номер (Serial number): 02",
+				"Хэш-функция (Hash): streebog256", "Статус (Status): отозван (revoked)", "Причина (Reason): компрометация ключа (keyCompromise)",
+				"Статус (Status): неизвестен (unknown)", "Статус (Status): действителен (good)"} {
 				if !strings.Contains(desc.String(), want) {
 					t.Errorf("Describe lacks %q:\n%s", want, desc.String())
 				}
