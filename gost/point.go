@@ -225,12 +225,16 @@ func (o *curveOps) baseMult(r *projPoint, k *fe) {
 	for w := 0; w < o.windows(); w++ {
 		var mag, neg uint64
 		mag, neg, carry = signedDigit(k, w, carry)
+		// At most one entry matches: OR in every entry under its mask.
 		var pt affinePoint
 		row := table[w*combEntries : (w+1)*combEntries]
 		for j := range row {
-			hit := isZero64(uint64(j+1) ^ mag)
-			feSelect(&pt.x, &row[j].x, &pt.x, hit)
-			feSelect(&pt.y, &row[j].y, &pt.y, hit)
+			mask := -isZero64(uint64(j+1) ^ mag)
+			e := &row[j]
+			for i := 0; i < f.n; i++ {
+				pt.x[i] |= e.x[i] & mask
+				pt.y[i] |= e.y[i] & mask
+			}
 		}
 		var negY fe
 		f.neg(&negY, &pt.y)
