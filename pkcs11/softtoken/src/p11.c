@@ -39,6 +39,7 @@ typedef struct object {
 	/* pk caches the key's OpenSSL form (built on first use): rebuilding a
 	 * private key costs a scalar multiplication per signature. */
 	EVP_PKEY *pk;
+	fstamp_t stamp; /* of the file this token object was read from or written to */
 } object_t;
 
 typedef struct slot {
@@ -431,6 +432,9 @@ static CK_RV obj_save(slot_t *sl, object_t *o)
 		}
 	}
 	rv = store_write_object(sl->dir, o->fid, &clear, enc, enclen) ? CKR_DEVICE_ERROR : CKR_OK;
+	/* Remember our own version, so the next sync does not reload it. */
+	if (rv == CKR_OK)
+		store_object_stamp(sl->dir, o->fid, &o->stamp);
 	if (rv == CKR_OK && enc != o->enc) {
 		free(o->enc);
 		o->enc = enc;
@@ -449,50 +453,79 @@ out:
 	return rv;
 }
 
+/* obj_read fills o from its file; a private object needs the master key. */
+static int obj_read(slot_t *sl, object_t *o, const objent_t *e)
+{
+	attrs_t attrs = {0};
+	unsigned char *enc;
+	size_t enclen;
+	if (store_read_object(sl->dir, e->fid, &attrs, &enc, &enclen))
+		return -1;
+	attrs_free(&o->attrs);
+	free(o->enc);
+	EVP_PKEY_free(o->pk);
+	o->pk = NULL;
+	o->attrs = attrs;
+	o->enc = enc;
+	o->enclen = enclen;
+	o->secret_loaded = enclen == 0;
+	o->stamp = e->stamp;
+	if (attrs_bool(&o->attrs, CKA_PRIVATE, CK_FALSE) && !sl->mk_ok)
+		return -1;
+	return sl->mk_ok ? obj_open_secret(sl, o) : 0;
+}
+
+static int stamp_eq(const fstamp_t *a, const fstamp_t *b)
+{
+	return a->ino == b->ino && a->size == b->size && a->sec == b->sec && a->nsec == b->nsec;
+}
+
 /* slot_sync makes the in-memory object list match the token directory:
- * objects another process added or removed appear or vanish, and sealed
- * parts open once the user is logged in. */
+ * objects another process added, changed or removed appear, change or
+ * vanish (keeping their handles), and sealed parts open once the user is
+ * logged in. */
 static void slot_sync(slot_t *sl)
 {
 	if (sl->dir == NULL)
 		return;
-	char (*fids)[17];
+	objent_t *ents;
 	size_t n;
-	if (store_list_objects(sl->dir, &fids, &n))
+	if (store_list_objects(sl->dir, &ents, &n))
 		return;
 	object_t **pp = &sl->objs;
 	while (*pp != NULL) {
 		object_t *o = *pp;
-		int on_disk = !o->token;
-		for (size_t i = 0; i < n && !on_disk; i++)
-			on_disk = strcmp(fids[i], o->fid) == 0;
-		if (!on_disk) {
+		const objent_t *e = NULL;
+		for (size_t i = 0; i < n && o->token && e == NULL; i++)
+			if (strcmp(ents[i].fid, o->fid) == 0)
+				e = &ents[i];
+		int keep = !o->token;
+		if (e != NULL && !stamp_eq(&e->stamp, &o->stamp))
+			keep = obj_read(sl, o, e) == 0;
+		else if (e != NULL) {
+			keep = 1;
+			if (sl->mk_ok)
+				obj_open_secret(sl, o);
+		}
+		if (!keep) {
 			*pp = o->next;
 			obj_free(o);
 			continue;
 		}
-		if (o->token && sl->mk_ok)
-			obj_open_secret(sl, o);
 		pp = &o->next;
 	}
 	for (size_t i = 0; i < n; i++) {
 		int loaded = 0;
 		for (object_t *o = sl->objs; o != NULL && !loaded; o = o->next)
-			loaded = o->token && strcmp(o->fid, fids[i]) == 0;
+			loaded = o->token && strcmp(o->fid, ents[i].fid) == 0;
 		if (loaded)
 			continue;
 		object_t *o = calloc(1, sizeof(*o));
 		if (o == NULL)
 			break;
-		if (store_read_object(sl->dir, fids[i], &o->attrs, &o->enc, &o->enclen)) {
-			free(o);
-			continue;
-		}
-		memcpy(o->fid, fids[i], 17);
+		memcpy(o->fid, ents[i].fid, 17);
 		o->token = 1;
-		o->secret_loaded = o->enclen == 0;
-		int priv = attrs_bool(&o->attrs, CKA_PRIVATE, CK_FALSE);
-		if ((priv && !sl->mk_ok) || (sl->mk_ok && obj_open_secret(sl, o))) {
+		if (obj_read(sl, o, &ents[i])) {
 			obj_free(o);
 			continue;
 		}
@@ -500,7 +533,7 @@ static void slot_sync(slot_t *sl)
 		o->next = sl->objs;
 		sl->objs = o;
 	}
-	free(fids);
+	free(ents);
 }
 
 static int obj_visible(session_t *s, object_t *o)

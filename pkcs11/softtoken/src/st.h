@@ -149,7 +149,21 @@ int store_write_object(const char *dir, const char *fid, const attrs_t *clear, c
 int store_read_object(const char *dir, const char *fid, attrs_t *clear, unsigned char **enc, size_t *enclen);
 int store_delete_object(const char *dir, const char *fid);
 int store_delete_all_objects(const char *dir);
-/* store_list_objects returns a malloc'd array of 17-byte file ids. */
-int store_list_objects(const char *dir, char (**fids)[17], size_t *n);
+/* A stored object file's identity: any rewrite (always a new file renamed
+ * into place) changes it, so another process's changes are noticed. */
+typedef struct {
+	unsigned long long ino, size;
+	long long sec;
+	long nsec;
+} fstamp_t;
+
+typedef struct {
+	char fid[17];
+	fstamp_t stamp;
+} objent_t;
+
+/* store_list_objects returns a malloc'd array of the token's object files. */
+int store_list_objects(const char *dir, objent_t **ents, size_t *n);
+int store_object_stamp(const char *dir, const char *fid, fstamp_t *stamp);
 
 #endif

@@ -264,9 +264,28 @@ static int valid_fid(const char *name)
 	return 1;
 }
 
-int store_list_objects(const char *dir, char (**fids)[17], size_t *n)
+static void stamp_of(const struct stat *sb, fstamp_t *st)
 {
-	*fids = NULL;
+	st->ino = (unsigned long long)sb->st_ino;
+	st->size = (unsigned long long)sb->st_size;
+	st->sec = (long long)sb->st_mtim.tv_sec;
+	st->nsec = sb->st_mtim.tv_nsec;
+}
+
+int store_object_stamp(const char *dir, const char *fid, fstamp_t *stamp)
+{
+	char *p = obj_path(dir, fid);
+	struct stat sb;
+	int rc = p != NULL && stat(p, &sb) == 0 ? 0 : -1;
+	if (rc == 0)
+		stamp_of(&sb, stamp);
+	free(p);
+	return rc;
+}
+
+int store_list_objects(const char *dir, objent_t **ents, size_t *n)
+{
+	*ents = NULL;
 	*n = 0;
 	char *od = path_join(dir, OBJ_DIR);
 	if (od == NULL)
@@ -278,22 +297,24 @@ int store_list_objects(const char *dir, char (**fids)[17], size_t *n)
 	struct dirent *de;
 	int rc = 0;
 	while ((de = readdir(d)) != NULL) {
-		if (!valid_fid(de->d_name))
+		struct stat sb;
+		if (!valid_fid(de->d_name) || fstatat(dirfd(d), de->d_name, &sb, 0) != 0)
 			continue;
-		char (*nf)[17] = realloc(*fids, (*n + 1) * sizeof(**fids));
-		if (nf == NULL) {
+		objent_t *ne = realloc(*ents, (*n + 1) * sizeof(**ents));
+		if (ne == NULL) {
 			rc = -1;
 			break;
 		}
-		*fids = nf;
-		memcpy(nf[*n], de->d_name, 16);
-		nf[*n][16] = 0;
+		*ents = ne;
+		memcpy(ne[*n].fid, de->d_name, 16);
+		ne[*n].fid[16] = 0;
+		stamp_of(&sb, &ne[*n].stamp);
 		(*n)++;
 	}
 	closedir(d);
 	if (rc) {
-		free(*fids);
-		*fids = NULL;
+		free(*ents);
+		*ents = NULL;
 		*n = 0;
 	}
 	return rc;
@@ -301,14 +322,14 @@ int store_list_objects(const char *dir, char (**fids)[17], size_t *n)
 
 int store_delete_all_objects(const char *dir)
 {
-	char (*fids)[17];
+	objent_t *ents;
 	size_t n;
-	if (store_list_objects(dir, &fids, &n))
+	if (store_list_objects(dir, &ents, &n))
 		return -1;
 	int rc = 0;
 	for (size_t i = 0; i < n; i++)
-		if (store_delete_object(dir, fids[i]))
+		if (store_delete_object(dir, ents[i].fid))
 			rc = -1;
-	free(fids);
+	free(ents);
 	return rc;
 }

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <p11-kit/pkcs11.h>
@@ -612,6 +613,30 @@ int main(int argc, char **argv)
 	CK_ATTRIBUTE publ[] = {{CKA_CLASS, &uc, sizeof(uc)}, {CKA_LABEL, "persist", 7}};
 	tpub = find_one(s, publ, 2);
 	sign_verify(s, tpub, tpriv, 256);
+
+	/* another process renames the key: this one sees it, same handle */
+	{
+		pid_t pid = fork();
+		EXPECT(pid >= 0);
+		if (pid == 0) {
+			/* the child inherited this module state: start afresh */
+			OK(p->C_Finalize(NULL));
+			init_args();
+			CK_SESSION_HANDLE cs = open_rw(slot);
+			OK(login(cs, CKU_USER, USER_PIN));
+			CK_ATTRIBUTE nl[] = {{CKA_LABEL, "renamed-elsewhere", 17}};
+			OK(p->C_SetAttributeValue(cs, find_one(cs, byid, 2), nl, 1));
+			OK(p->C_Finalize(NULL));
+			_exit(0);
+		}
+		int status;
+		EXPECT(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		CK_ATTRIBUTE nl[] = {{CKA_CLASS, &pc, sizeof(pc)}, {CKA_LABEL, "renamed-elsewhere", 17}};
+		EXPECT(find_one(s, nl, 2) == tpriv);
+		CK_ATTRIBUTE back[] = {{CKA_LABEL, "persist", 7}};
+		OK(p->C_SetAttributeValue(s, tpriv, back, 1));
+		sign_verify(s, tpub, tpriv, 256);
+	}
 	unsigned char payload[16];
 	CK_ATTRIBUTE pv[] = {{CKA_VALUE, payload, sizeof(payload)}};
 	OK(p->C_GetAttributeValue(s, find_one(s, dl, 1), pv, 1));
