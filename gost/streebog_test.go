@@ -2,6 +2,7 @@ package gost
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"encoding"
 	"encoding/asn1"
 	"encoding/hex"
@@ -346,6 +347,53 @@ func TestStreebogOpenSSL(t *testing.T) {
 			}
 			if got := hex.EncodeToString(oneShot(size, msgs[i])); got != want {
 				t.Errorf("streebog%d of %d random bytes: ours %s, openssl %s", size*8, len(msgs[i]), got, want)
+			}
+		}
+	}
+}
+
+// HMAC depends on BlockSize being right. The fixed vectors are the
+// HMAC_GOSTR3411_2012_256/512 examples of RFC 7836 §4.1; the OpenSSL
+// cases add a key longer than a block, which HMAC hashes first.
+func TestStreebogHMAC(t *testing.T) {
+	key := make([]byte, 32)
+	for i := range key {
+		key[i] = byte(i)
+	}
+	data := mustHex(t, "0126bdb87800af214341456563780100")
+	for _, tc := range []struct {
+		size int
+		want string
+	}{
+		{Size256, "a1aa5f7de402d7b3d323f2991c8d4534013137010a83754fd0af6d7cd4922ed9"},
+		{Size512, "a59bab22ecae19c65fbde6e5f4e9f5d8549d31f037f9df9b905500e171923a773d5f1530f2ed7e964cb2eedc29e9ad2f3afe93b2814f79f5000ffc0366c251e6"},
+	} {
+		m := hmac.New(func() hash.Hash { return newHash(tc.size) }, key)
+		m.Write(data)
+		if got := hex.EncodeToString(m.Sum(nil)); got != tc.want {
+			t.Errorf("HMAC-Streebog-%d = %s, want %s", tc.size*8, got, tc.want)
+		}
+	}
+
+	testkit.RequireOpenSSL(t)
+	rng := rand.New(rand.NewPCG(7836, 4))
+	for _, keyLen := range []int{1, 64, 100} {
+		key := make([]byte, keyLen)
+		msg := make([]byte, 1000)
+		for i := range key {
+			key[i] = byte(rng.Uint32())
+		}
+		for i := range msg {
+			msg[i] = byte(rng.Uint32())
+		}
+		file := testkit.WriteFile(t, "msg", msg)
+		for _, size := range []int{Size256, Size512} {
+			out := testkit.OpenSSL(t, nil, "mac", "-digest", fmt.Sprintf("streebog%d", size*8),
+				"-macopt", "hexkey:"+hex.EncodeToString(key), "-in", file, "HMAC")
+			m := hmac.New(func() hash.Hash { return newHash(size) }, key)
+			m.Write(msg)
+			if got, want := hex.EncodeToString(m.Sum(nil)), strings.ToLower(strings.TrimSpace(string(out))); got != want {
+				t.Errorf("HMAC-Streebog-%d, %d-byte key: ours %s, openssl %s", size*8, keyLen, got, want)
 			}
 		}
 	}
