@@ -95,12 +95,14 @@
 //
 // # Why not crypto11
 //
-// github.com/ThalesGroup/crypto11 is not used, not even for ECDSA:
-// it owns its module context (its Configure calls C_Initialize and its
-// Close C_Finalize) and binds one token per context, while this package
-// must share one initialized library between several tokens and the GOST
-// code, and a second context on the same library would conflict over
-// initialization and logins (a login belongs to the application). It also
-// has no PIN callback, PIN state or slot events. The ECDSA signing path it
-// would replace is a few lines here.
+// github.com/ThalesGroup/crypto11 is not used, not even for ECDSA. Its
+// Context owns the module: Configure loads the library and calls
+// C_Initialize (failing when the library is already initialized), and
+// Close calls C_Finalize and unloads it, so it cannot share a library with
+// this package's GOST code or with a second token, and a login belongs to
+// the application, not to one Context. It takes the user PIN as a string
+// in its Config and logs in at once (no PIN callback, no PIN state, no
+// PIN file rule), binds one token per Context, writes to the standard
+// logger, and has no slot events. The ECDSA path it would replace is a
+// few lines here.
 package pkcs11
