@@ -27,7 +27,8 @@ func (e EventType) String() string {
 	return fmt.Sprintf("EventType(%d)", int(e))
 }
 
-// Event is a token arriving in or leaving a slot.
+// Event is a token arriving in or leaving a slot. For an insertion,
+// Module.Token(SlotID) gives the *Token.
 type Event struct {
 	Type   EventType
 	Module *Module
