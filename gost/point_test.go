@@ -157,8 +157,11 @@ func TestMulAddDifferential(t *testing.T) {
 }
 
 func TestWNAF(t *testing.T) {
-	for _, k := range []*big.Int{big.NewInt(0), big.NewInt(1), big.NewInt(31), new(big.Int).Lsh(big.NewInt(1), 300), randomBelow(t, new(big.Int).Lsh(big.NewInt(1), 512))} {
-		naf := wnaf(k, verifyWindow)
+	// The largest k whose recoding does not carry out of 512 bits, above
+	// every q.
+	max := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 512), big.NewInt(17))
+	for _, k := range []*big.Int{big.NewInt(0), big.NewInt(1), big.NewInt(31), big.NewInt(0x1f0), new(big.Int).Lsh(big.NewInt(1), 300), new(big.Int).Lsh(big.NewInt(1), 511), max, randomBelow(t, max)} {
+		naf := wnaf(feFromBig(k), verifyWindow)
 		sum := new(big.Int)
 		for i := len(naf) - 1; i >= 0; i-- {
 			sum.Lsh(sum, 1).Add(sum, big.NewInt(int64(naf[i])))

@@ -2,6 +2,7 @@ package gost
 
 import (
 	"math/big"
+	"math/bits"
 )
 
 // The verification side handles only public data (the public key, the
@@ -214,25 +215,53 @@ func (o *curveOps) jacAddAffine(r, p1 *jacPoint, p2 *affinePoint) {
 	r.x, r.y, r.z, r.inf = x3, y3, z3, false
 }
 
-// wnaf returns the width-w NAF of k ≥ 0, least significant digit first:
+// wnaf returns the width-w NAF of plain limbs k (public, with
+// k + 2^(w-1) < 2^512, as for any k < q), least significant digit first:
 // digits are 0 or odd in (-2^(w-1), 2^(w-1)).
-func wnaf(k *big.Int, w uint) []int8 {
-	k = new(big.Int).Set(k)
-	out := make([]int8, 0, k.BitLen()+1)
-	mask := big.Word(1)<<w - 1
-	for k.Sign() > 0 {
-		var d int
-		if k.Bit(0) == 1 {
-			d = int(k.Bits()[0] & mask)
-			if d >= 1<<(w-1) {
-				d -= 1 << w
+func wnaf(k fe, w uint) []int8 {
+	out := make([]int8, 0, 64*maxLimbs+1)
+	for k != (fe{}) {
+		if k[0]&1 == 0 {
+			// Skip a run of zero digits at once.
+			z := bits.TrailingZeros64(k[0])
+			if k[0] == 0 {
+				z = 63
 			}
-			k.Sub(k, big.NewInt(int64(d)))
+			for range z {
+				out = append(out, 0)
+			}
+			feShr(&k, uint(z))
+			continue
+		}
+		d := int64(k[0] & (1<<w - 1))
+		if d >= 1<<(w-1) {
+			d -= 1 << w
+		}
+		// k -= d makes the low w bits zero.
+		var c uint64
+		if d > 0 {
+			k[0], c = bits.Sub64(k[0], uint64(d), 0)
+			for i := 1; i < len(k) && c != 0; i++ {
+				k[i], c = bits.Sub64(k[i], 0, c)
+			}
+		} else {
+			k[0], c = bits.Add64(k[0], uint64(-d), 0)
+			for i := 1; i < len(k) && c != 0; i++ {
+				k[i], c = bits.Add64(k[i], 0, c)
+			}
 		}
 		out = append(out, int8(d))
-		k.Rsh(k, 1)
+		feShr(&k, 1)
 	}
 	return out
+}
+
+// feShr shifts plain limbs right by 0 < s < 64 bits.
+func feShr(k *fe, s uint) {
+	for i := 0; i < len(k)-1; i++ {
+		k[i] = k[i]>>s | k[i+1]<<(64-s)
+	}
+	k[len(k)-1] >>= s
 }
 
 const verifyWindow = 5
@@ -250,7 +279,7 @@ func (o *curveOps) mulAdd(z1, z2, qx, qy *big.Int) jacPoint {
 		o.jacAdd(&odd[i], &odd[i-1], &twoQ)
 	}
 	acc := jacPoint{inf: true}
-	naf := wnaf(z2, verifyWindow)
+	naf := wnaf(feFromBig(z2), verifyWindow)
 	for i := len(naf) - 1; i >= 0; i-- {
 		o.jacDoubleT(&acc, &acc)
 		if d := naf[i]; d > 0 {
