@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/pem"
 	"fmt"
 	"io"
 
@@ -13,8 +11,6 @@ import (
 func init() {
 	register(&command{name: "cert show", usage: "FILE", summary: "print a certificate, certificate request or CRL (PEM or DER) readably", run: runCertShow})
 }
-
-type describer interface{ Describe(io.Writer) error }
 
 func runCertShow(ctx context.Context, std stdio, args []string) error {
 	fs := newFlags(commands["cert show"], std)
@@ -34,7 +30,7 @@ func runCertShow(ctx context.Context, std stdio, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
-	objs, err := parseObjects(data)
+	objs, err := pki.ParseObjects(data)
 	if err != nil {
 		return usagef("%s: %v", files[0], err)
 	}
@@ -47,58 +43,4 @@ func runCertShow(ctx context.Context, std stdio, args []string) error {
 		}
 	}
 	return nil
-}
-
-// parseObjects reads every PEM block of a known type, or one DER object of
-// whichever kind parses.
-func parseObjects(data []byte) ([]describer, error) {
-	if !bytes.Contains(data, []byte("-----BEGIN")) {
-		o, err := parseDER(data)
-		if err != nil {
-			return nil, err
-		}
-		return []describer{o}, nil
-	}
-	var objs []describer
-	for rest := data; ; {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		var o describer
-		var err error
-		switch b.Type {
-		case "CERTIFICATE":
-			o, err = pki.ParseCertificate(b.Bytes)
-		case "CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST":
-			o, err = pki.ParseCertificateRequest(b.Bytes)
-		case "X509 CRL":
-			o, err = pki.ParseCRL(b.Bytes)
-		default:
-			return nil, fmt.Errorf("PEM block %q is not a certificate, request or CRL", b.Type)
-		}
-		if err != nil {
-			return nil, err
-		}
-		objs = append(objs, o)
-	}
-	if len(objs) == 0 {
-		return nil, fmt.Errorf("no PEM block found")
-	}
-	return objs, nil
-}
-
-func parseDER(der []byte) (describer, error) {
-	cert, cerr := pki.ParseCertificate(der)
-	if cerr == nil {
-		return cert, nil
-	}
-	if csr, err := pki.ParseCertificateRequest(der); err == nil {
-		return csr, nil
-	}
-	if crl, err := pki.ParseCRL(der); err == nil {
-		return crl, nil
-	}
-	return nil, fmt.Errorf("neither a certificate, a certificate request nor a CRL (as a certificate: %v)", cerr)
 }
