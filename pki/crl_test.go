@@ -57,6 +57,12 @@ func newRevGoCA(t testing.TB, cn string) *revGoCA {
 // extended key usages.
 func (ca *revGoCA) issue(t testing.TB, serial int64, eku ...x509.ExtKeyUsage) (*Certificate, crypto.Signer) {
 	t.Helper()
+	return ca.issueWith(t, serial, nil, eku...)
+}
+
+// issueWith is issue with extra extensions in the certificate.
+func (ca *revGoCA) issueWith(t testing.TB, serial int64, exts []pkix.Extension, eku ...x509.ExtKeyUsage) (*Certificate, crypto.Signer) {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -66,12 +72,13 @@ func (ca *revGoCA) issue(t testing.TB, serial int64, eku ...x509.ExtKeyUsage) (*
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial),
-		Subject:      pkix.Name{CommonName: "leaf " + big.NewInt(serial).String()},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  eku,
+		SerialNumber:    big.NewInt(serial),
+		Subject:         pkix.Name{CommonName: "leaf " + big.NewInt(serial).String()},
+		NotBefore:       time.Now().Add(-time.Hour),
+		NotAfter:        time.Now().Add(24 * time.Hour),
+		KeyUsage:        x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:     eku,
+		ExtraExtensions: exts,
 	}
 	for _, u := range eku {
 		if u == x509.ExtKeyUsageOCSPSigning {

@@ -749,6 +749,9 @@ func ocspCheckDelegated(responder, issuer *Certificate) error {
 	if !ok {
 		return errors.New("pki: OCSP responder certificate lacks the OCSPSigning extended key usage")
 	}
+	if len(responder.UnhandledCriticalExtensions) > 0 {
+		return fmt.Errorf("pki: OCSP responder certificate has unhandled critical extension %s", responder.UnhandledCriticalExtensions[0])
+	}
 	if err := responder.CheckSignatureFrom(issuer); err != nil {
 		return fmt.Errorf("pki: OCSP responder certificate: %w", err)
 	}

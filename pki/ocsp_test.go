@@ -271,6 +271,8 @@ func TestOCSPResponseRejects(t *testing.T) {
 	sameName := newRevGoCA(t, "Strict Responder CA")
 	plain, plainKey := ca.issue(t, 5)
 	otherResponder, otherResponderKey := other.issue(t, 6, x509.ExtKeyUsageOCSPSigning)
+	strange, strangeKey := ca.issueWith(t, 8, []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 3, 4}, Critical: true, Value: []byte{5, 0}}},
+		x509.ExtKeyUsageOCSPSigning)
 	now := time.Now()
 	tmpl := func() *OCSPResponseTemplate {
 		return &OCSPResponseTemplate{ProducedAt: now, Responses: []OCSPSingleResponse{
@@ -295,6 +297,7 @@ func TestOCSPResponseRejects(t *testing.T) {
 		{"signer is not the CA", func(*OCSPResponseTemplate) {}, nil, other.signer},
 		{"responder without OCSPSigning", func(*OCSPResponseTemplate) {}, plain, plainKey},
 		{"responder of another CA", func(*OCSPResponseTemplate) {}, otherResponder, otherResponderKey},
+		{"responder with an unknown critical extension", func(*OCSPResponseTemplate) {}, strange, strangeKey},
 	}
 	for _, tt := range createFails {
 		t.Run(tt.name, func(t *testing.T) {
