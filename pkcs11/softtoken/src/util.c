@@ -392,6 +392,17 @@ int config_load(config_t *cfg)
 	}
 	if (cfg->dir == NULL)
 		goto fail;
+	/* Slots keep paths for the life of the process, which may chdir. */
+	if (cfg->dir[0] != '/') {
+		char cwd[4096];
+		if (getcwd(cwd, sizeof(cwd)) == NULL)
+			goto fail;
+		char *abs = path_join(cwd, cfg->dir);
+		if (abs == NULL)
+			goto fail;
+		free(cfg->dir);
+		cfg->dir = abs;
+	}
 	return 0;
 fail:
 	config_free(cfg);
