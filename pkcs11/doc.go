@@ -45,7 +45,8 @@
 // # Errors
 //
 // Errors match, with errors.Is: ErrPINIncorrect, ErrPINLocked (also a
-// wrong PIN that used up the last try), ErrTokenNotPresent,
+// wrong PIN that used up the last try), ErrPINInvalid (a new PIN the
+// token refuses), ErrNoPIN, ErrTokenNotPresent,
 // ErrTokenRemoved (the token went away during the operation:
 // CKR_DEVICE_REMOVED, CKR_TOKEN_NOT_PRESENT, or a session handle that died
 // with the token; it also matches ErrTokenNotPresent),

@@ -16,6 +16,10 @@ var (
 	// ErrPINLocked: the PIN is blocked after too many wrong attempts
 	// (CKR_PIN_LOCKED, or a wrong attempt that used up the last try).
 	ErrPINLocked = errors.New("pkcs11: PIN locked")
+	// ErrPINInvalid: the token does not accept the new PIN: too short,
+	// too long or with characters it refuses (CKR_PIN_LEN_RANGE,
+	// CKR_PIN_INVALID).
+	ErrPINInvalid = errors.New("pkcs11: PIN not acceptable to the token (length or characters)")
 	// ErrTokenNotPresent: no token in the slot (CKR_TOKEN_NOT_PRESENT,
 	// CKR_DEVICE_REMOVED), or the slot now holds a different token.
 	ErrTokenNotPresent = errors.New("pkcs11: token not present")
@@ -149,6 +153,8 @@ func callError(op, token string, err error, inSession bool) error {
 		e.kind = ErrPINIncorrect
 	case code == p11.CKR_PIN_LOCKED:
 		e.kind = ErrPINLocked
+	case code == p11.CKR_PIN_LEN_RANGE || code == p11.CKR_PIN_INVALID:
+		e.kind = ErrPINInvalid
 	case code == p11.CKR_USER_NOT_LOGGED_IN:
 		e.kind = ErrLoginRequired
 	}

@@ -506,6 +506,9 @@ func pinLifeCycle(t *testing.T, mc moduleCase, tok *Token, keys map[string]*Key)
 	if err := tok.SetPIN(ctx, NewPIN([]byte("00000000")), NewPIN([]byte("11112222"))); !errors.Is(err, ErrPINIncorrect) {
 		t.Fatalf("SetPIN with a wrong old PIN: %v", err)
 	}
+	if err := tok.SetPIN(ctx, NewPIN([]byte(testUserPIN)), NewPIN([]byte("1"))); !errors.Is(err, ErrPINInvalid) {
+		t.Fatalf("SetPIN to a 1-digit PIN: %v", err)
+	}
 	if err := tok.SetPIN(ctx, NewPIN([]byte(testUserPIN)), NewPIN([]byte("11112222"))); err != nil {
 		t.Fatal(err)
 	}

@@ -273,6 +273,9 @@ func (s *stub) SetPIN(h p11.SessionHandle, oldPIN, newPIN string) error {
 	if err := ss.slot.checkUser(oldPIN); err != nil {
 		return err
 	}
+	if len(newPIN) < int(ss.slot.info.MinPinLen) {
+		return p11.Error(p11.CKR_PIN_LEN_RANGE)
+	}
 	ss.slot.userPIN = strings.Clone(newPIN)
 	return nil
 }

@@ -208,6 +208,9 @@ func TestPINLifeCycle(t *testing.T) {
 	if err := tok.SetPIN(ctx, NewPIN([]byte("1111")), NewPIN([]byte("2222"))); !errors.Is(err, ErrPINIncorrect) {
 		t.Fatalf("SetPIN with a wrong old PIN: %v", err)
 	}
+	if err := tok.SetPIN(ctx, NewPIN([]byte("4321")), NewPIN([]byte("22"))); !errors.Is(err, ErrPINInvalid) {
+		t.Fatalf("SetPIN to a short PIN: %v", err)
+	}
 	if err := tok.SetPIN(ctx, NewPIN([]byte("4321")), NewPIN([]byte("2222"))); err != nil {
 		t.Fatal(err)
 	}
