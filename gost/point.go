@@ -17,13 +17,15 @@ type curveOps struct {
 	g    affinePoint
 	p, q *big.Int // public, for the verification side
 
-	tableOnce sync.Once
-	table     []affinePoint // see baseTable
+	signComb   comb // k·G when signing: small rows, read whole
+	verifyComb comb // z1·G when verifying: larger rows, read by index
 }
 
 func newCurveOps(c *Curve) *curveOps {
 	n := c.size / 8
 	o := &curveOps{size: c.size, fp: newField(c.P, n), fq: newField(c.Q, n), p: c.P, q: c.Q}
+	o.signComb.bits = signCombBits
+	o.verifyComb.bits = verifyCombBits
 	o.a = o.fp.fromBig(c.A)
 	o.b = o.fp.fromBig(c.B)
 	o.b3 = o.fp.fromBig(new(big.Int).Mod(new(big.Int).Mul(c.B, big.NewInt(3)), c.P))
@@ -142,41 +144,52 @@ func projSelect(r, p1, p2 *projPoint, bit uint64) {
 	feSelect(&r.z, &p1.z, &p2.z, bit)
 }
 
-// Fixed-base comb: the scalar is recoded into signed 5-bit digits,
-// k = Σ d_i·32^i with -16 ≤ d_i ≤ 16, and k·G = Σ d_i·(32^i·G), so the
-// table holds j·32^i·G for j = 1..16 in each window i, and a scalar
-// multiplication is one table lookup, one conditional negation and one
-// mixed addition per window, with no doublings.
+// Fixed-base comb: the scalar is recoded into signed digits of w bits,
+// k = Σ d_i·2^(w·i) with -2^(w-1) < d_i ≤ 2^(w-1), and
+// k·G = Σ d_i·(2^(w·i)·G), so the table holds j·2^(w·i)·G for
+// j = 1..2^(w-1) in each window i, and a scalar multiplication is one table
+// lookup, one conditional negation and one mixed addition per window, with
+// no doublings. Signing reads every entry of a row, so it uses w = 5 (16
+// entries); verification indexes the row directly and affords w = 7.
+type comb struct {
+	bits  uint
+	once  sync.Once
+	table []affinePoint
+}
+
 const (
-	combBits    = 5
-	combEntries = 1 << (combBits - 1)
+	signCombBits   = 5
+	verifyCombBits = 7
 )
 
-// windows is the number of digits: one more bit than the scalar, for the
-// carry of the signed recoding.
-func (o *curveOps) windows() int { return (8*o.size + combBits) / combBits }
+func (c *comb) entries() int { return 1 << (c.bits - 1) }
 
-// baseTable returns the comb table, computed on first use.
-func (o *curveOps) baseTable() []affinePoint {
-	o.tableOnce.Do(func() {
+// windows is the number of digits of a size-byte scalar: one more bit than
+// the scalar, for the carry of the signed recoding.
+func (c *comb) windows(size int) int { return (8*size + int(c.bits)) / int(c.bits) }
+
+// get returns the table of c for the curve, computed on first use.
+func (o *curveOps) get(c *comb) []affinePoint {
+	c.once.Do(func() {
 		f := o.fp
-		o.table = make([]affinePoint, o.windows()*combEntries)
+		entries := c.entries()
+		c.table = make([]affinePoint, c.windows(o.size)*entries)
 		base := projPoint{o.g.x, o.g.y, f.one}
-		var row [combEntries]projPoint
-		for w := 0; w < o.windows(); w++ {
+		row := make([]projPoint, entries)
+		prod := make([]fe, entries)
+		for w := 0; w < c.windows(o.size); w++ {
 			row[0] = base
-			for j := 1; j < combEntries; j++ {
+			for j := 1; j < entries; j++ {
 				o.add(&row[j], &row[j-1], &base)
 			}
 			// Batch inversion (Montgomery's trick): one inversion per row.
-			var prod [combEntries]fe
 			prod[0] = row[0].z
-			for j := 1; j < combEntries; j++ {
+			for j := 1; j < entries; j++ {
 				f.mul(&prod[j], &prod[j-1], &row[j].z)
 			}
 			var inv fe
-			f.inv(&inv, &prod[combEntries-1])
-			for j := combEntries - 1; j >= 0; j-- {
+			f.inv(&inv, &prod[entries-1])
+			for j := entries - 1; j >= 0; j-- {
 				var zinv fe
 				if j > 0 {
 					f.mul(&zinv, &inv, &prod[j-1])
@@ -184,33 +197,33 @@ func (o *curveOps) baseTable() []affinePoint {
 				} else {
 					zinv = inv
 				}
-				e := &o.table[w*combEntries+j]
+				e := &c.table[w*entries+j]
 				f.mul(&e.x, &row[j].x, &zinv)
 				f.mul(&e.y, &row[j].y, &zinv)
 			}
-			for range combBits {
+			for range c.bits {
 				o.add(&base, &base, &base)
 			}
 		}
 	})
-	return o.table
+	return c.table
 }
 
-// signedDigit returns digit i of the signed recoding of plain limbs k as
-// its magnitude (0..16) and sign (1 if negative), and the carry into digit
-// i+1, given the carry out of digit i-1: no branch depends on k.
-func signedDigit(k *fe, i int, carry uint64) (mag, neg, carryOut uint64) {
-	pos := combBits * i
+// signedDigit returns digit i of the w-bit signed recoding of plain limbs
+// k as its magnitude (0..2^(w-1)) and sign (1 if negative), and the carry
+// into digit i+1, given the carry out of digit i-1: no branch depends on k.
+func signedDigit(k *fe, w uint, i int, carry uint64) (mag, neg, carryOut uint64) {
+	pos := int(w) * i
 	word, shift := pos/64, uint(pos%64)
 	b := k[word] >> shift
-	if shift > 64-combBits && word+1 < len(k) {
+	if shift > 64-w && word+1 < len(k) {
 		b |= k[word+1] << (64 - shift)
 	}
-	b = b&(1<<combBits-1) + carry   // 0..32
-	carryOut = (b + 15) >> combBits // 1 if b ≥ 17
-	d := b - carryOut<<combBits     // -15..16, two's complement
-	neg = d >> 63                   // 1 if d < 0
-	mag = (d ^ -neg) + neg          // |d|
+	b = b&(1<<w-1) + carry             // 0..2^w
+	carryOut = (b + 1<<(w-1) - 1) >> w // 1 if b > 2^(w-1)
+	d := b - carryOut<<w               // -2^(w-1)+1..2^(w-1), two's complement
+	neg = d >> 63                      // 1 if d < 0
+	mag = (d ^ -neg) + neg             // |d|
 	return mag, neg, carryOut
 }
 
@@ -219,15 +232,17 @@ func signedDigit(k *fe, i int, carry uint64) (mag, neg, carryOut uint64) {
 // addition, selecting entries, signs and results with masks.
 func (o *curveOps) baseMult(r *projPoint, k *fe) {
 	f := o.fp
-	table := o.baseTable()
+	c := &o.signComb
+	table := o.get(c)
+	entries := c.entries()
 	acc := projPoint{y: f.one}
 	var carry uint64
-	for w := 0; w < o.windows(); w++ {
+	for w := 0; w < c.windows(o.size); w++ {
 		var mag, neg uint64
-		mag, neg, carry = signedDigit(k, w, carry)
+		mag, neg, carry = signedDigit(k, c.bits, w, carry)
 		// At most one entry matches: OR in every entry under its mask.
 		var pt affinePoint
-		row := table[w*combEntries : (w+1)*combEntries]
+		row := table[w*entries : (w+1)*entries]
 		for j := range row {
 			mask := -isZero64(uint64(j+1) ^ mag)
 			e := &row[j]

@@ -175,20 +175,27 @@ func TestWNAF(t *testing.T) {
 	}
 }
 
-// TestSignedDigits checks that the comb's recoding sums back to k with
-// digits in [-16, 16] and no carry left over.
+// TestSignedDigits checks that the combs' recoding sums back to k with
+// digits in range and no carry left over.
 func TestSignedDigits(t *testing.T) {
-	for _, c := range []*Curve{CurveTC26256A, CurveTC26512A, CurveTest512} {
+	for _, tc := range []struct {
+		c    *Curve
+		comb *comb
+	}{
+		{CurveTC26256A, &CurveTC26256A.ops.signComb}, {CurveTC26256A, &CurveTC26256A.ops.verifyComb},
+		{CurveTC26512A, &CurveTC26512A.ops.signComb}, {CurveTest512, &CurveTest512.ops.verifyComb},
+	} {
+		c, cb := tc.c, tc.comb
 		max := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), uint(8*c.size)), big.NewInt(1))
 		for _, k := range append(testScalars(t, c), max, big.NewInt(0x10), big.NewInt(0x11), big.NewInt(0x1f)) {
 			kk := feFromBig(k)
 			sum := new(big.Int)
 			var carry uint64
-			digits := make([]int64, c.ops.windows())
+			digits := make([]int64, cb.windows(c.size))
 			for w := range digits {
 				var mag, neg uint64
-				mag, neg, carry = signedDigit(&kk, w, carry)
-				if mag > 16 || neg > 1 {
+				mag, neg, carry = signedDigit(&kk, cb.bits, w, carry)
+				if mag > uint64(cb.entries()) || neg > 1 {
 					t.Fatalf("digit %d of %x: magnitude %d sign %d", w, k, mag, neg)
 				}
 				digits[w] = int64(mag)
@@ -197,7 +204,7 @@ func TestSignedDigits(t *testing.T) {
 				}
 			}
 			for w := len(digits) - 1; w >= 0; w-- {
-				sum.Lsh(sum, combBits).Add(sum, big.NewInt(digits[w]))
+				sum.Lsh(sum, cb.bits).Add(sum, big.NewInt(digits[w]))
 			}
 			if carry != 0 || sum.Cmp(k) != 0 {
 				t.Fatalf("%s: digits of %x sum to %x (carry %d)", c.Name, k, sum, carry)

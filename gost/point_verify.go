@@ -294,16 +294,17 @@ func (o *curveOps) mulAdd(z1, z2, qx, qy *big.Int) jacPoint {
 	}
 
 	// z1·G from the comb table.
-	table := o.baseTable()
+	c := &o.verifyComb
+	table := o.get(c)
 	k1 := feFromBig(z1)
 	var carry uint64
-	for w := 0; w < o.windows(); w++ {
+	for w := 0; w < c.windows(o.size); w++ {
 		var mag, neg uint64
-		mag, neg, carry = signedDigit(&k1, w, carry)
+		mag, neg, carry = signedDigit(&k1, c.bits, w, carry)
 		if mag == 0 {
 			continue
 		}
-		pt := table[w*combEntries+int(mag)-1]
+		pt := table[w*c.entries()+int(mag)-1]
 		if neg == 1 {
 			f.neg(&pt.y, &pt.y)
 		}
