@@ -89,7 +89,8 @@ func newPrivateKey(c *Curve, d []byte) *PrivateKey {
 	return priv
 }
 
-// GenerateKey makes a key with d uniform in [1, Q-1] drawn from rand.
+// GenerateKey makes a key with d uniform in [1, Q-1] drawn from rand
+// (crypto/rand if nil).
 func GenerateKey(c *Curve, rand io.Reader) (*PrivateKey, error) {
 	if c == nil || c.ops == nil {
 		return nil, fmt.Errorf("%w: no curve", ErrInvalidKey)

@@ -1,6 +1,7 @@
 package gost
 
 import (
+	cryptorand "crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -28,7 +29,11 @@ func (o *curveOps) scalarInRange(d []byte) int {
 // out of range. That is exactly uniform (no modular bias), and the timing
 // depends only on how many candidates were discarded, which says nothing
 // about the one kept.
+// A nil rand means crypto/rand.
 func (o *curveOps) randomScalar(rand io.Reader) ([]byte, error) {
+	if rand == nil {
+		rand = cryptorand.Reader
+	}
 	buf := make([]byte, o.size)
 	mask := byte(0xff >> (uint(8*o.size-o.q.BitLen()) & 7))
 	for range 1000 {

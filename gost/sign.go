@@ -21,7 +21,7 @@ func (o *SignerOpts) HashFunc() crypto.Hash { return 0 }
 // Sign signs a digest made with the curve's hash (as the hash outputs it)
 // and returns s ‖ r, two big-endian halves of Size bytes each. opts is nil
 // or a *SignerOpts naming the curve's hash. The nonce k is drawn uniformly
-// in [1, Q-1] from rand.
+// in [1, Q-1] from rand (crypto/rand if nil).
 func (priv *PrivateKey) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	c := priv.Curve
 	if c == nil || c.ops == nil || len(priv.d) != c.size {
