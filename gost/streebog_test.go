@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"math/big"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -394,6 +395,43 @@ func TestStreebogHMAC(t *testing.T) {
 			m.Write(msg)
 			if got, want := hex.EncodeToString(m.Sum(nil)), strings.ToLower(strings.TrimSpace(string(out))); got != want {
 				t.Errorf("HMAC-Streebog-%d, %d-byte key: ours %s, openssl %s", size*8, keyLen, got, want)
+			}
+		}
+	}
+}
+
+// N and Σ are 512-bit numbers taken modulo 2^512; check the carries
+// against math/big, including the wrap at the top.
+func TestStreebogAdd512(t *testing.T) {
+	toBig := func(x [8]uint64) *big.Int {
+		v := new(big.Int)
+		for i := 7; i >= 0; i-- {
+			v.Lsh(v, 64).Or(v, new(big.Int).SetUint64(x[i]))
+		}
+		return v
+	}
+	mod := new(big.Int).Lsh(big.NewInt(1), 512)
+	ones := [8]uint64{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
+	rng := rand.New(rand.NewPCG(512, 512))
+	var random [8]uint64
+	for i := range random {
+		random[i] = rng.Uint64()
+	}
+	for _, x := range [][8]uint64{{}, ones, {^uint64(0), ^uint64(0), 5}, random} {
+		for _, y := range [][8]uint64{{}, {1}, {512}, ones, random} {
+			want := new(big.Int).Add(toBig(x), toBig(y))
+			want.Mod(want, mod)
+			got := x
+			addVec512(&got, &y)
+			if toBig(got).Cmp(want) != 0 {
+				t.Errorf("addVec512(%x, %x) = %x", x, y, got)
+			}
+			if [7]uint64(y[1:]) == [7]uint64{} { // y fits add512
+				got = x
+				add512(&got, y[0])
+				if toBig(got).Cmp(want) != 0 {
+					t.Errorf("add512(%x, %d) = %x", x, y[0], got)
+				}
 			}
 		}
 	}
