@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -51,6 +52,33 @@ func module(t *testing.T) string {
 		t.Fatal(buildErr)
 	}
 	return filepath.Join(buildDir, "libgostkey-softtoken.so")
+}
+
+// TestExports checks that the module's dynamic symbol table holds the
+// PKCS#11 entry points and nothing else of its own.
+func TestExports(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("nm"); err != nil {
+		testkit.Missing(t, "nm (binutils)")
+	}
+	out, err := exec.Command("nm", "-D", "--defined-only", module(t)).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exported []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		name := f[len(f)-1]
+		if !strings.HasPrefix(name, "C_") {
+			t.Errorf("module exports %q", name)
+		}
+		exported = append(exported, name)
+	}
+	for _, want := range []string{"C_GetFunctionList", "C_Initialize", "C_Sign", "C_WaitForSlotEvent"} {
+		if !slices.Contains(exported, want) {
+			t.Errorf("module does not export %s", want)
+		}
+	}
 }
 
 // cTest compiles src/test/p11test.c, the C program that walks the whole
