@@ -348,7 +348,7 @@ func (k *Key) SignContext(ctx context.Context, digest []byte, opts crypto.Signer
 		h := pub.Curve.Hash
 		if opts != nil {
 			o, ok := opts.(*gost.SignerOpts)
-			if !ok || o.Hash != h {
+			if !ok || (o != nil && o.Hash != h) {
 				return nil, fmt.Errorf("pkcs11: GOST key signs with %s; opts must be nil or *gost.SignerOpts{Hash: %s}", h, h)
 			}
 		}

@@ -287,6 +287,13 @@ func TestSignStub(t *testing.T) {
 				if _, err := key.Sign(nil, digest[1:], nil); err == nil {
 					t.Error("short digest accepted")
 				}
+				if _, err := key.Sign(nil, digest, crypto.SHA256); err == nil {
+					t.Error("crypto.SHA256 opts accepted for a GOST key")
+				}
+				var none *gost.SignerOpts // a typed nil means the curve's hash
+				if _, err := key.Sign(nil, digest, none); err != nil {
+					t.Errorf("typed nil opts: %v", err)
+				}
 			case *ecdsa.PublicKey:
 				if !ecdsa.VerifyASN1(pub, digest, sig) {
 					t.Error("ECDSA signature does not verify")
