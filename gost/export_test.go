@@ -6,6 +6,7 @@ import "math/big"
 type RefPoint = refPoint
 
 func (p refPoint) IsInf() bool { return p.isInf() }
+func (p refPoint) X() *big.Int { return p.x }
 
 func RefMul(c *Curve, k *big.Int, p RefPoint) RefPoint { return refMul(c, k, p) }
 func RefOnCurve(c *Curve, x, y *big.Int) bool          { return refOnCurve(c, x, y) }

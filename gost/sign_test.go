@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"math/big"
 	"strings"
 	"testing"
@@ -337,5 +338,86 @@ func BenchmarkVerify(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestSignDifferential recomputes r = x(k·G) mod q and s = r·d + k·e mod q
+// with the math/big reference for random keys, nonces and digests on every
+// curve, including k = q-2 and digests at or above q.
+func TestSignDifferential(t *testing.T) {
+	for _, c := range gost.Curves() {
+		n := c.Size()
+		qMinus1 := new(big.Int).Sub(c.Q, big.NewInt(1))
+		for i := range 3 {
+			priv, err := gost.GenerateKey(c, rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			k, _ := rand.Int(rand.Reader, qMinus1)
+			k.Add(k, big.NewInt(1))
+			digest := make([]byte, n)
+			rand.Read(digest)
+			switch i {
+			case 1:
+				// Not q-1: CryptoPro-C's base point has x = 0, so (q-1)·G
+				// gives r = 0 there.
+				k.Sub(qMinus1, big.NewInt(1))
+				for j := range digest {
+					digest[j] = 0xff
+				}
+			case 2:
+				digest = le(t, c.Q.Text(16), n)
+				if c.Q.BitLen() > 8*n {
+					digest = make([]byte, n)
+				}
+			}
+			sig, ok := gost.SignDigestWithK(priv, digest, le(t, k.Text(16), n))
+			if !ok {
+				t.Fatalf("%s: case %d: r or s is zero (k = %x, digest %x)", c.Name, i, k, digest)
+			}
+			d := new(big.Int).SetBytes(reverse(priv.Bytes()))
+			e := new(big.Int).SetBytes(reverse(digest))
+			e.Mod(e, c.Q)
+			if e.Sign() == 0 {
+				e.SetInt64(1)
+			}
+			r := new(big.Int).Mod(gost.RefMul(c, k, gost.NewRefPoint(c.X, c.Y)).X(), c.Q)
+			s := new(big.Int).Mul(r, d)
+			s.Add(s, new(big.Int).Mul(k, e)).Mod(s, c.Q)
+			want := append(s.FillBytes(make([]byte, n)), r.FillBytes(make([]byte, n))...)
+			if !bytes.Equal(sig, want) {
+				t.Fatalf("%s: k = %x\n got %x\nwant %x", c.Name, k, sig, want)
+			}
+		}
+	}
+}
+
+func reverse(b []byte) []byte {
+	out := make([]byte, len(b))
+	for i, v := range b {
+		out[len(b)-1-i] = v
+	}
+	return out
+}
+
+// TestSignRetriesOnZeroR: on CryptoPro-C the base point has x = 0, so the
+// nonce k = q-1 gives r = 0; signing must refuse it, and Sign must then
+// draw another k.
+func TestSignRetriesOnZeroR(t *testing.T) {
+	c := gost.CurveCryptoProC
+	priv, err := gost.GenerateKey(c, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := make([]byte, 32)
+	kBad := le(t, new(big.Int).Sub(c.Q, big.NewInt(1)).Text(16), 32)
+	if _, ok := gost.SignDigestWithK(priv, digest, kBad); ok {
+		t.Fatal("signed with r = 0")
+	}
+	// The random source offers the bad nonce first, then a good one.
+	src := io.MultiReader(bytes.NewReader(kBad), rand.Reader)
+	sig, err := priv.Sign(src, digest, nil)
+	if err != nil || !priv.PublicKey.Verify(digest, sig) {
+		t.Fatalf("Sign after a zero r: %v", err)
 	}
 }
