@@ -85,7 +85,8 @@ out:
 
 EVP_PKEY *ec_private_key(const eccurve_t *c, const unsigned char *d, size_t dlen)
 {
-	if (dlen != c->size)
+	/* Importers may drop the scalar's leading zero bytes. */
+	if (dlen == 0 || dlen > c->size)
 		return NULL;
 	unsigned char pt[1 + 2 * 66];
 	size_t ptlen = 1 + 2 * c->size;
