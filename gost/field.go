@@ -75,13 +75,6 @@ func feFromLE(b []byte) fe {
 	return z
 }
 
-// putLE writes the low len(out) bytes of plain limbs x little-endian.
-func putLE(out []byte, x *fe) {
-	for i := range out {
-		out[i] = byte(x[i/8] >> (8 * (i % 8)))
-	}
-}
-
 // mulGeneric sets z = x·y·R⁻¹ mod m (CIOS Montgomery multiplication) in
 // portable Go. x may be any value below R (not only below m) and y below
 // m; the result is below m. z may alias x or y.

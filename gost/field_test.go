@@ -6,6 +6,20 @@ import (
 	"testing"
 )
 
+// toBig converts a Montgomery-form value to a big.Int.
+func (f *field) toBig(x *fe) *big.Int {
+	var y fe
+	f.fromMont(&y, x)
+	return feToBig(&y)
+}
+
+// putLE writes the low len(out) bytes of plain limbs x little-endian.
+func putLE(out []byte, x *fe) {
+	for i := range out {
+		out[i] = byte(x[i/8] >> (8 * (i % 8)))
+	}
+}
+
 // distinctFields are the moduli (p and q) of every distinct curve.
 func distinctFields() map[string]*field {
 	out := map[string]*field{}

@@ -40,13 +40,6 @@ func (f *field) fromBig(v *big.Int) fe {
 	return x
 }
 
-// toBig converts a Montgomery-form public value to a big.Int.
-func (f *field) toBig(x *fe) *big.Int {
-	var y fe
-	f.fromMont(&y, x)
-	return feToBig(&y)
-}
-
 // affinePoint is (x, y) in Montgomery form; it cannot be the point at
 // infinity.
 type affinePoint struct{ x, y fe }
