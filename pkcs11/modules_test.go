@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -310,6 +311,24 @@ func runSuite(t *testing.T, mc moduleCase) {
 		}
 	})
 
+	t.Run("concurrent", func(t *testing.T) {
+		// Signers share the token's session pool and its one login.
+		var wg sync.WaitGroup
+		errs := make(chan error, 3*len(keys))
+		for _, key := range keys {
+			for range 3 {
+				wg.Go(func() { errs <- signCheck(key) })
+			}
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Error(err)
+			}
+		}
+	})
+
 	if mc.keys[0].spec.Curve != nil {
 		t.Run("digest order", func(t *testing.T) { digestOrder(t, path, tok, keys) })
 	}
@@ -362,21 +381,28 @@ func checkPublic(t *testing.T, key *Key, spec KeySpec) {
 // token key) and checks the signature on its own.
 func signAndCheck(t *testing.T, key *Key) {
 	t.Helper()
+	if err := signCheck(key); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func signCheck(key *Key) error {
 	alg, err := pki.DefaultSignatureAlgorithm(key.Public())
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	msg := []byte("signed on a token")
 	sig, err := pki.Sign(rand.Reader, key, alg, msg)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	if err := pki.CheckSignature(alg, msg, sig, key.Public()); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	if err := pki.CheckSignature(alg, []byte("another message"), sig, key.Public()); err == nil {
-		t.Fatal("signature verifies for another message")
+		return errors.New("signature verifies for another message")
 	}
+	return nil
 }
 
 // selfSignedOnToken makes a self-signed certificate with the token key and
