@@ -315,25 +315,13 @@ func runTokenInit(ctx context.Context, std stdio, args []string) error {
 		}
 		t, err = old.InitToken(ctx, *label, so, user)
 	} else {
-		t, err = initFirstFree(ctx, ms, *label, so, user)
+		t, err = ms.InitToken(ctx, *label, so, user)
 	}
 	if err != nil {
 		return tokenError(err)
 	}
 	fmt.Fprintf(std.out, "initialized token %q (serial %s) in slot %d\n", t.Info().Label, t.Info().Serial, t.SlotID())
 	return nil
-}
-
-// initFirstFree initializes the first uninitialized token of the modules
-// in order: with the softtoken that is its spare slot.
-func initFirstFree(ctx context.Context, ms pkcs11.Modules, label string, so, user pkcs11.PIN) (*pkcs11.Token, error) {
-	for i, m := range ms {
-		t, err := m.InitToken(ctx, label, so, user)
-		if err == nil || i == len(ms)-1 || !errors.Is(err, pkcs11.ErrNotFound) {
-			return t, err
-		}
-	}
-	return nil, pkcs11.ErrNotFound
 }
 
 func runPINChange(ctx context.Context, std stdio, args []string) error {
