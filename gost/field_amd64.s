@@ -1,13 +1,15 @@
 //go:build !purego
 
 // Field arithmetic with every limb in a register, for the moduli of n = 4
-// and 8 limbs: the steps of field.mulGeneric, addGeneric and subGeneric.
-// Each function branches once on the (public) limb count and otherwise
-// runs straight-line code; other sizes, and CPUs without BMI2/ADX for the
-// multiplication, jump to the Go versions. Montgomery multiplication uses
-// MULX and two independent carry chains (ADCX on CF, ADOX on OF). No branch
-// or address depends on the data: conditional subtractions use CMOV,
-// conditional additions a borrow mask.
+// and 8 limbs: the steps of field.mulGeneric, addGeneric and subGeneric,
+// and a 4-limb squaring. Each function branches once on the (public) limb
+// count and otherwise runs straight-line code, fully unrolled, so limb j
+// of round i is at a fixed place; other sizes, and CPUs without BMI2/ADX
+// for the multiplication, jump to the Go versions. Montgomery
+// multiplication uses MULX and two independent carry chains (ADCX on CF,
+// ADOX on OF). No branch or address depends on the data: conditional
+// subtractions and additions use CMOV or a borrow mask. The tests compare
+// every function with the Go versions and with math/big.
 
 #include "go_asm.h"
 #include "textflag.h"
