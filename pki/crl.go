@@ -179,7 +179,7 @@ type crlIDPASN1 struct {
 // the URIs of a fullName are kept, which is what CAs publish.
 func crlParseIDP(der []byte) (*IssuingDistributionPoint, error) {
 	var a crlIDPASN1
-	if err := revUnmarshal(der, &a); err != nil {
+	if err := unmarshalExact(der, &a, ""); err != nil {
 		return nil, err
 	}
 	idp := &IssuingDistributionPoint{
@@ -195,7 +195,7 @@ func crlParseIDP(der []byte) (*IssuingDistributionPoint, error) {
 	// DistributionPointName is a CHOICE, so [0] wraps it explicitly;
 	// fullName is its [0] IMPLICIT GeneralNames.
 	var name asn1.RawValue
-	if err := revUnmarshal(a.DistributionPoint.Bytes, &name); err != nil {
+	if err := unmarshalExact(a.DistributionPoint.Bytes, &name, ""); err != nil {
 		return nil, err
 	}
 	if name.Class != asn1.ClassContextSpecific || name.Tag != 0 {
@@ -530,7 +530,7 @@ func (crl *CRL) parseExtensions() error {
 			crl.BaseCRLNumber, err = crlParseInteger(ext.Value)
 		case ext.Id.Equal(OIDExtensionAuthorityKeyID):
 			var aki crlAuthorityKeyID
-			err = revUnmarshal(ext.Value, &aki)
+			err = unmarshalExact(ext.Value, &aki, "")
 			crl.AuthorityKeyId = aki.KeyIdentifier
 		case ext.Id.Equal(OIDExtensionIssuingDistributionPoint):
 			crl.IssuingDistributionPoint, err = crlParseIDP(ext.Value)
@@ -550,7 +550,7 @@ func crlParseEntry(e crlRevokedEntry) (RevokedCertificate, error) {
 		switch {
 		case ext.Id.Equal(OIDExtensionReasonCode):
 			var r asn1.Enumerated
-			if err := revUnmarshal(ext.Value, &r); err != nil {
+			if err := unmarshalExact(ext.Value, &r, ""); err != nil {
 				return rc, fmt.Errorf("reason code: %w", err)
 			}
 			rc.ReasonCode = CRLReason(r)
@@ -559,7 +559,7 @@ func crlParseEntry(e crlRevokedEntry) (RevokedCertificate, error) {
 			}
 		case ext.Id.Equal(OIDExtensionInvalidityDate):
 			var t time.Time
-			if err := revUnmarshalParams(ext.Value, &t, "generalized"); err != nil {
+			if err := unmarshalExact(ext.Value, &t, "generalized"); err != nil {
 				return rc, fmt.Errorf("invalidity date: %w", err)
 			}
 			rc.InvalidityDate = t
@@ -795,26 +795,13 @@ func revSerialHex(n *big.Int) string {
 
 func crlParseInteger(der []byte) (*big.Int, error) {
 	n := new(big.Int)
-	if err := revUnmarshal(der, &n); err != nil {
+	if err := unmarshalExact(der, &n, ""); err != nil {
 		return nil, err
 	}
 	if n.Sign() < 0 {
 		return nil, errors.New("negative number")
 	}
 	return n, nil
-}
-
-func revUnmarshal(der []byte, v any) error { return revUnmarshalParams(der, v, "") }
-
-func revUnmarshalParams(der []byte, v any, params string) error {
-	rest, err := asn1.UnmarshalWithParams(der, v, params)
-	if err != nil {
-		return err
-	}
-	if len(rest) > 0 {
-		return errors.New("trailing data")
-	}
-	return nil
 }
 
 // revBitStringBytes returns a signature BIT STRING's octets, refusing padding

@@ -176,7 +176,7 @@ func revSubjectPublicKey(cert *Certificate) ([]byte, error) {
 		Algorithm pkix.AlgorithmIdentifier
 		PublicKey asn1.BitString
 	}
-	if err := revUnmarshal(cert.RawSubjectPublicKeyInfo, &spki); err != nil {
+	if err := unmarshalExact(cert.RawSubjectPublicKeyInfo, &spki, ""); err != nil {
 		return nil, fmt.Errorf("pki: certificate public key: %w", err)
 	}
 	return spki.PublicKey.Bytes, nil
@@ -327,7 +327,7 @@ func ocspFindNonce(exts []pkix.Extension) []byte {
 	for _, ext := range exts {
 		if ext.Id.Equal(OIDExtensionOCSPNonce) {
 			var n []byte
-			if err := revUnmarshal(ext.Value, &n); err == nil {
+			if err := unmarshalExact(ext.Value, &n, ""); err == nil {
 				return n
 			}
 			return ext.Value
@@ -339,7 +339,7 @@ func ocspFindNonce(exts []pkix.Extension) []byte {
 // ParseOCSPRequest parses a DER OCSP request.
 func ParseOCSPRequest(der []byte) (*OCSPRequest, error) {
 	var req ocspRequestASN1
-	if err := revUnmarshal(der, &req); err != nil {
+	if err := unmarshalExact(der, &req, ""); err != nil {
 		return nil, fmt.Errorf("pki: parsing OCSP request: %w", err)
 	}
 	if req.TBSRequest.Version != 0 {
@@ -777,7 +777,7 @@ func CreateOCSPErrorResponse(status OCSPResponseStatus) ([]byte, error) {
 // nothing is verified.
 func ParseOCSPResponse(der []byte, issuer *Certificate) (*OCSPResponse, error) {
 	var outer ocspResponseASN1
-	if err := revUnmarshal(der, &outer); err != nil {
+	if err := unmarshalExact(der, &outer, ""); err != nil {
 		return nil, fmt.Errorf("pki: parsing OCSP response: %w", err)
 	}
 	status := OCSPResponseStatus(outer.Status)
@@ -791,7 +791,7 @@ func ParseOCSPResponse(der []byte, issuer *Certificate) (*OCSPResponse, error) {
 		return nil, fmt.Errorf("pki: unsupported OCSP response type %s", outer.ResponseBytes.ResponseType)
 	}
 	var basic ocspBasicResponseASN1
-	if err := revUnmarshal(outer.ResponseBytes.Response, &basic); err != nil {
+	if err := unmarshalExact(outer.ResponseBytes.Response, &basic, ""); err != nil {
 		return nil, fmt.Errorf("pki: parsing basic OCSP response: %w", err)
 	}
 	// encoding/asn1 does not check that an explicit tag's length matches
@@ -804,7 +804,7 @@ func ParseOCSPResponse(der []byte, issuer *Certificate) (*OCSPResponse, error) {
 		return nil, errors.New("pki: basic OCSP response is not DER")
 	}
 	var data ocspResponseDataASN1
-	if err := revUnmarshal(basic.TBSResponseData.FullBytes, &data); err != nil {
+	if err := unmarshalExact(basic.TBSResponseData.FullBytes, &data, ""); err != nil {
 		return nil, fmt.Errorf("pki: parsing OCSP response data: %w", err)
 	}
 	if data.Version != 0 {
@@ -831,12 +831,12 @@ func ParseOCSPResponse(der []byte, issuer *Certificate) (*OCSPResponse, error) {
 	switch {
 	case rid.Class == asn1.ClassContextSpecific && rid.IsCompound && rid.Tag == ocspResponderByName:
 		var name asn1.RawValue
-		if err := revUnmarshal(rid.Bytes, &name); err != nil || name.Tag != asn1.TagSequence {
+		if err := unmarshalExact(rid.Bytes, &name, ""); err != nil || name.Tag != asn1.TagSequence {
 			return nil, errors.New("pki: OCSP responder name is not a Name")
 		}
 		r.RawResponderName = rid.Bytes
 	case rid.Class == asn1.ClassContextSpecific && rid.IsCompound && rid.Tag == ocspResponderByKey:
-		if err := revUnmarshal(rid.Bytes, &r.ResponderKeyHash); err != nil {
+		if err := unmarshalExact(rid.Bytes, &r.ResponderKeyHash, ""); err != nil {
 			return nil, fmt.Errorf("pki: OCSP responder key hash: %w", err)
 		}
 	default:
