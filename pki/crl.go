@@ -438,8 +438,7 @@ func revTime(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
 // revCheckSigner makes sure the signer holds the key of cert, so that
 // nothing is signed that the certificate's key would not verify.
 func revCheckSigner(signer crypto.Signer, cert *Certificate) error {
-	pub, ok := signer.Public().(interface{ Equal(crypto.PublicKey) bool })
-	if !ok || !pub.Equal(cert.PublicKey) {
+	if !publicKeysEqual(signer.Public(), cert.PublicKey) {
 		return errors.New("pki: the signer's public key does not match the certificate")
 	}
 	return nil
