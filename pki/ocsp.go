@@ -172,14 +172,11 @@ func ocspHashOf(newHash func() hash.Hash, data []byte) []byte {
 // subjectPublicKey BIT STRING: for GOST the inner OCTET STRING with its
 // 04 40 header, which is what OpenSSL hashes for CertIDs and key IDs.
 func revSubjectPublicKey(cert *Certificate) ([]byte, error) {
-	var spki struct {
-		Algorithm pkix.AlgorithmIdentifier
-		PublicKey asn1.BitString
-	}
-	if err := unmarshalExact(cert.RawSubjectPublicKeyInfo, &spki, ""); err != nil {
+	key, err := subjectPublicKeyBits(cert.RawSubjectPublicKeyInfo)
+	if err != nil {
 		return nil, fmt.Errorf("pki: certificate public key: %w", err)
 	}
-	return spki.PublicKey.Bytes, nil
+	return key.Bytes, nil
 }
 
 type ocspCertIDASN1 struct {

@@ -125,12 +125,22 @@ func KeyID(pub crypto.PublicKey) ([]byte, error) {
 }
 
 func keyIDFromSPKI(spki []byte) ([]byte, error) {
-	var info subjectPublicKeyInfo
-	if _, err := asn1.Unmarshal(spki, &info); err != nil {
-		return nil, fmt.Errorf("pki: malformed SubjectPublicKeyInfo: %w", err)
+	key, err := subjectPublicKeyBits(spki)
+	if err != nil {
+		return nil, err
 	}
-	sum := sha1.Sum(info.PublicKey.RightAlign())
+	sum := sha1.Sum(key.RightAlign())
 	return sum[:], nil
+}
+
+// subjectPublicKeyBits is the subjectPublicKey BIT STRING of a DER
+// SubjectPublicKeyInfo, which key identifiers and OCSP CertIDs hash.
+func subjectPublicKeyBits(spki []byte) (asn1.BitString, error) {
+	var info subjectPublicKeyInfo
+	if err := unmarshalExact(spki, &info, ""); err != nil {
+		return asn1.BitString{}, fmt.Errorf("pki: malformed SubjectPublicKeyInfo: %w", err)
+	}
+	return info.PublicKey, nil
 }
 
 // publicKeysEqual compares two keys of any supported kind.
