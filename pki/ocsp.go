@@ -49,11 +49,9 @@ var (
 
 var (
 	ocspOIDBasic = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 1}
-
-	ocspOIDSHA1   = asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}
-	ocspOIDSHA256 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
-	ocspOIDSHA384 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 2}
-	ocspOIDSHA512 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}
+	// SHA-1 is in no signature algorithm pki makes, but it is the CertID
+	// hash most responders expect.
+	oidSHA1 = asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}
 )
 
 // CertIDHash is the hash of an OCSP CertID's issuerNameHash and
@@ -76,10 +74,10 @@ type ocspHashDetails struct {
 }
 
 var ocspHashes = map[CertIDHash]ocspHashDetails{
-	CertIDSHA1:        {"sha1", ocspOIDSHA1, sha1.New},
-	CertIDSHA256:      {"sha256", ocspOIDSHA256, sha256.New},
-	CertIDSHA384:      {"sha384", ocspOIDSHA384, sha512.New384},
-	CertIDSHA512:      {"sha512", ocspOIDSHA512, sha512.New},
+	CertIDSHA1:        {"sha1", oidSHA1, sha1.New},
+	CertIDSHA256:      {"sha256", oidSHA256, sha256.New},
+	CertIDSHA384:      {"sha384", oidSHA384, sha512.New384},
+	CertIDSHA512:      {"sha512", oidSHA512, sha512.New},
 	CertIDStreebog256: {"streebog256", gost.OIDStreebog256, gost.Streebog256.New},
 	CertIDStreebog512: {"streebog512", gost.OIDStreebog512, gost.Streebog512.New},
 }

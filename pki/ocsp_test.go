@@ -22,7 +22,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gostkey/gostkey/gost"
 )
 
 func TestCertIDHashNames(t *testing.T) {
@@ -31,12 +30,12 @@ func TestCertIDHashNames(t *testing.T) {
 		name string
 		oid  asn1.ObjectIdentifier
 	}{
-		{CertIDSHA1, "sha1", ocspOIDSHA1},
-		{CertIDSHA256, "sha256", ocspOIDSHA256},
-		{CertIDSHA384, "sha384", ocspOIDSHA384},
-		{CertIDSHA512, "sha512", ocspOIDSHA512},
-		{CertIDStreebog256, "streebog256", gost.OIDStreebog256},
-		{CertIDStreebog512, "streebog512", gost.OIDStreebog512},
+		{CertIDSHA1, "sha1", asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}},
+		{CertIDSHA256, "sha256", asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}},
+		{CertIDSHA384, "sha384", asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 2}},
+		{CertIDSHA512, "sha512", asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}},
+		{CertIDStreebog256, "streebog256", asn1.ObjectIdentifier{1, 2, 643, 7, 1, 1, 2, 2}},
+		{CertIDStreebog512, "streebog512", asn1.ObjectIdentifier{1, 2, 643, 7, 1, 1, 2, 3}},
 	}
 	for _, tt := range tests {
 		if tt.h.String() != tt.name {
