@@ -21,7 +21,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 func TestCertIDHashNames(t *testing.T) {
