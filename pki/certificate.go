@@ -103,6 +103,10 @@ type validity struct {
 	NotBefore, NotAfter time.Time
 }
 
+// derTime drops what DER time encodings cannot carry: sub-second digits
+// and the zone (encoding/asn1 writes a local offset otherwise).
+func derTime(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
+
 // ParseCertificate parses one DER certificate.
 func ParseCertificate(der []byte) (*Certificate, error) {
 	var cert certificateASN1
@@ -391,7 +395,7 @@ func CreateCertificate(random io.Reader, template, parent *Certificate, pub cryp
 		SerialNumber: serial,
 		Signature:    asn1.RawValue{FullBytes: aiDER},
 		Issuer:       asn1.RawValue{FullBytes: issuer},
-		Validity:     validity{template.NotBefore.UTC().Truncate(time.Second), template.NotAfter.UTC().Truncate(time.Second)},
+		Validity:     validity{derTime(template.NotBefore), derTime(template.NotAfter)},
 		Subject:      asn1.RawValue{FullBytes: subject},
 		PublicKey:    asn1.RawValue{FullBytes: spki},
 		Extensions:   exts,

@@ -291,7 +291,7 @@ func CreateCRL(rand io.Reader, template *CRLTemplate, issuer *Certificate, signe
 	if template.ThisUpdate.IsZero() || template.NextUpdate.IsZero() {
 		return nil, errors.New("pki: CRL thisUpdate and nextUpdate are required")
 	}
-	thisUpdate, nextUpdate := revTime(template.ThisUpdate), revTime(template.NextUpdate)
+	thisUpdate, nextUpdate := derTime(template.ThisUpdate), derTime(template.NextUpdate)
 	if !nextUpdate.After(thisUpdate) {
 		return nil, errors.New("pki: CRL nextUpdate must be after thisUpdate")
 	}
@@ -383,7 +383,7 @@ func crlMarshalEntry(rc RevokedCertificate, delta bool) (crlRevokedEntry, error)
 	if rc.ReasonCode == ReasonRemoveFromCRL && !delta {
 		return crlRevokedEntry{}, errors.New("removeFromCRL belongs only in delta CRLs")
 	}
-	e := crlRevokedEntry{SerialNumber: rc.SerialNumber, RevocationDate: revTime(rc.RevocationTime)}
+	e := crlRevokedEntry{SerialNumber: rc.SerialNumber, RevocationDate: derTime(rc.RevocationTime)}
 	if rc.ReasonCode != ReasonUnspecified {
 		v, err := asn1.Marshal(asn1.Enumerated(rc.ReasonCode))
 		if err != nil {
@@ -393,7 +393,7 @@ func crlMarshalEntry(rc RevokedCertificate, delta bool) (crlRevokedEntry, error)
 	}
 	if !rc.InvalidityDate.IsZero() {
 		// invalidityDate is a GeneralizedTime whatever the year.
-		v, err := asn1.MarshalWithParams(revTime(rc.InvalidityDate), "generalized")
+		v, err := asn1.MarshalWithParams(derTime(rc.InvalidityDate), "generalized")
 		if err != nil {
 			return crlRevokedEntry{}, err
 		}
@@ -430,10 +430,6 @@ func crlCheckNumber(what string, n *big.Int) error {
 	}
 	return nil
 }
-
-// revTime drops what DER time encodings cannot carry: sub-second digits
-// and the zone (encoding/asn1 writes a local offset otherwise).
-func revTime(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
 
 // revCheckSigner makes sure the signer holds the key of cert, so that
 // nothing is signed that the certificate's key would not verify.

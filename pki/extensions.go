@@ -294,7 +294,7 @@ func implicitGeneralizedTime(tag int, t time.Time) (asn1.RawValue, error) {
 	if t.IsZero() {
 		return asn1.RawValue{}, nil
 	}
-	der, err := asn1.MarshalWithParams(t.UTC().Truncate(time.Second), "generalized")
+	der, err := asn1.MarshalWithParams(derTime(t), "generalized")
 	if err != nil {
 		return asn1.RawValue{}, err
 	}

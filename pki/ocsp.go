@@ -624,7 +624,7 @@ func CreateOCSPResponse(rand io.Reader, template *OCSPResponseTemplate, issuer, 
 		rid = asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: ocspResponderByName, IsCompound: true, Bytes: responderCert.RawSubject}
 	}
 
-	data := ocspResponseDataASN1{ResponderID: rid, ProducedAt: revTime(template.ProducedAt)}
+	data := ocspResponseDataASN1{ResponderID: rid, ProducedAt: derTime(template.ProducedAt)}
 	for i, sr := range template.Responses {
 		s, err := ocspMarshalSingle(sr, issuer)
 		if err != nil {
@@ -700,9 +700,9 @@ func ocspMarshalSingle(sr OCSPSingleResponse, issuer *Certificate) (ocspSingleRe
 	if sr.ThisUpdate.IsZero() {
 		return ocspSingleResponseASN1{}, errors.New("thisUpdate is required")
 	}
-	s := ocspSingleResponseASN1{CertID: cid, ThisUpdate: revTime(sr.ThisUpdate)}
+	s := ocspSingleResponseASN1{CertID: cid, ThisUpdate: derTime(sr.ThisUpdate)}
 	if !sr.NextUpdate.IsZero() {
-		s.NextUpdate = revTime(sr.NextUpdate)
+		s.NextUpdate = derTime(sr.NextUpdate)
 		if !s.NextUpdate.After(s.ThisUpdate) {
 			return ocspSingleResponseASN1{}, errors.New("nextUpdate must be after thisUpdate")
 		}
@@ -720,7 +720,7 @@ func ocspMarshalSingle(sr OCSPSingleResponse, issuer *Certificate) (ocspSingleRe
 			return ocspSingleResponseASN1{}, fmt.Errorf("invalid revocation reason %d", int(sr.RevocationReason))
 		}
 		// The zero reason (unspecified) is left out, as in CRLs.
-		s.Revoked = ocspRevokedInfoASN1{RevocationTime: revTime(sr.RevokedAt), Reason: asn1.Enumerated(sr.RevocationReason)}
+		s.Revoked = ocspRevokedInfoASN1{RevocationTime: derTime(sr.RevokedAt), Reason: asn1.Enumerated(sr.RevocationReason)}
 	default:
 		return ocspSingleResponseASN1{}, fmt.Errorf("invalid certificate status %d", int(sr.Status))
 	}
