@@ -207,8 +207,7 @@ func crlParseIDP(der []byte) (*IssuingDistributionPoint, error) {
 		if rest, err = asn1.Unmarshal(rest, &gn); err != nil {
 			return nil, err
 		}
-		const uniformResourceIdentifier = 6
-		if gn.Class == asn1.ClassContextSpecific && gn.Tag == uniformResourceIdentifier {
+		if gn.Class == asn1.ClassContextSpecific && gn.Tag == generalNameURI {
 			idp.URIs = append(idp.URIs, string(gn.Bytes))
 		}
 	}
@@ -258,15 +257,6 @@ type crlRevokedEntry struct {
 	Extensions     []pkix.Extension `asn1:"optional"`
 }
 
-type crlAuthorityKeyID struct {
-	KeyIdentifier []byte `asn1:"optional,tag:0"`
-	// authorityCertIssuer and authorityCertSerialNumber are parsed (OpenSSL
-	// may write them) but not used: the key identifier is what matches a
-	// CRL to its issuer's key.
-	CertIssuer asn1.RawValue `asn1:"optional,tag:1"`
-	CertSerial *big.Int      `asn1:"optional,tag:2"`
-}
-
 // crlMaxNumberLen is RFC 5280's limit on serial numbers (and CRL numbers):
 // 20 octets.
 const crlMaxNumberLen = 20
@@ -305,7 +295,7 @@ func CreateCRL(rand io.Reader, template *CRLTemplate, issuer *Certificate, signe
 
 	var exts []pkix.Extension
 	if len(issuer.SubjectKeyId) > 0 {
-		v, err := asn1.Marshal(crlAuthorityKeyID{KeyIdentifier: issuer.SubjectKeyId})
+		v, err := asn1.Marshal(authorityKeyID{ID: issuer.SubjectKeyId})
 		if err != nil {
 			return nil, fmt.Errorf("pki: CRL authority key identifier: %w", err)
 		}
@@ -524,9 +514,12 @@ func (crl *CRL) parseExtensions() error {
 		case ext.Id.Equal(OIDExtensionDeltaCRLIndicator):
 			crl.BaseCRLNumber, err = crlParseInteger(ext.Value)
 		case ext.Id.Equal(OIDExtensionAuthorityKeyID):
-			var aki crlAuthorityKeyID
+			// authorityCertIssuer and authorityCertSerialNumber (OpenSSL
+			// may write them) are not used: the key identifier is what
+			// matches a CRL to its issuer's key.
+			var aki authorityKeyID
 			err = unmarshalExact(ext.Value, &aki, "")
-			crl.AuthorityKeyId = aki.KeyIdentifier
+			crl.AuthorityKeyId = aki.ID
 		case ext.Id.Equal(OIDExtensionIssuingDistributionPoint):
 			crl.IssuingDistributionPoint, err = crlParseIDP(ext.Value)
 		case ext.Critical:
