@@ -3,6 +3,17 @@
 // signatures on every TC26 and CryptoPro parameter set, with the keys, byte
 // orders and encodings that OpenSSL's gost-engine uses.
 //
+// # Streebog
+//
+// New256 and New512 return hash.Hash values that also implement
+// encoding.BinaryMarshaler, BinaryUnmarshaler and BinaryAppender (a saved
+// state names its size, so a 256 state never loads into a 512 hash) and
+// hash.Cloner; Sum256 and Sum512 hash in one call. Digests are in the byte
+// order the hash outputs them, which is what `openssl dgst` prints (RFC
+// 6986 prints its examples reversed). The LPS tables are generated at init
+// from the standard's S-box and matrix; amd64 runs the compression function
+// in assembly, and `-tags purego` selects the pure-Go code everywhere.
+//
 // # Signatures
 //
 // A Curve is a parameter set (CurveTC26256A … CurveTest512, Curves,
@@ -13,6 +24,17 @@
 //     with e = 0 replaced by 1;
 //   - a signature is s ‖ r, two big-endian halves of Curve.Size() bytes;
 //   - a public key is X_le ‖ Y_le, a private key d little-endian.
+//
+// # Encodings
+//
+// MarshalPKIXPublicKey and ParsePKIXPublicKey handle SubjectPublicKeyInfo in
+// the RFC 9215 form: digestParamSet is written only where the rules say
+// MUST (the CryptoPro and 2001 test sets) and accepted present or absent on
+// input. MarshalPKCS8PrivateKey writes PKCS#8 as gost-engine does (d
+// little-endian in the privateKey OCTET STRING); ParsePKCS8PrivateKey also
+// reads the other forms gost-engine reads, CryptoPro masked keys included.
+// Parsers are strict DER and their errors wrap sentinels (ErrMalformedKey,
+// ErrUnknownParamSet, …) without ever quoting key material.
 //
 // # Constant time
 //
