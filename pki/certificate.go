@@ -78,10 +78,34 @@ type Certificate struct {
 	publicKeyAlgorithmOID asn1.ObjectIdentifier
 }
 
-type certificateASN1 struct {
+// signedASN1 is the outer SEQUENCE of certificates, requests and CRLs:
+// the signed DER, the signature algorithm, the signature.
+type signedASN1 struct {
 	TBS                asn1.RawValue
 	SignatureAlgorithm asn1.RawValue
 	Signature          asn1.BitString
+}
+
+// signTBS signs tbs, a DER to-be-signed structure, with alg and wraps it in
+// a signedASN1. SignDigest has checked the signature by then.
+func signTBS(random io.Reader, signer crypto.Signer, alg SignatureAlgorithm, tbs []byte) ([]byte, error) {
+	sig, err := Sign(random, signer, alg, tbs)
+	if err != nil {
+		return nil, err
+	}
+	ai, err := asn1.Marshal(alg.AlgorithmIdentifier())
+	if err != nil {
+		return nil, fmt.Errorf("pki: signature algorithm: %w", err)
+	}
+	der, err := asn1.Marshal(signedASN1{
+		TBS:                asn1.RawValue{FullBytes: tbs},
+		SignatureAlgorithm: asn1.RawValue{FullBytes: ai},
+		Signature:          asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pki: encoding the signed object: %w", err)
+	}
+	return der, nil
 }
 
 type tbsCertificateASN1 struct {
@@ -109,7 +133,7 @@ func derTime(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
 
 // ParseCertificate parses one DER certificate.
 func ParseCertificate(der []byte) (*Certificate, error) {
-	var cert certificateASN1
+	var cert signedASN1
 	if err := unmarshalExact(der, &cert, ""); err != nil {
 		return nil, fmt.Errorf("pki: malformed certificate: %w", err)
 	}
@@ -404,17 +428,9 @@ func CreateCertificate(random io.Reader, template, parent *Certificate, pub cryp
 	if err != nil {
 		return nil, fmt.Errorf("pki: tbsCertificate: %w", err)
 	}
-	sig, err := Sign(random, signer, alg, tbsDER)
+	der, err := signTBS(random, signer, alg, tbsDER)
 	if err != nil {
 		return nil, err
-	}
-	der, err := asn1.Marshal(certificateASN1{
-		TBS:                asn1.RawValue{FullBytes: tbsDER},
-		SignatureAlgorithm: asn1.RawValue{FullBytes: aiDER},
-		Signature:          asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("pki: certificate: %w", err)
 	}
 	// Reading our own output back catches an encoding that other parsers
 	// would refuse before it leaves the process.

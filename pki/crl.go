@@ -345,17 +345,9 @@ func CreateCRL(rand io.Reader, template *CRLTemplate, issuer *Certificate, signe
 	if err != nil {
 		return nil, fmt.Errorf("pki: encoding CRL: %w", err)
 	}
-	sig, err := Sign(rand, signer, alg, tbs)
+	der, err := signTBS(rand, signer, alg, tbs)
 	if err != nil {
 		return nil, fmt.Errorf("pki: signing CRL: %w", err)
-	}
-	der, err := asn1.Marshal(crlCertificateList{
-		TBS:                asn1.RawValue{FullBytes: tbs},
-		SignatureAlgorithm: alg.AlgorithmIdentifier(),
-		Signature:          asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("pki: encoding CRL: %w", err)
 	}
 	return der, nil
 }

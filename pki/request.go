@@ -52,12 +52,6 @@ type CertificateRequest struct {
 	publicKeyAlgorithmOID asn1.ObjectIdentifier
 }
 
-type requestASN1 struct {
-	TBS                asn1.RawValue
-	SignatureAlgorithm asn1.RawValue
-	Signature          asn1.BitString
-}
-
 type tbsRequestASN1 struct {
 	Version    int
 	Subject    asn1.RawValue
@@ -142,21 +136,9 @@ func CreateCertificateRequest(random io.Reader, template *CertificateRequest, si
 	if err != nil {
 		return nil, fmt.Errorf("pki: certificationRequestInfo: %w", err)
 	}
-	sig, err := Sign(random, signer, alg, tbsDER)
+	der, err := signTBS(random, signer, alg, tbsDER)
 	if err != nil {
 		return nil, err
-	}
-	aiDER, err := asn1.Marshal(alg.AlgorithmIdentifier())
-	if err != nil {
-		return nil, fmt.Errorf("pki: %w", err)
-	}
-	der, err := asn1.Marshal(requestASN1{
-		TBS:                asn1.RawValue{FullBytes: tbsDER},
-		SignatureAlgorithm: asn1.RawValue{FullBytes: aiDER},
-		Signature:          asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("pki: certification request: %w", err)
 	}
 	if _, err := ParseCertificateRequest(der); err != nil {
 		return nil, fmt.Errorf("pki: built an unreadable request: %w", err)
@@ -185,7 +167,7 @@ func ParseCertificateRequest(data []byte) (*CertificateRequest, error) {
 			return nil, errors.New("pki: no CERTIFICATE REQUEST block in PEM data")
 		}
 	}
-	var req requestASN1
+	var req signedASN1
 	if err := unmarshalExact(der, &req, ""); err != nil {
 		return nil, fmt.Errorf("pki: malformed certification request: %w", err)
 	}
