@@ -189,14 +189,24 @@ func parseSignature(aiRaw asn1.RawValue, sig asn1.BitString) (asn1.ObjectIdentif
 	if err := unmarshalExact(aiRaw.FullBytes, &ai, ""); err != nil {
 		return nil, 0, nil, fmt.Errorf("pki: malformed signature algorithm: %w", err)
 	}
-	if sig.BitLength%8 != 0 {
-		return nil, 0, nil, errors.New("pki: signature is not a whole number of bytes")
+	octets, err := signatureOctets(sig)
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("pki: signature: %w", err)
 	}
 	alg, err := SignatureAlgorithmFromAI(ai)
 	if err != nil && !errors.Is(err, ErrUnsupportedAlgorithm) {
 		return nil, 0, nil, err
 	}
-	return ai.Algorithm, alg, sig.Bytes, nil
+	return ai.Algorithm, alg, octets, nil
+}
+
+// signatureOctets returns a signature BIT STRING's octets, refusing padding
+// bits: every signature format we read is whole octets.
+func signatureOctets(b asn1.BitString) ([]byte, error) {
+	if b.BitLength%8 != 0 {
+		return nil, errors.New("BIT STRING is not a whole number of octets")
+	}
+	return b.Bytes, nil
 }
 
 // parseSubjectPublicKey parses a SubjectPublicKeyInfo, leaving the key nil

@@ -453,7 +453,7 @@ func ParseCRL(data []byte) (*CRL, error) {
 	if tbs.Version == 0 && len(tbs.Extensions) > 0 {
 		return nil, errors.New("pki: v1 CRL carries extensions")
 	}
-	sig, err := revBitStringBytes(cl.Signature)
+	sig, err := signatureOctets(cl.Signature)
 	if err != nil {
 		return nil, fmt.Errorf("pki: CRL signature: %w", err)
 	}
@@ -782,15 +782,6 @@ func crlParseInteger(der []byte) (*big.Int, error) {
 		return nil, errors.New("negative number")
 	}
 	return n, nil
-}
-
-// revBitStringBytes returns a signature BIT STRING's octets, refusing padding
-// bits: every signature format we read is whole octets.
-func revBitStringBytes(b asn1.BitString) ([]byte, error) {
-	if b.BitLength%8 != 0 {
-		return nil, errors.New("BIT STRING is not a whole number of octets")
-	}
-	return b.Bytes, nil
 }
 
 // crlSignatureAlgorithm checks that the signed and the unsigned copy

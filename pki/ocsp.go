@@ -809,7 +809,7 @@ func ParseOCSPResponse(der []byte, issuer *Certificate) (*OCSPResponse, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pki: OCSP response signature algorithm: %w", err)
 	}
-	sig, err := revBitStringBytes(basic.Signature)
+	sig, err := signatureOctets(basic.Signature)
 	if err != nil {
 		return nil, fmt.Errorf("pki: OCSP response signature: %w", err)
 	}
