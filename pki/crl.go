@@ -714,7 +714,7 @@ func (crl *CRL) Describe(w io.Writer) error {
 	}
 	d.line(1, "Отозванные сертификаты (Revoked certificates)", len(crl.RevokedCertificates))
 	for _, rc := range crl.RevokedCertificates {
-		d.line(2, "Серийный номер (Serial number)", revSerialHex(rc.SerialNumber))
+		d.line(2, "Серийный номер (Serial number)", describeSerial(rc.SerialNumber))
 		d.line(3, "Дата отзыва (Revocation date)", describeTime(rc.RevocationTime))
 		if rc.ReasonCode != ReasonUnspecified {
 			d.line(3, "Причина (Reason)", crlDescribeReason(rc.ReasonCode))
@@ -761,16 +761,7 @@ func revDescribeExtension(d *dumper, indent int, ext pkix.Extension) {
 	if ext.Critical {
 		label += " (critical)"
 	}
-	d.line(indent, label, fmt.Sprintf("%d bytes %x", len(ext.Value), ext.Value))
-}
-
-// revSerialHex prints a serial number as Certificate.Describe does, with
-// zero as 00 rather than nothing.
-func revSerialHex(n *big.Int) string {
-	if n.Sign() == 0 {
-		return "00"
-	}
-	return colonHex(n.Bytes())
+	d.line(indent, label, describeBytes(ext.Value))
 }
 
 func crlParseInteger(der []byte) (*big.Int, error) {

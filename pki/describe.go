@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"strings"
 	"time"
 
@@ -175,6 +176,21 @@ func colonHex(b []byte) string {
 	return out.String()
 }
 
+// describeSerial prints a serial number the same way for certificates, CRL
+// entries and OCSP CertIDs, zero as 00 rather than nothing.
+func describeSerial(n *big.Int) string {
+	switch {
+	case n == nil:
+		return "(none)"
+	case n.Sign() == 0:
+		return "00"
+	}
+	return colonHex(n.Bytes())
+}
+
+// describeBytes prints the value of an extension Describe has no words for.
+func describeBytes(b []byte) string { return fmt.Sprintf("%d bytes %x", len(b), b) }
+
 // describeExtensions prints the typed extensions of c (a certificate, or a
 // request's requested values carried in one), then any others by OID.
 func (d *dumper) describeExtensions(indent int, c *Certificate, exts []pkix.Extension) {
@@ -261,7 +277,7 @@ func (d *dumper) describeExtensions(indent int, c *Certificate, exts []pkix.Exte
 			}
 			d.line(in, name, strings.Join(s, ", "))
 		default:
-			d.line(in, name, fmt.Sprintf("%d bytes %s", len(e.Value), hex.EncodeToString(e.Value)))
+			d.line(in, name, describeBytes(e.Value))
 		}
 	}
 }
@@ -272,11 +288,7 @@ func (c *Certificate) Describe(w io.Writer) error {
 	d := &dumper{w: w}
 	d.line(0, "Сертификат (Certificate)", nil)
 	d.line(1, "Версия (Version)", c.Version)
-	serial := "(none)"
-	if c.SerialNumber != nil {
-		serial = colonHex(c.SerialNumber.Bytes())
-	}
-	d.line(1, "Серийный номер (Serial number)", serial)
+	d.line(1, "Серийный номер (Serial number)", describeSerial(c.SerialNumber))
 	d.describeSignature(1, c.SignatureAlgorithm, c.signatureAlgorithmOID)
 	d.describeName(1, "Издатель (Issuer)", c.Issuer)
 	d.line(1, "Действителен с (Not before)", describeTime(c.NotBefore))

@@ -1009,7 +1009,7 @@ func (r *OCSPResponse) Describe(w io.Writer) error {
 }
 
 func ocspDescribeCertID(d *dumper, indent int, id OCSPCertID) {
-	d.line(indent, "Серийный номер (Serial number)", revSerialHex(id.SerialNumber))
+	d.line(indent, "Серийный номер (Serial number)", describeSerial(id.SerialNumber))
 	d.line(indent, "Хэш-функция (Hash)", id.Hash)
 	d.line(indent, "Хэш имени издателя (Issuer name hash)", colonHex(id.IssuerNameHash))
 	d.line(indent, "Хэш ключа издателя (Issuer key hash)", colonHex(id.IssuerKeyHash))
