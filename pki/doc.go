@@ -45,9 +45,10 @@
 // whole certificate or template; failures are *QualifiedFieldError, which
 // names the field but never echoes the value.
 //
-// Describe (and the Describe methods) print certificates, requests and
-// CRLs for people, with the qualified fields named in Russian and English;
-// ParseObjects reads whichever of them a PEM or DER file holds.
+// Describe (and the Describe methods) print certificates, requests, CRLs
+// and OCSP messages for people, with the qualified fields named in Russian
+// and English; ParseObjects reads whichever certificates, requests or CRLs
+// a PEM or DER file holds.
 //
 // Key identifiers (subject and authority) are the SHA-1 of the
 // subjectPublicKey bits, as OpenSSL computes them (see KeyID).
@@ -58,5 +59,25 @@
 // signatures, validity periods, basic constraints and path length, key
 // usage and unknown critical extensions. Failures are
 // *CertificateInvalidError, whose Reason says which check failed and whose
-// Cert is the certificate that failed it.
+// Cert is the certificate that failed it. Verify does not look at
+// revocation: that is the CRL and OCSP API's job, below.
+//
+// # Revocation: CRLs and OCSP
+//
+// CreateCRL signs RFC 5280 CRLs (complete and delta) for an issuer
+// certificate; ParseCRL reads them, refusing critical extensions it does
+// not know, and (*CRL).CheckCertificate decides one certificate's status,
+// returning a *RevokedError for a listed one. The same CRLReason values
+// serve CRL entries and OCSP answers.
+//
+// For OCSP (RFC 6960), CreateOCSPRequest and ParseOCSPRequest handle
+// requests with SHA-1, SHA-2 or Streebog CertIDs; CreateOCSPResponse signs
+// responses as the CA or as a delegated responder; ParseOCSPResponse with
+// an issuer verifies who signed before returning anything;
+// (*OCSPResponse).CheckCertificate gives the verdict. QueryOCSP is the HTTP
+// client, ReadOCSPHTTPRequest the responder's reader of POST and GET
+// requests.
+//
+// The full signatures are listed in the "API in brief" comments at the top
+// of crl.go and ocsp.go.
 package pki
