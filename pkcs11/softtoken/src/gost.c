@@ -7,6 +7,7 @@
  * EVP_PKEY_assign, which finds the GOST key type only in that table; it
  * covers GOST key types only, which nothing else in OpenSSL 3.0 provides.
  */
+#include <limits.h>
 #include <string.h>
 
 #include <openssl/bn.h>
@@ -209,6 +210,10 @@ EVP_MD_CTX *gost_digest_new(int bits)
 
 int kek_derive(const unsigned char *pin, size_t pinlen, const unsigned char *salt, unsigned iterations, unsigned char kek[32])
 {
+	/* OpenSSL takes an int: a longer PIN would be cut to its first
+	 * (pinlen mod 2^32) bytes and a wrong PIN could pass. */
+	if (pinlen > INT_MAX || iterations > INT_MAX)
+		return -1;
 	return PKCS5_PBKDF2_HMAC((const char *)pin, (int)pinlen, salt, SALT_LEN, (int)iterations, EVP_sha256(), 32, kek) ? 0 : -1;
 }
 

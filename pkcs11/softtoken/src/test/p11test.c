@@ -539,6 +539,10 @@ int main(int argc, char **argv)
 	OK(p->C_InitPIN(s, (CK_UTF8CHAR_PTR)USER_PIN, strlen(USER_PIN)));
 	OK(p->C_Logout(s));
 	EXPECT(token_flags(slot) & CKF_USER_PIN_INITIALIZED);
+	/* A PIN length past INT_MAX must not shorten the PIN that is checked:
+	 * the right PIN followed by 4 GiB of "rest" is a wrong PIN. */
+	if (sizeof(CK_ULONG) > 4)
+		CK(p->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, ((CK_ULONG)1 << 32) + strlen(USER_PIN)), CKR_PIN_INCORRECT);
 	CK(login(s, CKU_USER, "wrong-pin"), CKR_PIN_INCORRECT);
 	EXPECT(token_flags(slot) & CKF_USER_PIN_COUNT_LOW);
 	OK(login(s, CKU_USER, USER_PIN));
