@@ -550,6 +550,10 @@ int main(int argc, char **argv)
 	CK_SESSION_INFO si;
 	OK(p->C_GetSessionInfo(s, &si));
 	EXPECT(si.state == CKS_RW_USER_FUNCTIONS && si.slotID == slot);
+	CK(login(s, CKU_USER, USER_PIN), CKR_USER_ALREADY_LOGGED_IN);
+	/* legacy functions: v2.40 §5.17 */
+	CK(p->C_GetFunctionStatus(s), CKR_FUNCTION_NOT_PARALLEL);
+	CK(p->C_CancelFunction(s), CKR_FUNCTION_NOT_PARALLEL);
 
 	digests(s);
 	unsigned char rnd[32] = {0}, zero[32] = {0};
