@@ -863,8 +863,12 @@ static CK_RV pin_verify(const char *dir, tstate_t *st, CK_USER_TYPE who, const u
 	if (!ok)
 		return CKR_PIN_INCORRECT;
 	*fail = 0;
-	if (store_write_state(dir, st))
+	if (store_write_state(dir, st)) {
+		/* The caller treats the login as failed: no master key may stay
+		 * behind in its buffer (for C_Login, the slot's). */
+		secure_zero(mk, MK_LEN);
 		return CKR_DEVICE_ERROR;
+	}
 	return CKR_OK;
 }
 
