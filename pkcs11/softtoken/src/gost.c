@@ -252,7 +252,28 @@ int aead_open(const unsigned char key[32], const unsigned char *aad, size_t aadl
 	return ok ? 0 : -1;
 }
 
+/* random_bytes fills n bytes in chunks that fit RAND_bytes's int, so that a
+ * C_GenerateRandom past INT_MAX fills the whole buffer rather than the
+ * length cut to 32 bits (which may be 0, returning success untouched). */
 int random_bytes(unsigned char *p, size_t n)
 {
-	return RAND_bytes(p, (int)n) == 1 ? 0 : -1;
+	while (n > 0) {
+		int chunk = n > INT_MAX ? INT_MAX : (int)n;
+		if (RAND_bytes(p, chunk) != 1)
+			return -1;
+		p += chunk;
+		n -= (size_t)chunk;
+	}
+	return 0;
+}
+
+/* random_seed mixes a caller's seed in, in int-sized chunks likewise. */
+void random_seed(const unsigned char *p, size_t n)
+{
+	while (n > 0) {
+		int chunk = n > INT_MAX ? INT_MAX : (int)n;
+		RAND_seed(p, chunk);
+		p += chunk;
+		n -= (size_t)chunk;
+	}
 }

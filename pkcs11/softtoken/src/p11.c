@@ -16,8 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/rand.h>
-
 #include "st.h"
 
 #define MANUFACTURER "gostkey"
@@ -2405,8 +2403,8 @@ CK_RV C_SeedRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSeed, CK_ULONG ulSee
 	pthread_mutex_lock(&g_lock);
 	session_t *s;
 	CK_RV rv = get_session(hSession, &s);
-	if (rv == CKR_OK && ulSeedLen > 0)
-		RAND_seed(pSeed, (int)ulSeedLen);
+	if (rv == CKR_OK)
+		random_seed(pSeed, ulSeedLen);
 	pthread_mutex_unlock(&g_lock);
 	return rv;
 }

@@ -121,6 +121,7 @@ int aead_seal(const unsigned char key[32], const unsigned char *aad, size_t aadl
 int aead_open(const unsigned char key[32], const unsigned char *aad, size_t aadlen, const unsigned char *in, size_t inlen, unsigned char *pt);
 #define AEAD_OVERHEAD 28
 int random_bytes(unsigned char *p, size_t n);
+void random_seed(const unsigned char *p, size_t n);
 
 /* ---- token directories (store.c) ---- */
 
