@@ -11,8 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"math/big"
 	"net"
+	"slices"
 	"time"
 )
 
@@ -232,12 +234,7 @@ func parseSubjectPublicKey(spki []byte) (asn1.ObjectIdentifier, crypto.PublicKey
 func ParseCertificates(data []byte) ([]*Certificate, error) {
 	var certs []*Certificate
 	if isPEM(data) {
-		for rest := data; ; {
-			var block *pem.Block
-			block, rest = pem.Decode(rest)
-			if block == nil {
-				break
-			}
+		for block := range pemBlocks(data) {
 			if block.Type != "CERTIFICATE" {
 				continue
 			}
@@ -272,6 +269,29 @@ func ParseCertificates(data []byte) ([]*Certificate, error) {
 
 func isPEM(data []byte) bool {
 	return bytes.Contains(data, []byte("-----BEGIN "))
+}
+
+// pemBlocks yields the PEM blocks of data in order, skipping the text
+// around them as pem.Decode does.
+func pemBlocks(data []byte) iter.Seq[*pem.Block] {
+	return func(yield func(*pem.Block) bool) {
+		for rest := data; ; {
+			var block *pem.Block
+			if block, rest = pem.Decode(rest); block == nil || !yield(block) {
+				return
+			}
+		}
+	}
+}
+
+// firstPEMBlock returns the contents of the first block of one of types.
+func firstPEMBlock(data []byte, types ...string) ([]byte, bool) {
+	for block := range pemBlocks(data) {
+		if slices.Contains(types, block.Type) {
+			return block.Bytes, true
+		}
+	}
+	return nil, false
 }
 
 // CheckSignature verifies that signature is c's key's signature over

@@ -19,7 +19,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -422,16 +421,17 @@ func revCheckSigner(signer crypto.Signer, cert *Certificate) error {
 	return nil
 }
 
-// ParseCRL parses a CRL in DER or PEM ("X509 CRL"). It does not verify the
+// ParseCRL parses a CRL in DER, or the first X509 CRL block of PEM input. It does not verify the
 // signature: call CheckSignatureFrom. It rejects critical extensions it does
 // not understand, as RFC 5280 §5.2 requires of a CRL user: an indirect or
 // otherwise scoped CRL must not be mistaken for a complete one.
 func ParseCRL(data []byte) (*CRL, error) {
-	if block, _ := pem.Decode(data); block != nil {
-		if block.Type != "X509 CRL" {
-			return nil, fmt.Errorf("pki: PEM block %q is not an X509 CRL", block.Type)
+	if isPEM(data) {
+		der, ok := firstPEMBlock(data, "X509 CRL")
+		if !ok {
+			return nil, errors.New("pki: no X509 CRL block in PEM data")
 		}
-		data = block.Bytes
+		data = der
 	}
 	var cl crlCertificateList
 	rest, err := asn1.Unmarshal(data, &cl)

@@ -170,7 +170,9 @@ func TestCRLRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			pemCRL := pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
-			for _, in := range [][]byte{der, pemCRL} {
+			// A CA bundle may put its certificate before the CRL.
+			bundle := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw}), pemCRL...)
+			for _, in := range [][]byte{der, pemCRL, bundle} {
 				crl, err := ParseCRL(in)
 				if err != nil {
 					t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -340,11 +339,7 @@ func (r *CertificateRequest) Describe(w io.Writer) error {
 func ParseObjects(data []byte) ([]Describer, error) {
 	if isPEM(data) {
 		var objs []Describer
-		for rest := data; ; {
-			var block *pem.Block
-			if block, rest = pem.Decode(rest); block == nil {
-				break
-			}
+		for block := range pemBlocks(data) {
 			var obj Describer
 			var err error
 			switch block.Type {

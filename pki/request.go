@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -152,18 +151,8 @@ func CreateCertificateRequest(random io.Reader, template *CertificateRequest, si
 func ParseCertificateRequest(data []byte) (*CertificateRequest, error) {
 	der := data
 	if isPEM(data) {
-		der = nil
-		for rest := data; ; {
-			var block *pem.Block
-			if block, rest = pem.Decode(rest); block == nil {
-				break
-			}
-			if block.Type == "CERTIFICATE REQUEST" || block.Type == "NEW CERTIFICATE REQUEST" {
-				der = block.Bytes
-				break
-			}
-		}
-		if der == nil {
+		var ok bool
+		if der, ok = firstPEMBlock(data, "CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"); !ok {
 			return nil, errors.New("pki: no CERTIFICATE REQUEST block in PEM data")
 		}
 	}
