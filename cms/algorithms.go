@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash"
 
+	"github.com/gostkey/gostkey/gost"
 	"github.com/gostkey/gostkey/pki"
 )
 
@@ -22,28 +23,24 @@ var (
 	oidSigningCertificateV2 = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 47}
 )
 
-// Algorithm identifiers that appear in SignerInfo.signatureAlgorithm. CMS
-// producers disagree here (fact sheet §4.1: OpenSSL writes the GOST public
-// key OID, others the sign-with-digest OID or the GOST 2001 key OID), so a
-// verifier takes the algorithm from the certificate key and the
-// digestAlgorithm and only checks that signatureAlgorithm names the same
-// key family.
+// Algorithm identifiers that appear in SignerInfo.signatureAlgorithm, beside
+// the GOST 2012 key and signature OIDs of the gost package. CMS producers
+// disagree here (fact sheet §4.1: OpenSSL writes the GOST public key OID,
+// others the sign-with-digest OID or the GOST 2001 key OID), so a verifier
+// takes the algorithm from the certificate key and the digestAlgorithm and
+// only checks that signatureAlgorithm names the same key family.
 var (
-	oidGOSTPublicKey256 = asn1.ObjectIdentifier{1, 2, 643, 7, 1, 1, 1, 1}
-	oidGOSTPublicKey512 = asn1.ObjectIdentifier{1, 2, 643, 7, 1, 1, 1, 2}
-	oidGOSTSignature256 = asn1.ObjectIdentifier{1, 2, 643, 7, 1, 1, 3, 2}
-	oidGOSTSignature512 = asn1.ObjectIdentifier{1, 2, 643, 7, 1, 1, 3, 3}
-	oidGOST2001         = asn1.ObjectIdentifier{1, 2, 643, 2, 2, 19}
-	oidECPublicKey      = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}
-	oidECDSAWithSHA256  = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}
-	oidECDSAWithSHA384  = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 3}
-	oidECDSAWithSHA512  = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 4}
-	oidRSAEncryption    = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}
-	oidSHA256WithRSA    = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 11}
-	oidSHA384WithRSA    = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 12}
-	oidSHA512WithRSA    = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 13}
-	oidSHA1             = asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}
-	oidSHA256           = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
+	oidGOST2001        = asn1.ObjectIdentifier{1, 2, 643, 2, 2, 19}
+	oidECPublicKey     = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}
+	oidECDSAWithSHA256 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}
+	oidECDSAWithSHA384 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 3}
+	oidECDSAWithSHA512 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 4}
+	oidRSAEncryption   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}
+	oidSHA256WithRSA   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 11}
+	oidSHA384WithRSA   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 12}
+	oidSHA512WithRSA   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 13}
+	oidSHA1            = asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}
+	oidSHA256          = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
 )
 
 type family int
@@ -67,8 +64,8 @@ var algorithms = []struct {
 	sigOID     asn1.ObjectIdentifier
 	nullParams bool
 }{
-	{pki.GOST256, familyGOST, oidGOSTPublicKey256, true},
-	{pki.GOST512, familyGOST, oidGOSTPublicKey512, true},
+	{pki.GOST256, familyGOST, gost.OIDPublicKey256, true},
+	{pki.GOST512, familyGOST, gost.OIDPublicKey512, true},
 	{pki.ECDSAWithSHA256, familyECDSA, oidECDSAWithSHA256, false},
 	{pki.ECDSAWithSHA384, familyECDSA, oidECDSAWithSHA384, false},
 	{pki.ECDSAWithSHA512, familyECDSA, oidECDSAWithSHA512, false},
@@ -83,10 +80,10 @@ var signatureOIDFamilies = []struct {
 	oid    asn1.ObjectIdentifier
 	family family
 }{
-	{oidGOSTPublicKey256, familyGOST},
-	{oidGOSTPublicKey512, familyGOST},
-	{oidGOSTSignature256, familyGOST},
-	{oidGOSTSignature512, familyGOST},
+	{gost.OIDPublicKey256, familyGOST},
+	{gost.OIDPublicKey512, familyGOST},
+	{gost.OIDSignature256, familyGOST},
+	{gost.OIDSignature512, familyGOST},
 	{oidGOST2001, familyGOST},
 	{oidECPublicKey, familyECDSA},
 	{oidECDSAWithSHA256, familyECDSA},

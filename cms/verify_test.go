@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
+	"github.com/gostkey/gostkey/gost"
 	"github.com/gostkey/gostkey/pki"
 )
 
@@ -445,10 +446,10 @@ func TestSignatureAlgorithmOIDs(t *testing.T) {
 		want    Reason
 		openssl bool
 	}{
-		{"key OID, NULL", pkix.AlgorithmIdentifier{Algorithm: oidGOSTPublicKey256, Parameters: asn1NULL}, 0, true},
-		{"key OID, absent", pkix.AlgorithmIdentifier{Algorithm: oidGOSTPublicKey256}, 0, true},
-		{"signwithdigest, absent", pkix.AlgorithmIdentifier{Algorithm: oidGOSTSignature256}, 0, true},
-		{"signwithdigest, NULL", pkix.AlgorithmIdentifier{Algorithm: oidGOSTSignature256, Parameters: asn1NULL}, 0, true},
+		{"key OID, NULL", pkix.AlgorithmIdentifier{Algorithm: gost.OIDPublicKey256, Parameters: asn1NULL}, 0, true},
+		{"key OID, absent", pkix.AlgorithmIdentifier{Algorithm: gost.OIDPublicKey256}, 0, true},
+		{"signwithdigest, absent", pkix.AlgorithmIdentifier{Algorithm: gost.OIDSignature256}, 0, true},
+		{"signwithdigest, NULL", pkix.AlgorithmIdentifier{Algorithm: gost.OIDSignature256, Parameters: asn1NULL}, 0, true},
 		{"GOST 2001 key OID", pkix.AlgorithmIdentifier{Algorithm: oidGOST2001}, 0, false},
 		{"ecdsa-with-SHA256", pkix.AlgorithmIdentifier{Algorithm: oidECDSAWithSHA256}, UnsupportedAlgorithm, false},
 	} {
