@@ -238,8 +238,12 @@ func prepareSigners(signers []Signer) ([]preparedSigner, error) {
 			return nil, fmt.Errorf("cms: signer %d: %w", i, err)
 		}
 		// The same check a verifier makes: the algorithm fits the key.
-		if alg, err := signerAlgorithm(s.Certificate.PublicKey, digestAI, signatureAI); err != nil || alg != s.Algorithm {
-			return nil, fmt.Errorf("cms: signer %d: %v does not fit the certificate key: %v", i, s.Algorithm, err)
+		alg, err := signerAlgorithm(s.Certificate.PublicKey, digestAI, signatureAI)
+		if err != nil {
+			return nil, fmt.Errorf("cms: signer %d: %v does not fit the certificate key: %w", i, s.Algorithm, err)
+		}
+		if alg != s.Algorithm {
+			return nil, fmt.Errorf("cms: signer %d: %v does not fit the certificate key, which signs with %v", i, s.Algorithm, alg)
 		}
 		p := preparedSigner{Signer: s}
 		if p.digestAI, err = marshalAlgorithmIdentifier(digestAI); err != nil {
