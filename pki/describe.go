@@ -126,7 +126,8 @@ func (d *dumper) describeName(indent int, label string, n Name) {
 		if check := qualifiedChecks[short]; check != nil {
 			if err := check(v); err != nil {
 				var reason string
-				if qe, ok := err.(*QualifiedFieldError); ok {
+				var qe *QualifiedFieldError
+				if errors.As(err, &qe) {
 					reason = qe.Reason
 				}
 				v += " (НЕВЕРНО / INVALID: " + reason + ")"
