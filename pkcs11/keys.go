@@ -16,6 +16,7 @@ import (
 	"math/big"
 	"slices"
 	"strings"
+	"sync"
 
 	p11 "github.com/miekg/pkcs11"
 
@@ -31,9 +32,13 @@ type Key struct {
 	label      string
 	id         []byte
 	pub        crypto.PublicKey // nil when the token shows no public key for it
-	cert       []byte           // DER, nil when there is none
 	private    bool             // the private key object was seen
 	alwaysAuth bool             // CKA_ALWAYS_AUTHENTICATE
+
+	// certMu guards cert, which ImportCertificate and DeleteCertificate
+	// change while other goroutines may read it.
+	certMu sync.Mutex
+	cert   []byte // DER, nil when there is none
 }
 
 var _ crypto.Signer = (*Key)(nil)
@@ -51,7 +56,17 @@ func (k *Key) ID() []byte { return bytes.Clone(k.id) }
 func (k *Key) Public() crypto.PublicKey { return k.pub }
 
 // Certificate is the DER certificate stored with the key, or nil.
-func (k *Key) Certificate() []byte { return bytes.Clone(k.cert) }
+func (k *Key) Certificate() []byte {
+	k.certMu.Lock()
+	defer k.certMu.Unlock()
+	return bytes.Clone(k.cert)
+}
+
+func (k *Key) setCertificate(der []byte) {
+	k.certMu.Lock()
+	defer k.certMu.Unlock()
+	k.cert = der
+}
 
 // HasPrivateKey reports whether the private key object was seen. Private
 // keys are private objects, visible only after Login; before that a key
@@ -519,7 +534,7 @@ func (t *Token) ImportCertificate(ctx context.Context, key *Key, der []byte) err
 		return t.destroy(s, old)
 	})
 	if err == nil {
-		key.cert = bytes.Clone(der)
+		key.setCertificate(bytes.Clone(der))
 	}
 	return err
 }
@@ -537,7 +552,7 @@ func (t *Token) DeleteCertificate(ctx context.Context, key *Key) error {
 		return t.destroy(s, hs)
 	})
 	if err == nil {
-		key.cert = nil
+		key.setCertificate(nil)
 	}
 	return err
 }

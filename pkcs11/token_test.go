@@ -1,6 +1,7 @@
 package pkcs11
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -896,5 +897,45 @@ func TestClosedModule(t *testing.T) {
 	}
 	if err := m.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
+	}
+}
+
+// TestCertificateWhileImporting reads a key's certificate while another
+// goroutine replaces and deletes it: keys are documented as safe for
+// concurrent use, so -race must find nothing.
+func TestCertificateWhileImporting(t *testing.T) {
+	ctx := context.Background()
+	st := newStub(1)
+	tok := stubToken(t, st, Options{})
+	if err := tok.Login(ctx, fixedPIN("1234")); err != nil {
+		t.Fatal(err)
+	}
+	key, err := tok.GenerateKey(ctx, KeySpec{Label: "a", ECDSA: elliptic.P256()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := selfSigned(t, key, 1)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for range 3 {
+			if err := tok.ImportCertificate(ctx, key, cert); err != nil {
+				t.Error(err)
+			}
+			if err := tok.DeleteCertificate(ctx, key); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	for range 50 {
+		if c := key.Certificate(); c != nil && !bytes.Equal(c, cert) {
+			t.Fatalf("Certificate() = %x", c)
+		}
+	}
+	wg.Wait()
+	if err := tok.ImportCertificate(ctx, key, cert); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(key.Certificate(), cert) {
+		t.Fatal("Certificate() after import is not the imported certificate")
 	}
 }
