@@ -199,7 +199,7 @@ func (m *Module) Close() error {
 	m.tokens = nil
 	m.mu.Unlock()
 	for _, t := range tokens {
-		t.pool.close()
+		t.pool.close(ErrClosed)
 	}
 	return m.lib.release()
 }
@@ -306,7 +306,7 @@ func (m *Module) Token(slotID uint) (*Token, error) {
 			t.setInfo(info)
 			return t, nil
 		}
-		t.pool.close()
+		t.pool.close(swappedError(slotID, info))
 	}
 	t := newToken(m, info)
 	m.tokens[slotID] = t

@@ -18,7 +18,7 @@ type pool struct {
 	mu     sync.Mutex
 	idle   []p11.SessionHandle
 	gen    uint64 // bumped by invalidate; sessions of older generations are dead
-	closed bool
+	closed error  // non-nil once closed: what get answers from then on
 }
 
 type session struct {
@@ -38,10 +38,10 @@ func (p *pool) get(ctx context.Context) (session, error) {
 		return session{}, ctx.Err()
 	}
 	p.mu.Lock()
-	if p.closed {
+	if err := p.closed; err != nil {
 		p.mu.Unlock()
 		<-p.sem
-		return session{}, ErrClosed
+		return session{}, err
 	}
 	if n := len(p.idle); n > 0 {
 		h := p.idle[n-1]
@@ -75,7 +75,7 @@ func (p *pool) open(gen uint64) (session, error) {
 
 func (p *pool) put(s session) {
 	p.mu.Lock()
-	keep := !p.closed && s.gen == p.gen
+	keep := p.closed == nil && s.gen == p.gen
 	if keep {
 		p.idle = append(p.idle, s.h)
 	}
@@ -100,10 +100,12 @@ func (p *pool) invalidate() {
 	}
 }
 
-// close closes the idle sessions and refuses new ones.
-func (p *pool) close() {
+// close closes the idle sessions and refuses new ones with err: ErrClosed
+// when the module closes, a token-not-present error when the slot now
+// holds another token.
+func (p *pool) close(err error) {
 	p.mu.Lock()
-	p.closed = true
+	p.closed = err
 	p.mu.Unlock()
 	p.invalidate()
 }

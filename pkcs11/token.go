@@ -122,10 +122,16 @@ func (t *Token) Refresh() (TokenInfo, error) {
 	}
 	info := tokenInfo(t.slot, ti)
 	if !t.sameToken(info) {
-		return TokenInfo{}, fmt.Errorf("%w: slot %d now holds token %q (serial %s)", ErrTokenNotPresent, t.slot, info.Label, info.Serial)
+		return TokenInfo{}, swappedError(t.slot, info)
 	}
 	t.setInfo(info)
 	return info, nil
+}
+
+// swappedError is what the old *Token of a slot answers once the slot
+// holds another token (info).
+func swappedError(slot uint, info TokenInfo) error {
+	return fmt.Errorf("%w: slot %d now holds token %q (serial %s)", ErrTokenNotPresent, slot, info.Label, info.Serial)
 }
 
 // URI names the token (token, manufacturer, serial, model) with the

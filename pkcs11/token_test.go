@@ -443,6 +443,13 @@ func TestRemovalMidSign(t *testing.T) {
 	if _, err := key.Sign(nil, digest[:], nil); !errors.Is(err, ErrTokenNotPresent) {
 		t.Fatalf("Sign with another token in the slot: %v", err)
 	}
+	// Still so once the module has met the new token (a rescan, Watch).
+	if _, err := tok.Module().Tokens(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := key.Sign(nil, digest[:], nil); !errors.Is(err, ErrTokenNotPresent) {
+		t.Fatalf("Sign with another token in the slot, after a rescan: %v", err)
+	}
 }
 
 // Concurrent signers share the pool (never more than MaxSessions
