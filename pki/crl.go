@@ -784,7 +784,10 @@ func crlSignatureAlgorithm(outer, inner pkix.AlgorithmIdentifier) (SignatureAlgo
 		return UnknownSignatureAlgorithm, fmt.Errorf("signature algorithm: %w", err)
 	}
 	b, err := SignatureAlgorithmFromAI(inner)
-	if err != nil || a != b {
+	if err != nil {
+		return UnknownSignatureAlgorithm, fmt.Errorf("inner signature algorithm: %w", err)
+	}
+	if a != b {
 		return UnknownSignatureAlgorithm, errors.New("inner and outer signature algorithms differ")
 	}
 	return a, nil
