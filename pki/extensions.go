@@ -127,7 +127,7 @@ const (
 
 // marshalExtensions writes the typed fields in a fixed order. The key
 // identifiers are the caller's: CreateCertificate fills them.
-func (f *Certificate) marshalExtensions() ([]pkix.Extension, error) {
+func (c *Certificate) marshalExtensions() ([]pkix.Extension, error) {
 	var exts []pkix.Extension
 	add := func(oid asn1.ObjectIdentifier, critical bool, v any, params string) error {
 		der, err := asn1.MarshalWithParams(v, params)
@@ -138,13 +138,13 @@ func (f *Certificate) marshalExtensions() ([]pkix.Extension, error) {
 		return nil
 	}
 	var err error
-	if f.BasicConstraintsValid {
-		bc := basicConstraints{IsCA: f.IsCA, MaxPathLen: -1}
-		if f.MaxPathLen > 0 || f.MaxPathLen == 0 && f.MaxPathLenZero {
-			if !f.IsCA {
+	if c.BasicConstraintsValid {
+		bc := basicConstraints{IsCA: c.IsCA, MaxPathLen: -1}
+		if c.MaxPathLen > 0 || c.MaxPathLen == 0 && c.MaxPathLenZero {
+			if !c.IsCA {
 				return nil, errors.New("pki: a path length constraint needs IsCA")
 			}
-			bc.MaxPathLen = f.MaxPathLen
+			bc.MaxPathLen = c.MaxPathLen
 		}
 		// RFC 5280 §4.2.1.9: critical in CA certificates; OpenSSL and
 		// crypto/x509 mark it critical in end-entity ones too.
@@ -152,66 +152,66 @@ func (f *Certificate) marshalExtensions() ([]pkix.Extension, error) {
 			return nil, err
 		}
 	}
-	if f.KeyUsage != 0 {
-		if err = add(OIDExtensionKeyUsage, true, keyUsageBits(f.KeyUsage), ""); err != nil {
+	if c.KeyUsage != 0 {
+		if err = add(OIDExtensionKeyUsage, true, keyUsageBits(c.KeyUsage), ""); err != nil {
 			return nil, err
 		}
 	}
-	if len(f.ExtKeyUsage) > 0 {
-		if err = add(OIDExtensionExtKeyUsage, false, f.ExtKeyUsage, ""); err != nil {
+	if len(c.ExtKeyUsage) > 0 {
+		if err = add(OIDExtensionExtKeyUsage, false, c.ExtKeyUsage, ""); err != nil {
 			return nil, err
 		}
 	}
-	if len(f.SubjectKeyId) > 0 {
-		if err = add(OIDExtensionSubjectKeyID, false, f.SubjectKeyId, ""); err != nil {
+	if len(c.SubjectKeyId) > 0 {
+		if err = add(OIDExtensionSubjectKeyID, false, c.SubjectKeyId, ""); err != nil {
 			return nil, err
 		}
 	}
-	if len(f.AuthorityKeyId) > 0 {
-		if err = add(OIDExtensionAuthorityKeyID, false, authorityKeyID{ID: f.AuthorityKeyId}, ""); err != nil {
+	if len(c.AuthorityKeyId) > 0 {
+		if err = add(OIDExtensionAuthorityKeyID, false, authorityKeyID{ID: c.AuthorityKeyId}, ""); err != nil {
 			return nil, err
 		}
 	}
-	if !f.PrivateKeyUsageNotBefore.IsZero() || !f.PrivateKeyUsageNotAfter.IsZero() {
+	if !c.PrivateKeyUsageNotBefore.IsZero() || !c.PrivateKeyUsageNotAfter.IsZero() {
 		var p privateKeyUsagePeriod
-		if p.NotBefore, err = implicitGeneralizedTime(0, f.PrivateKeyUsageNotBefore); err != nil {
+		if p.NotBefore, err = implicitGeneralizedTime(0, c.PrivateKeyUsageNotBefore); err != nil {
 			return nil, err
 		}
-		if p.NotAfter, err = implicitGeneralizedTime(1, f.PrivateKeyUsageNotAfter); err != nil {
+		if p.NotAfter, err = implicitGeneralizedTime(1, c.PrivateKeyUsageNotAfter); err != nil {
 			return nil, err
 		}
 		if err = add(OIDExtensionPrivateKeyUsagePeriod, false, p, ""); err != nil {
 			return nil, err
 		}
 	}
-	if len(f.PolicyIdentifiers) > 0 {
-		pols := make([]policyInformation, len(f.PolicyIdentifiers))
-		for i, oid := range f.PolicyIdentifiers {
+	if len(c.PolicyIdentifiers) > 0 {
+		pols := make([]policyInformation, len(c.PolicyIdentifiers))
+		for i, oid := range c.PolicyIdentifiers {
 			pols[i].Policy = oid
 		}
 		if err = add(OIDExtensionCertificatePolicies, false, pols, ""); err != nil {
 			return nil, err
 		}
 	}
-	if f.SubjectSignTool != "" {
-		if err = add(OIDExtensionSubjectSignTool, false, f.SubjectSignTool, "utf8"); err != nil {
+	if c.SubjectSignTool != "" {
+		if err = add(OIDExtensionSubjectSignTool, false, c.SubjectSignTool, "utf8"); err != nil {
 			return nil, err
 		}
 	}
-	if f.IssuerSignTool != nil {
-		if err = add(OIDExtensionIssuerSignTool, false, *f.IssuerSignTool, ""); err != nil {
+	if c.IssuerSignTool != nil {
+		if err = add(OIDExtensionIssuerSignTool, false, *c.IssuerSignTool, ""); err != nil {
 			return nil, err
 		}
 	}
-	if len(f.DNSNames)+len(f.EmailAddresses)+len(f.IPAddresses) > 0 {
+	if len(c.DNSNames)+len(c.EmailAddresses)+len(c.IPAddresses) > 0 {
 		var names []asn1.RawValue
-		for _, e := range f.EmailAddresses {
+		for _, e := range c.EmailAddresses {
 			names = append(names, asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: generalNameEmail, Bytes: []byte(e)})
 		}
-		for _, d := range f.DNSNames {
+		for _, d := range c.DNSNames {
 			names = append(names, asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: generalNameDNS, Bytes: []byte(d)})
 		}
-		for _, ip := range f.IPAddresses {
+		for _, ip := range c.IPAddresses {
 			b := ip.To4()
 			if b == nil {
 				b = ip.To16()
@@ -225,21 +225,21 @@ func (f *Certificate) marshalExtensions() ([]pkix.Extension, error) {
 			return nil, err
 		}
 	}
-	if len(f.CRLDistributionPoints) > 0 {
-		dps := make([]distributionPoint, len(f.CRLDistributionPoints))
-		for i, u := range f.CRLDistributionPoints {
+	if len(c.CRLDistributionPoints) > 0 {
+		dps := make([]distributionPoint, len(c.CRLDistributionPoints))
+		for i, u := range c.CRLDistributionPoints {
 			dps[i].DistributionPoint.FullName = []asn1.RawValue{{Class: asn1.ClassContextSpecific, Tag: generalNameURI, Bytes: []byte(u)}}
 		}
 		if err = add(OIDExtensionCRLDistributionPoints, false, dps, ""); err != nil {
 			return nil, err
 		}
 	}
-	if len(f.OCSPServer)+len(f.IssuingCertificateURL) > 0 {
+	if len(c.OCSPServer)+len(c.IssuingCertificateURL) > 0 {
 		var aia []accessDescription
-		for _, u := range f.OCSPServer {
+		for _, u := range c.OCSPServer {
 			aia = append(aia, accessDescription{oidAccessOCSP, asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: generalNameURI, Bytes: []byte(u)}})
 		}
-		for _, u := range f.IssuingCertificateURL {
+		for _, u := range c.IssuingCertificateURL {
 			aia = append(aia, accessDescription{oidAccessCAIssuers, asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: generalNameURI, Bytes: []byte(u)}})
 		}
 		if err = add(OIDExtensionAuthorityInfoAccess, false, aia, ""); err != nil {
@@ -334,9 +334,9 @@ func unmarshalExact(der []byte, v any, params string) error {
 
 // parseExtensions fills the typed fields from exts and returns the
 // critical extensions it does not understand.
-func (f *Certificate) parseExtensions(exts []pkix.Extension) ([]asn1.ObjectIdentifier, error) {
+func (c *Certificate) parseExtensions(exts []pkix.Extension) ([]asn1.ObjectIdentifier, error) {
 	var unhandled []asn1.ObjectIdentifier
-	f.MaxPathLen = -1
+	c.MaxPathLen = -1
 	for i, e := range exts {
 		if hasExtension(exts[:i], e.Id) {
 			return nil, fmt.Errorf("pki: extension %s appears twice", extensionName(e.Id))
@@ -347,22 +347,22 @@ func (f *Certificate) parseExtensions(exts []pkix.Extension) ([]asn1.ObjectIdent
 			}
 			continue
 		}
-		if err := f.parseExtension(e); err != nil {
+		if err := c.parseExtension(e); err != nil {
 			return nil, fmt.Errorf("pki: malformed %s extension: %w", extensionName(e.Id), err)
 		}
 	}
 	return unhandled, nil
 }
 
-func (f *Certificate) parseExtension(e pkix.Extension) error {
+func (c *Certificate) parseExtension(e pkix.Extension) error {
 	switch {
 	case e.Id.Equal(OIDExtensionBasicConstraints):
 		bc := basicConstraints{MaxPathLen: -1}
 		if err := unmarshalExact(e.Value, &bc, ""); err != nil {
 			return err
 		}
-		f.BasicConstraintsValid, f.IsCA, f.MaxPathLen = true, bc.IsCA, bc.MaxPathLen
-		f.MaxPathLenZero = bc.MaxPathLen == 0
+		c.BasicConstraintsValid, c.IsCA, c.MaxPathLen = true, bc.IsCA, bc.MaxPathLen
+		c.MaxPathLenZero = bc.MaxPathLen == 0
 	case e.Id.Equal(OIDExtensionKeyUsage):
 		var bits asn1.BitString
 		if err := unmarshalExact(e.Value, &bits, ""); err != nil {
@@ -370,15 +370,15 @@ func (f *Certificate) parseExtension(e pkix.Extension) error {
 		}
 		for i := 0; i < 9; i++ {
 			if bits.At(i) != 0 {
-				f.KeyUsage |= 1 << i
+				c.KeyUsage |= 1 << i
 			}
 		}
 	case e.Id.Equal(OIDExtensionExtKeyUsage):
-		if err := unmarshalExact(e.Value, &f.ExtKeyUsage, ""); err != nil {
+		if err := unmarshalExact(e.Value, &c.ExtKeyUsage, ""); err != nil {
 			return err
 		}
 	case e.Id.Equal(OIDExtensionSubjectKeyID):
-		if err := unmarshalExact(e.Value, &f.SubjectKeyId, ""); err != nil {
+		if err := unmarshalExact(e.Value, &c.SubjectKeyId, ""); err != nil {
 			return err
 		}
 	case e.Id.Equal(OIDExtensionAuthorityKeyID):
@@ -386,17 +386,17 @@ func (f *Certificate) parseExtension(e pkix.Extension) error {
 		if err := unmarshalExact(e.Value, &aki, ""); err != nil {
 			return err
 		}
-		f.AuthorityKeyId = aki.ID
+		c.AuthorityKeyId = aki.ID
 	case e.Id.Equal(OIDExtensionPrivateKeyUsagePeriod):
 		var p privateKeyUsagePeriod
 		if err := unmarshalExact(e.Value, &p, ""); err != nil {
 			return err
 		}
 		var err error
-		if f.PrivateKeyUsageNotBefore, err = parseImplicitGeneralizedTime(p.NotBefore); err != nil {
+		if c.PrivateKeyUsageNotBefore, err = parseImplicitGeneralizedTime(p.NotBefore); err != nil {
 			return err
 		}
-		if f.PrivateKeyUsageNotAfter, err = parseImplicitGeneralizedTime(p.NotAfter); err != nil {
+		if c.PrivateKeyUsageNotAfter, err = parseImplicitGeneralizedTime(p.NotAfter); err != nil {
 			return err
 		}
 	case e.Id.Equal(OIDExtensionCertificatePolicies):
@@ -405,7 +405,7 @@ func (f *Certificate) parseExtension(e pkix.Extension) error {
 			return err
 		}
 		for _, p := range pols {
-			f.PolicyIdentifiers = append(f.PolicyIdentifiers, p.Policy)
+			c.PolicyIdentifiers = append(c.PolicyIdentifiers, p.Policy)
 		}
 	case e.Id.Equal(OIDExtensionSubjectSignTool):
 		var v asn1.RawValue
@@ -416,7 +416,7 @@ func (f *Certificate) parseExtension(e pkix.Extension) error {
 		if err != nil {
 			return err
 		}
-		f.SubjectSignTool = s
+		c.SubjectSignTool = s
 	case e.Id.Equal(OIDExtensionIssuerSignTool):
 		var raw []asn1.RawValue
 		if err := unmarshalExact(e.Value, &raw, ""); err != nil {
@@ -432,7 +432,7 @@ func (f *Certificate) parseExtension(e pkix.Extension) error {
 				return err
 			}
 		}
-		f.IssuerSignTool = &IssuerSignTool{s[0], s[1], s[2], s[3]}
+		c.IssuerSignTool = &IssuerSignTool{s[0], s[1], s[2], s[3]}
 	case e.Id.Equal(OIDExtensionSubjectAltName):
 		var names []asn1.RawValue
 		if err := unmarshalExact(e.Value, &names, ""); err != nil {
@@ -444,14 +444,14 @@ func (f *Certificate) parseExtension(e pkix.Extension) error {
 			}
 			switch n.Tag {
 			case generalNameEmail:
-				f.EmailAddresses = append(f.EmailAddresses, string(n.Bytes))
+				c.EmailAddresses = append(c.EmailAddresses, string(n.Bytes))
 			case generalNameDNS:
-				f.DNSNames = append(f.DNSNames, string(n.Bytes))
+				c.DNSNames = append(c.DNSNames, string(n.Bytes))
 			case generalNameIP:
 				if len(n.Bytes) != net.IPv4len && len(n.Bytes) != net.IPv6len {
 					return fmt.Errorf("IP address of %d bytes", len(n.Bytes))
 				}
-				f.IPAddresses = append(f.IPAddresses, append(net.IP(nil), n.Bytes...))
+				c.IPAddresses = append(c.IPAddresses, append(net.IP(nil), n.Bytes...))
 			}
 		}
 	case e.Id.Equal(OIDExtensionCRLDistributionPoints):
@@ -462,7 +462,7 @@ func (f *Certificate) parseExtension(e pkix.Extension) error {
 		for _, dp := range dps {
 			for _, n := range dp.DistributionPoint.FullName {
 				if n.Class == asn1.ClassContextSpecific && n.Tag == generalNameURI {
-					f.CRLDistributionPoints = append(f.CRLDistributionPoints, string(n.Bytes))
+					c.CRLDistributionPoints = append(c.CRLDistributionPoints, string(n.Bytes))
 				}
 			}
 		}
@@ -477,9 +477,9 @@ func (f *Certificate) parseExtension(e pkix.Extension) error {
 			}
 			switch {
 			case a.Method.Equal(oidAccessOCSP):
-				f.OCSPServer = append(f.OCSPServer, string(a.Location.Bytes))
+				c.OCSPServer = append(c.OCSPServer, string(a.Location.Bytes))
 			case a.Method.Equal(oidAccessCAIssuers):
-				f.IssuingCertificateURL = append(f.IssuingCertificateURL, string(a.Location.Bytes))
+				c.IssuingCertificateURL = append(c.IssuingCertificateURL, string(a.Location.Bytes))
 			}
 		}
 	}
