@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -213,14 +212,11 @@ func TestOpenSSLAcceptsOurObjects(t *testing.T) {
 // standard error, which testkit does not return on success.
 func opensslReqVerify(t *testing.T, file string) string {
 	t.Helper()
-	testkit.RequireOpenSSL(t)
-	cmd := exec.Command("openssl", "req", "-verify", "-noout", "-in", file)
-	cmd.Env = append(os.Environ(), "OPENSSL_CONF="+testkit.OpenSSLConfig())
-	out, err := cmd.CombinedOutput()
+	out, err := revOpenSSLCombined(t, "req", "-verify", "-noout", "-in", file)
 	if err != nil {
 		return fmt.Sprintf("%v: %s", err, out)
 	}
-	return string(out)
+	return out
 }
 
 func mustRead(t *testing.T, p string) []byte {
