@@ -358,6 +358,24 @@ func checkSerial(n *big.Int) error {
 	return nil
 }
 
+// algorithmFor is alg, or when alg is zero the default algorithm of the
+// signer's key.
+func algorithmFor(alg SignatureAlgorithm, signer crypto.Signer) (SignatureAlgorithm, error) {
+	if alg != UnknownSignatureAlgorithm {
+		return alg, nil
+	}
+	return DefaultSignatureAlgorithm(signer.Public())
+}
+
+// nameDER is raw when set (a parsed name, copied byte for byte), else the
+// encoding of n.
+func nameDER(raw []byte, n Name) ([]byte, error) {
+	if len(raw) > 0 {
+		return raw, nil
+	}
+	return n.Marshal()
+}
+
 // CreateCertificate builds an X.509 v3 certificate from template for the
 // key pub, signed by signer as parent (nil parent: self-signed, and signer
 // must hold pub's private key). The result is DER.
@@ -376,16 +394,12 @@ func CreateCertificate(random io.Reader, template, parent *Certificate, pub cryp
 	if random == nil {
 		random = rand.Reader
 	}
-	alg := template.SignatureAlgorithm
-	if alg == UnknownSignatureAlgorithm {
-		var err error
-		if alg, err = DefaultSignatureAlgorithm(signer.Public()); err != nil {
-			return nil, err
-		}
+	alg, err := algorithmFor(template.SignatureAlgorithm, signer)
+	if err != nil {
+		return nil, err
 	}
 	serial := template.SerialNumber
 	if serial == nil {
-		var err error
 		if serial, err = NewSerialNumber(random); err != nil {
 			return nil, err
 		}
@@ -400,11 +414,9 @@ func CreateCertificate(random io.Reader, template, parent *Certificate, pub cryp
 	if err != nil {
 		return nil, err
 	}
-	subject := template.RawSubject
-	if len(subject) == 0 {
-		if subject, err = template.Subject.Marshal(); err != nil {
-			return nil, err
-		}
+	subject, err := nameDER(template.RawSubject, template.Subject)
+	if err != nil {
+		return nil, err
 	}
 
 	ext := *template
@@ -415,10 +427,8 @@ func CreateCertificate(random io.Reader, template, parent *Certificate, pub cryp
 	}
 	issuer, issuerKey := subject, pub
 	if parent != nil {
-		if issuer = parent.RawSubject; len(issuer) == 0 {
-			if issuer, err = parent.Subject.Marshal(); err != nil {
-				return nil, err
-			}
+		if issuer, err = nameDER(parent.RawSubject, parent.Subject); err != nil {
+			return nil, err
 		}
 		issuerKey = parent.PublicKey
 		if len(ext.AuthorityKeyId) == 0 {

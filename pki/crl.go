@@ -284,12 +284,9 @@ func CreateCRL(rand io.Reader, template *CRLTemplate, issuer *Certificate, signe
 	if !nextUpdate.After(thisUpdate) {
 		return nil, errors.New("pki: CRL nextUpdate must be after thisUpdate")
 	}
-	alg := template.SignatureAlgorithm
-	if alg == UnknownSignatureAlgorithm {
-		var err error
-		if alg, err = DefaultSignatureAlgorithm(signer.Public()); err != nil {
-			return nil, fmt.Errorf("pki: CRL signature algorithm: %w", err)
-		}
+	alg, err := algorithmFor(template.SignatureAlgorithm, signer)
+	if err != nil {
+		return nil, fmt.Errorf("pki: CRL signature algorithm: %w", err)
 	}
 
 	var exts []pkix.Extension

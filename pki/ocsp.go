@@ -601,12 +601,9 @@ func CreateOCSPResponse(rand io.Reader, template *OCSPResponseTemplate, issuer, 
 	if err := revCheckSigner(signer, responderCert); err != nil {
 		return nil, err
 	}
-	alg := template.SignatureAlgorithm
-	if alg == UnknownSignatureAlgorithm {
-		var err error
-		if alg, err = DefaultSignatureAlgorithm(signer.Public()); err != nil {
-			return nil, fmt.Errorf("pki: OCSP signature algorithm: %w", err)
-		}
+	alg, err := algorithmFor(template.SignatureAlgorithm, signer)
+	if err != nil {
+		return nil, fmt.Errorf("pki: OCSP signature algorithm: %w", err)
 	}
 
 	var rid asn1.RawValue

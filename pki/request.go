@@ -85,22 +85,17 @@ func CreateCertificateRequest(random io.Reader, template *CertificateRequest, si
 	if random == nil {
 		random = rand.Reader
 	}
-	alg := template.SignatureAlgorithm
-	var err error
-	if alg == UnknownSignatureAlgorithm {
-		if alg, err = DefaultSignatureAlgorithm(signer.Public()); err != nil {
-			return nil, err
-		}
+	alg, err := algorithmFor(template.SignatureAlgorithm, signer)
+	if err != nil {
+		return nil, err
 	}
 	spki, err := MarshalPublicKey(signer.Public())
 	if err != nil {
 		return nil, err
 	}
-	subject := template.RawSubject
-	if len(subject) == 0 {
-		if subject, err = template.Subject.Marshal(); err != nil {
-			return nil, err
-		}
+	subject, err := nameDER(template.RawSubject, template.Subject)
+	if err != nil {
+		return nil, err
 	}
 	exts, err := template.asCertificate().marshalExtensions()
 	if err != nil {
