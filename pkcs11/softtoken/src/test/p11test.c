@@ -184,6 +184,30 @@ static void sign_verify(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub, CK_OBJECT_HAN
 	OK(p->C_VerifyInit(s, &with, pub));
 	CK(p->C_Verify(s, msg, sizeof(msg), sig3, n - 1), CKR_SIGNATURE_LEN_RANGE);
 
+	/* operation state codes (v2.40 5.12): a fed multi-part operation cannot
+	 * be finished single-part, a raw one has no final part, and an ended
+	 * operation is not initialized any more */
+	OK(p->C_SignInit(s, &with, priv));
+	CK(p->C_SignInit(s, &with, priv), CKR_OPERATION_ACTIVE);
+	OK(p->C_SignUpdate(s, msg, 10));
+	n = sizeof(sig3);
+	CK(p->C_Sign(s, msg, sizeof(msg), sig3, &n), CKR_OPERATION_ACTIVE);
+	CK(p->C_SignFinal(s, sig3, &n), CKR_OPERATION_NOT_INITIALIZED);
+	OK(p->C_SignInit(s, &raw, priv));
+	CK(p->C_SignFinal(s, sig3, &n), CKR_FUNCTION_NOT_SUPPORTED);
+	CK(p->C_Sign(s, d, dlen, sig3, &n), CKR_OPERATION_NOT_INITIALIZED);
+	OK(p->C_VerifyInit(s, &raw, pub));
+	CK(p->C_VerifyFinal(s, sig, 2 * size), CKR_FUNCTION_NOT_SUPPORTED);
+	CK(p->C_VerifyUpdate(s, msg, 1), CKR_OPERATION_NOT_INITIALIZED);
+	OK(p->C_VerifyInit(s, &with, pub));
+	OK(p->C_VerifyUpdate(s, msg, 1));
+	CK(p->C_Verify(s, msg, sizeof(msg), sig3, 2 * size), CKR_OPERATION_ACTIVE);
+	CK(p->C_DigestUpdate(s, msg, 1), CKR_OPERATION_NOT_INITIALIZED);
+	CK_MECHANISM rsa = {CKM_SHA256_RSA_PKCS, NULL, 0};
+	CK(p->C_SignInit(s, &rsa, priv), CKR_MECHANISM_INVALID);
+	CK(p->C_SignInit(s, &raw, pub), CKR_KEY_TYPE_INCONSISTENT);
+	CK(p->C_Sign(0, d, dlen, sig3, &n), CKR_SESSION_HANDLE_INVALID);
+
 	/* the other size's mechanism is refused */
 	CK_MECHANISM other = {bits == 512 ? CKM_GOSTR3410 : CKM_GOSTR3410_512, NULL, 0};
 	CK(p->C_SignInit(s, &other, priv), CKR_KEY_TYPE_INCONSISTENT);
