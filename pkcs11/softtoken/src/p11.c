@@ -2097,6 +2097,54 @@ static CK_RV op_digest(op_t *op, const unsigned char *data, CK_ULONG len, int fi
 	return CKR_OK;
 }
 
+/* op_single checks that a single-part call (C_Sign, C_Verify, C_Digest)
+ * may run: an operation that C_*Update already fed cannot be finished by
+ * it, and ends. */
+static CK_RV op_single(op_t *op, const void *data, CK_ULONG len)
+{
+	if (!op->active)
+		return CKR_OPERATION_NOT_INITIALIZED;
+	if (op->updated || (data == NULL && len > 0)) {
+		CK_RV rv = op->updated ? CKR_OPERATION_ACTIVE : CKR_ARGUMENTS_BAD;
+		op_end(op);
+		return rv;
+	}
+	return CKR_OK;
+}
+
+/* op_update feeds a part to a hashing operation (C_SignUpdate,
+ * C_VerifyUpdate, C_DigestUpdate); any failure ends the operation. */
+static CK_RV op_update(op_t *op, const void *part, CK_ULONG len)
+{
+	CK_RV rv = CKR_OK;
+	if (!op->active)
+		return CKR_OPERATION_NOT_INITIALIZED;
+	if (op->md == NULL)
+		rv = CKR_FUNCTION_NOT_SUPPORTED; /* raw mechanisms are single-part */
+	else if (part == NULL && len > 0)
+		rv = CKR_ARGUMENTS_BAD;
+	else if (len > 0 && !EVP_DigestUpdate(op->md, part, len))
+		rv = CKR_FUNCTION_FAILED;
+	if (rv != CKR_OK)
+		op_end(op);
+	else
+		op->updated = 1;
+	return rv;
+}
+
+/* op_final checks that C_SignFinal or C_VerifyFinal may run: only a
+ * hashing mechanism is multi-part. */
+static CK_RV op_final(op_t *op)
+{
+	if (!op->active)
+		return CKR_OPERATION_NOT_INITIALIZED;
+	if (op->md == NULL) {
+		op_end(op);
+		return CKR_FUNCTION_NOT_SUPPORTED;
+	}
+	return CKR_OK;
+}
+
 static CK_RV sign_out(session_t *s, const unsigned char *data, CK_ULONG len, int final, CK_BYTE_PTR sig, CK_ULONG_PTR siglen)
 {
 	op_t *op = &s->sign;
@@ -2142,18 +2190,8 @@ CK_RV C_Sign(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen, 
 	pthread_mutex_lock(&g_lock);
 	session_t *s;
 	CK_RV rv = get_session(hSession, &s);
-	if (rv == CKR_OK && !s->sign.active)
-		rv = CKR_OPERATION_NOT_INITIALIZED;
-	else if (rv == CKR_OK && s->sign.updated) {
-		op_end(&s->sign);
-		rv = CKR_OPERATION_ACTIVE;
-	} else if (rv == CKR_OK) {
-		if (pData == NULL && ulDataLen > 0) {
-			op_end(&s->sign);
-			rv = CKR_ARGUMENTS_BAD;
-		} else
-			rv = sign_out(s, pData, ulDataLen, 0, pSignature, pulSignatureLen);
-	}
+	if (rv == CKR_OK && (rv = op_single(&s->sign, pData, ulDataLen)) == CKR_OK)
+		rv = sign_out(s, pData, ulDataLen, 0, pSignature, pulSignatureLen);
 	pthread_mutex_unlock(&g_lock);
 	return rv;
 }
@@ -2163,20 +2201,8 @@ CK_RV C_SignUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPar
 	pthread_mutex_lock(&g_lock);
 	session_t *s;
 	CK_RV rv = get_session(hSession, &s);
-	if (rv == CKR_OK && !s->sign.active)
-		rv = CKR_OPERATION_NOT_INITIALIZED;
-	else if (rv == CKR_OK) {
-		if (s->sign.md == NULL)
-			rv = CKR_FUNCTION_NOT_SUPPORTED; /* raw mechanisms are single-part */
-		else if (pPart == NULL && ulPartLen > 0)
-			rv = CKR_ARGUMENTS_BAD;
-		else if (ulPartLen > 0 && !EVP_DigestUpdate(s->sign.md, pPart, ulPartLen))
-			rv = CKR_FUNCTION_FAILED;
-		if (rv != CKR_OK)
-			op_end(&s->sign);
-		else
-			s->sign.updated = 1;
-	}
+	if (rv == CKR_OK)
+		rv = op_update(&s->sign, pPart, ulPartLen);
 	pthread_mutex_unlock(&g_lock);
 	return rv;
 }
@@ -2186,12 +2212,7 @@ CK_RV C_SignFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature, CK_ULONG_P
 	pthread_mutex_lock(&g_lock);
 	session_t *s;
 	CK_RV rv = get_session(hSession, &s);
-	if (rv == CKR_OK && !s->sign.active)
-		rv = CKR_OPERATION_NOT_INITIALIZED;
-	else if (rv == CKR_OK && s->sign.md == NULL) {
-		op_end(&s->sign);
-		rv = CKR_FUNCTION_NOT_SUPPORTED;
-	} else if (rv == CKR_OK)
+	if (rv == CKR_OK && (rv = op_final(&s->sign)) == CKR_OK)
 		rv = sign_out(s, NULL, 0, 1, pSignature, pulSignatureLen);
 	pthread_mutex_unlock(&g_lock);
 	return rv;
@@ -2231,18 +2252,8 @@ CK_RV C_Verify(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen
 	pthread_mutex_lock(&g_lock);
 	session_t *s;
 	CK_RV rv = get_session(hSession, &s);
-	if (rv == CKR_OK && !s->verify.active)
-		rv = CKR_OPERATION_NOT_INITIALIZED;
-	else if (rv == CKR_OK && s->verify.updated) {
-		op_end(&s->verify);
-		rv = CKR_OPERATION_ACTIVE;
-	} else if (rv == CKR_OK) {
-		if (pData == NULL && ulDataLen > 0) {
-			op_end(&s->verify);
-			rv = CKR_ARGUMENTS_BAD;
-		} else
-			rv = verify_out(s, pData, ulDataLen, 0, pSignature, ulSignatureLen);
-	}
+	if (rv == CKR_OK && (rv = op_single(&s->verify, pData, ulDataLen)) == CKR_OK)
+		rv = verify_out(s, pData, ulDataLen, 0, pSignature, ulSignatureLen);
 	pthread_mutex_unlock(&g_lock);
 	return rv;
 }
@@ -2252,20 +2263,8 @@ CK_RV C_VerifyUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulP
 	pthread_mutex_lock(&g_lock);
 	session_t *s;
 	CK_RV rv = get_session(hSession, &s);
-	if (rv == CKR_OK && !s->verify.active)
-		rv = CKR_OPERATION_NOT_INITIALIZED;
-	else if (rv == CKR_OK) {
-		if (s->verify.md == NULL)
-			rv = CKR_FUNCTION_NOT_SUPPORTED;
-		else if (pPart == NULL && ulPartLen > 0)
-			rv = CKR_ARGUMENTS_BAD;
-		else if (ulPartLen > 0 && !EVP_DigestUpdate(s->verify.md, pPart, ulPartLen))
-			rv = CKR_FUNCTION_FAILED;
-		if (rv != CKR_OK)
-			op_end(&s->verify);
-		else
-			s->verify.updated = 1;
-	}
+	if (rv == CKR_OK)
+		rv = op_update(&s->verify, pPart, ulPartLen);
 	pthread_mutex_unlock(&g_lock);
 	return rv;
 }
@@ -2275,12 +2274,7 @@ CK_RV C_VerifyFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature, CK_ULONG
 	pthread_mutex_lock(&g_lock);
 	session_t *s;
 	CK_RV rv = get_session(hSession, &s);
-	if (rv == CKR_OK && !s->verify.active)
-		rv = CKR_OPERATION_NOT_INITIALIZED;
-	else if (rv == CKR_OK && s->verify.md == NULL) {
-		op_end(&s->verify);
-		rv = CKR_FUNCTION_NOT_SUPPORTED;
-	} else if (rv == CKR_OK)
+	if (rv == CKR_OK && (rv = op_final(&s->verify)) == CKR_OK)
 		rv = verify_out(s, NULL, 0, 1, pSignature, ulSignatureLen);
 	pthread_mutex_unlock(&g_lock);
 	return rv;
@@ -2345,12 +2339,8 @@ CK_RV C_Digest(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen
 	pthread_mutex_lock(&g_lock);
 	session_t *s;
 	CK_RV rv = get_session(hSession, &s);
-	if (rv == CKR_OK && !s->digest.active)
-		rv = CKR_OPERATION_NOT_INITIALIZED;
-	else if (rv == CKR_OK && (s->digest.updated || (pData == NULL && ulDataLen > 0))) {
-		rv = s->digest.updated ? CKR_OPERATION_ACTIVE : CKR_ARGUMENTS_BAD;
-		op_end(&s->digest);
-	} else if (rv == CKR_OK) {
+	if (rv == CKR_OK && (rv = op_single(&s->digest, pData, ulDataLen)) == CKR_OK) {
+		/* Only a call that will produce the digest consumes the data. */
 		if (pDigest != NULL && pulDigestLen != NULL && *pulDigestLen >= (CK_ULONG)s->digest.bits / 8 &&
 		    ulDataLen > 0 && !EVP_DigestUpdate(s->digest.md, pData, ulDataLen)) {
 			op_end(&s->digest);
@@ -2367,18 +2357,8 @@ CK_RV C_DigestUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulP
 	pthread_mutex_lock(&g_lock);
 	session_t *s;
 	CK_RV rv = get_session(hSession, &s);
-	if (rv == CKR_OK && !s->digest.active)
-		rv = CKR_OPERATION_NOT_INITIALIZED;
-	else if (rv == CKR_OK) {
-		if (pPart == NULL && ulPartLen > 0)
-			rv = CKR_ARGUMENTS_BAD;
-		else if (ulPartLen > 0 && !EVP_DigestUpdate(s->digest.md, pPart, ulPartLen))
-			rv = CKR_FUNCTION_FAILED;
-		if (rv != CKR_OK)
-			op_end(&s->digest);
-		else
-			s->digest.updated = 1;
-	}
+	if (rv == CKR_OK)
+		rv = op_update(&s->digest, pPart, ulPartLen);
 	pthread_mutex_unlock(&g_lock);
 	return rv;
 }
