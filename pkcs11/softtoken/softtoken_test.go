@@ -428,7 +428,7 @@ func TestPkcs11Tool(t *testing.T) {
 	t.Parallel()
 	requirePkcs11Tool(t)
 	testkit.RequireOpenSSL(t)
-	e, _ := env(t)
+	e, base := env(t)
 	p := tool{t, module(t), e}
 
 	out := p.run("--list-slots")
@@ -543,5 +543,39 @@ func TestPkcs11Tool(t *testing.T) {
 	}
 	if out := p.run("--list-token-slots"); !strings.Contains(out, "user PIN count low") {
 		t.Errorf("token flags after a wrong PIN lack the low-count flag:\n%s", out)
+	}
+
+	// Everything the module wrote is its owner's alone.
+	checkModes(t, base)
+}
+
+// checkModes fails unless every directory below base (base included) is
+// 0700 and every file 0600, whatever the process umask allowed.
+func checkModes(t *testing.T, base string) {
+	t.Helper()
+	n := 0
+	err := filepath.WalkDir(base, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		want := os.FileMode(0o600)
+		if d.IsDir() {
+			want = os.ModeDir | 0o700
+		}
+		if fi.Mode() != want {
+			t.Errorf("%s: mode %v, want %v", path, fi.Mode(), want)
+		}
+		n++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 6 { // base, token, token.conf, .lock, objects/, an object
+		t.Fatalf("only %d files and directories below %s", n, base)
 	}
 }
