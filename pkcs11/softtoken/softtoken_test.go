@@ -549,6 +549,27 @@ func TestPkcs11Tool(t *testing.T) {
 	checkModes(t, base)
 }
 
+// TestOwnDirectoryModes initializes a token in a directory the user made
+// with a umask-friendly 0755: the token's files, listing included, must
+// end up as private as in a directory the module made itself.
+func TestOwnDirectoryModes(t *testing.T) {
+	t.Parallel()
+	requirePkcs11Tool(t)
+	e, base := env(t)
+	if err := os.MkdirAll(filepath.Join(base, "mine"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(base, "mine"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := tool{t, module(t), e}
+	p.run("--init-token", "--slot", "0", "--label", "mine", "--so-pin", "87654321")
+	p.run("--init-pin", "--slot", "0", "--so-pin", "87654321", "--pin", "1234")
+	data := testkit.WriteFile(t, "data.bin", []byte("x"))
+	p.run("--slot", "0", "--login", "--pin", "1234", "--write-object", data, "--type", "data", "--label", "d")
+	checkModes(t, base)
+}
+
 // checkModes fails unless every directory below base (base included) is
 // 0700 and every file 0600, whatever the process umask allowed.
 func checkModes(t *testing.T, base string) {

@@ -1283,6 +1283,12 @@ CK_RV C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen, CK
 		memcpy(st.serial, serial, 17);
 	}
 	const char *dir = newdir != NULL ? newdir : sl->dir;
+	/* A directory the user made (an uninitialized token) may be 0755:
+	 * the token's files and their names are its owner's alone. */
+	if (chmod(dir, 0700) != 0) {
+		rv = CKR_DEVICE_ERROR;
+		goto out;
+	}
 	fd = store_lock(dir);
 	if (fd < 0) {
 		rv = CKR_DEVICE_ERROR;
