@@ -337,6 +337,11 @@ func ParseOCSPRequest(der []byte) (*OCSPRequest, error) {
 	if err := unmarshalExact(der, &req, ""); err != nil {
 		return nil, fmt.Errorf("pki: parsing OCSP request: %w", err)
 	}
+	// As for responses: only re-encoding catches an explicit tag whose
+	// length does not match its contents.
+	if reenc, err := asn1.Marshal(req); err != nil || !bytes.Equal(reenc, der) {
+		return nil, errors.New("pki: OCSP request is not DER")
+	}
 	if req.TBSRequest.Version != 0 {
 		return nil, fmt.Errorf("pki: unsupported OCSP request version %d", req.TBSRequest.Version+1)
 	}

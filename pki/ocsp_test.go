@@ -129,6 +129,19 @@ func TestOCSPRequestRoundTrip(t *testing.T) {
 	if want := "a2163014301206092b060105050730010204050403010203"; !strings.Contains(hex.EncodeToString(der), want) {
 		t.Errorf("request %x lacks nonce extension %s", der, want)
 	}
+	// A byte after the extensions inside their explicit [2] (lengths
+	// patched to match) is not DER, although encoding/asn1 reads past it.
+	at := bytes.Index(der, []byte{0xa2, 0x16})
+	if der[1] >= 0x7f || der[3] >= 0x7f || at < 0 {
+		t.Fatalf("request %x does not have the short-form layout this test patches", der)
+	}
+	padded := append(bytes.Clone(der), 0)
+	padded[1]++
+	padded[3]++
+	padded[at+1]++
+	if _, err := ParseOCSPRequest(padded); err == nil {
+		t.Error("request with padding inside the explicit extensions tag accepted")
+	}
 	other := newRevGoCA(t, "Another CA")
 	if _, err := CreateOCSPRequest(leaf, other.cert, nil); err == nil {
 		t.Error("request with the wrong issuer accepted")
