@@ -53,6 +53,9 @@ int hex_decode(const char *in, unsigned char *out, size_t max, size_t *n);
 /* write_atomic writes path through a temporary file, fsync and rename, then
  * fsyncs the directory, so a crash leaves either the old or the new file. */
 int write_atomic(const char *path, const void *data, size_t len);
+/* sync_dir_of fsyncs the directory holding path (after a rename or an
+ * unlink in it). */
+void sync_dir_of(const char *path);
 int read_file(const char *path, unsigned char **data, size_t *len);
 char *path_join(const char *dir, const char *name);
 void secure_zero(void *p, size_t n);

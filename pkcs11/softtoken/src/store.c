@@ -249,6 +249,8 @@ int store_delete_object(const char *dir, const char *fid)
 	if (p == NULL)
 		return -1;
 	int rc = unlink(p) == 0 || errno == ENOENT ? 0 : -1;
+	if (rc == 0)
+		sync_dir_of(p); /* a crash must not bring a destroyed object back */
 	free(p);
 	return rc;
 }

@@ -217,6 +217,22 @@ char *path_join(const char *dir, const char *name)
 	return p;
 }
 
+void sync_dir_of(const char *path)
+{
+	/* A rename or unlink is durable only once the directory is on disk.
+	 * Best effort: some file systems refuse fsync on a directory, and the
+	 * file's own data was already synced. */
+	char *d = strdup(path);
+	if (d == NULL)
+		return;
+	int dfd = open(dirname(d), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	free(d);
+}
+
 int write_atomic(const char *path, const void *data, size_t len)
 {
 	char *tmp = malloc(strlen(path) + 16);
@@ -248,16 +264,7 @@ int write_atomic(const char *path, const void *data, size_t len)
 	if (rename(tmp, path))
 		goto fail;
 	free(tmp);
-	/* The rename is durable only once the directory entry is on disk. */
-	char *d = strdup(path);
-	if (d != NULL) {
-		int dfd = open(dirname(d), O_RDONLY | O_DIRECTORY);
-		if (dfd >= 0) {
-			fsync(dfd);
-			close(dfd);
-		}
-		free(d);
-	}
+	sync_dir_of(path);
 	return 0;
 fail:
 	if (fd >= 0)
