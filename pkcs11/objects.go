@@ -20,6 +20,7 @@ func (t *Token) findObjects(s p11.SessionHandle, template []*p11.Attribute) ([]p
 		return nil, t.call("C_FindObjectsInit", err)
 	}
 	var all []p11.ObjectHandle
+	seen := map[p11.ObjectHandle]bool{}
 	for {
 		hs, _, err := c.FindObjects(s, 64)
 		if err != nil {
@@ -28,6 +29,15 @@ func (t *Token) findObjects(s p11.SessionHandle, template []*p11.Attribute) ([]p
 		}
 		if len(hs) == 0 {
 			break
+		}
+		for _, h := range hs {
+			// A module that ignores its search cursor would keep this
+			// loop (and the slice) growing for ever.
+			if seen[h] {
+				_ = c.FindObjectsFinal(s)
+				return nil, fmt.Errorf("pkcs11: C_FindObjects on token %q returned object handle %d twice", t.label(), h)
+			}
+			seen[h] = true
 		}
 		all = append(all, hs...)
 	}

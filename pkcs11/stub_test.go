@@ -35,6 +35,11 @@ type stub struct {
 	onSign func()
 	// alwaysAuth makes generated private keys CKA_ALWAYS_AUTHENTICATE.
 	alwaysAuth bool
+	// endlessFind makes C_FindObjects ignore its cursor and return the
+	// first matches on every call, as a broken module might; findCalls
+	// counts the calls so a test can tell the loop stopped by itself.
+	endlessFind bool
+	findCalls   int
 }
 
 type stubSlot struct {
@@ -496,6 +501,13 @@ func (s *stub) FindObjects(h p11.SessionHandle, max int) ([]p11.ObjectHandle, bo
 	}
 	n := min(max, len(ss.find))
 	out := ss.find[:n]
+	s.findCalls++
+	if s.endlessFind {
+		if s.findCalls > 10000 {
+			return nil, false, p11.Error(p11.CKR_GENERAL_ERROR)
+		}
+		return slices.Clone(out), false, nil
+	}
 	ss.find = ss.find[n:]
 	return out, false, nil
 }

@@ -946,3 +946,32 @@ func TestCertificateWhileImporting(t *testing.T) {
 		t.Fatal("Certificate() after import is not the imported certificate")
 	}
 }
+
+// TestEndlessFind lists keys on a module whose C_FindObjects never runs
+// out: the listing must stop with an error by itself, not loop (and grow)
+// until the module gives up.
+func TestEndlessFind(t *testing.T) {
+	ctx := context.Background()
+	st := newStub(1)
+	tok := stubToken(t, st, Options{})
+	if err := tok.Login(ctx, fixedPIN("1234")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tok.GenerateKey(ctx, KeySpec{Label: "k", ECDSA: elliptic.P256()}); err != nil {
+		t.Fatal(err)
+	}
+	st.mu.Lock()
+	st.endlessFind, st.findCalls = true, 0
+	st.mu.Unlock()
+	_, err := tok.Keys(ctx)
+	st.mu.Lock()
+	calls := st.findCalls
+	st.mu.Unlock()
+	if err == nil || calls > 2 {
+		t.Fatalf("Keys on a module repeating its matches: %v after %d C_FindObjects calls", err, calls)
+	}
+	var ce *CallError
+	if errors.As(err, &ce) {
+		t.Fatalf("error %v is the module's own, not the repeat being noticed", err)
+	}
+}
