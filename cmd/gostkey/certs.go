@@ -28,15 +28,11 @@ func runKeyList(ctx context.Context, std stdio, args []string) error {
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	ms, err := tf.open()
+	ms, t, err := tf.openToken()
 	if err != nil {
 		return err
 	}
 	defer ms.Close()
-	t, err := tf.findToken(ms)
-	if err != nil {
-		return err
-	}
 	// Without a PIN file only the public objects are listed: asking for a
 	// PIN just to list would surprise scripts.
 	if tf.pinFile != "" {
@@ -101,22 +97,11 @@ func runCertSelfSign(ctx context.Context, std stdio, args []string) error {
 	if err != nil {
 		return usagef("--subject: %v", err)
 	}
-	ms, err := tf.open()
+	ms, key, err := tf.openKey(ctx, *keyRef)
 	if err != nil {
 		return err
 	}
 	defer ms.Close()
-	t, err := tf.findToken(ms)
-	if err != nil {
-		return err
-	}
-	if err := tf.login(ctx, t); err != nil {
-		return err
-	}
-	key, err := t.FindKey(ctx, *keyRef)
-	if err != nil {
-		return tokenError(err)
-	}
 	now := time.Now().Truncate(time.Second)
 	tmpl := &pki.Certificate{
 		Subject:               name,
@@ -160,23 +145,12 @@ func runCertImport(ctx context.Context, std stdio, args []string) error {
 	if len(certs) != 1 {
 		return usagef("%s holds %d certificates, want one", *in, len(certs))
 	}
-	ms, err := tf.open()
+	ms, key, err := tf.openKey(ctx, *keyRef)
 	if err != nil {
 		return err
 	}
 	defer ms.Close()
-	t, err := tf.findToken(ms)
-	if err != nil {
-		return err
-	}
-	if err := tf.login(ctx, t); err != nil {
-		return err
-	}
-	key, err := t.FindKey(ctx, *keyRef)
-	if err != nil {
-		return tokenError(err)
-	}
-	if err := t.ImportCertificate(ctx, key, certs[0].Raw); err != nil {
+	if err := key.Token().ImportCertificate(ctx, key, certs[0].Raw); err != nil {
 		return tokenError(err)
 	}
 	fmt.Fprintf(std.out, "stored certificate %s (serial %x) beside key %q\n", certs[0].Subject, certs[0].SerialNumber, key.Label())

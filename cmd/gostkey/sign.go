@@ -40,22 +40,11 @@ func runSign(ctx context.Context, std stdio, args []string) error {
 	if err != nil {
 		return err
 	}
-	ms, err := tf.open()
+	ms, key, err := tf.openKey(ctx, *keyRef)
 	if err != nil {
 		return err
 	}
 	defer ms.Close()
-	t, err := tf.findToken(ms)
-	if err != nil {
-		return err
-	}
-	if err := tf.login(ctx, t); err != nil {
-		return err
-	}
-	key, err := t.FindKey(ctx, *keyRef)
-	if err != nil {
-		return tokenError(err)
-	}
 	var cert *pki.Certificate
 	if *certFile != "" {
 		certs, err := readCertificateFiles([]string{*certFile})

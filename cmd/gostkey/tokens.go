@@ -102,12 +102,37 @@ func (tf *tokenFlags) open() (pkcs11.Modules, error) {
 	return ms, nil
 }
 
-func (tf *tokenFlags) findToken(ms pkcs11.Modules) (*pkcs11.Token, error) {
+// openToken opens the modules and picks --token; the caller closes the
+// modules when done.
+func (tf *tokenFlags) openToken() (pkcs11.Modules, *pkcs11.Token, error) {
+	ms, err := tf.open()
+	if err != nil {
+		return nil, nil, err
+	}
 	t, err := ms.FindToken(tf.token)
 	if err != nil {
-		return nil, usageError{err}
+		ms.Close()
+		return nil, nil, usageError{err}
 	}
-	return t, nil
+	return ms, t, nil
+}
+
+// openKey is openToken, then a login and the key named by ref.
+func (tf *tokenFlags) openKey(ctx context.Context, ref string) (pkcs11.Modules, *pkcs11.Key, error) {
+	ms, t, err := tf.openToken()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := tf.login(ctx, t); err != nil {
+		ms.Close()
+		return nil, nil, err
+	}
+	key, err := t.FindKey(ctx, ref)
+	if err != nil {
+		ms.Close()
+		return nil, nil, tokenError(err)
+	}
+	return ms, key, nil
 }
 
 // userPrompt reads the user PIN from --pin-file or the terminal.
@@ -175,35 +200,32 @@ func askSecret(prompt string) (pkcs11.PIN, error) {
 	return pkcs11.NewPIN(b), nil
 }
 
-// readPIN reads a PIN for a non-login use (init, change, unblock) from a
-// file or, with no file, the terminal.
-func readPIN(file, prompt string) (pkcs11.PIN, error) {
-	if file != "" {
-		p, err := pkcs11.ReadPINFile(file)
+// pinSource is where a PIN for a non-login use (init, change, unblock)
+// comes from: a file or, without one, the terminal.
+type pinSource struct {
+	file string
+	what string // "SO PIN", "new user PIN": the terminal prompt
+	// isNew asks twice on the terminal: a typo in a PIN being set would
+	// lock the owner out of the token.
+	isNew bool
+}
+
+func (ps pinSource) read() (pkcs11.PIN, error) {
+	if ps.file != "" {
+		p, err := pkcs11.ReadPINFile(ps.file)
 		if err != nil {
 			return pkcs11.PIN{}, usageError{err}
 		}
 		return p, nil
 	}
-	p, err := askSecret(prompt)
-	if err != nil {
-		return pkcs11.PIN{}, usageError{err}
+	p, err := askSecret(strings.ToUpper(ps.what[:1]) + ps.what[1:] + ": ")
+	if err != nil || !ps.isNew {
+		return p, usageErrorOrNil(err)
 	}
-	return p, nil
-}
-
-// readNewPIN is readPIN for a PIN being set (what names it: "SO PIN"):
-// typed on the terminal it is asked twice, since a typo would lock the
-// owner out of the token.
-func readNewPIN(file, what string) (pkcs11.PIN, error) {
-	p, err := readPIN(file, strings.ToUpper(what[:1])+what[1:]+": ")
-	if err != nil || file != "" {
-		return p, err
-	}
-	again, err := readPIN("", "Repeat "+what+": ")
+	again, err := askSecret("Repeat " + ps.what + ": ")
 	if err != nil {
 		p.Zero()
-		return pkcs11.PIN{}, err
+		return pkcs11.PIN{}, usageError{err}
 	}
 	defer again.Zero()
 	if !p.Equal(again) {
@@ -211,6 +233,27 @@ func readNewPIN(file, what string) (pkcs11.PIN, error) {
 		return pkcs11.PIN{}, usagef("the two PINs differ")
 	}
 	return p, nil
+}
+
+// readPINPair reads two PINs; when the second fails the first is wiped.
+func readPINPair(a, b pinSource) (pkcs11.PIN, pkcs11.PIN, error) {
+	first, err := a.read()
+	if err != nil {
+		return pkcs11.PIN{}, pkcs11.PIN{}, err
+	}
+	second, err := b.read()
+	if err != nil {
+		first.Zero()
+		return pkcs11.PIN{}, pkcs11.PIN{}, err
+	}
+	return first, second, nil
+}
+
+func usageErrorOrNil(err error) error {
+	if err == nil {
+		return nil
+	}
+	return usageError{err}
 }
 
 func init() {
@@ -291,28 +334,24 @@ func runTokenInit(ctx context.Context, std stdio, args []string) error {
 	if *label == "" {
 		return usagef("--label is required")
 	}
-	ms, err := tf.open()
+	var ms pkcs11.Modules
+	var old *pkcs11.Token
+	var err error
+	if tf.token != "" {
+		ms, old, err = tf.openToken()
+	} else {
+		ms, err = tf.open()
+	}
 	if err != nil {
 		return err
 	}
 	defer ms.Close()
-	so, err := readNewPIN(*soPINFile, "SO PIN")
+	so, user, err := readPINPair(pinSource{*soPINFile, "SO PIN", true}, pinSource{tf.pinFile, "new user PIN", true})
 	if err != nil {
-		return err
-	}
-	user, err := readNewPIN(tf.pinFile, "new user PIN")
-	if err != nil {
-		so.Zero()
 		return err
 	}
 	var t *pkcs11.Token
-	if tf.token != "" {
-		old, err := tf.findToken(ms)
-		if err != nil {
-			so.Zero()
-			user.Zero()
-			return err
-		}
+	if old != nil {
 		t, err = old.InitToken(ctx, *label, so, user)
 	} else {
 		t, err = ms.InitToken(ctx, *label, so, user)
@@ -332,22 +371,13 @@ func runPINChange(ctx context.Context, std stdio, args []string) error {
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	ms, err := tf.open()
+	ms, t, err := tf.openToken()
 	if err != nil {
 		return err
 	}
 	defer ms.Close()
-	t, err := tf.findToken(ms)
+	old, nw, err := readPINPair(pinSource{tf.pinFile, "current user PIN", false}, pinSource{*newFile, "new user PIN", true})
 	if err != nil {
-		return err
-	}
-	old, err := readPIN(tf.pinFile, "Current user PIN: ")
-	if err != nil {
-		return err
-	}
-	nw, err := readNewPIN(*newFile, "new user PIN")
-	if err != nil {
-		old.Zero()
 		return err
 	}
 	if err := t.SetPIN(ctx, old, nw); err != nil {
@@ -367,22 +397,13 @@ func runPINUnblock(ctx context.Context, std stdio, args []string) error {
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	ms, err := tf.open()
+	ms, t, err := tf.openToken()
 	if err != nil {
 		return err
 	}
 	defer ms.Close()
-	t, err := tf.findToken(ms)
+	so, nw, err := readPINPair(pinSource{*soFile, "SO PIN", false}, pinSource{*newFile, "new user PIN", true})
 	if err != nil {
-		return err
-	}
-	so, err := readPIN(*soFile, "SO PIN: ")
-	if err != nil {
-		return err
-	}
-	nw, err := readNewPIN(*newFile, "new user PIN")
-	if err != nil {
-		so.Zero()
 		return err
 	}
 	if err := t.InitPIN(ctx, so, nw); err != nil {
@@ -465,15 +486,11 @@ func runKeyGen(ctx context.Context, std stdio, args []string) error {
 	if err != nil {
 		return err
 	}
-	ms, err := tf.open()
+	ms, t, err := tf.openToken()
 	if err != nil {
 		return err
 	}
 	defer ms.Close()
-	t, err := tf.findToken(ms)
-	if err != nil {
-		return err
-	}
 	if err := tf.login(ctx, t); err != nil {
 		return err
 	}
