@@ -155,34 +155,20 @@ func parseDER(der []byte) (*SignedData, error) {
 	if err := sd.readEncapContentInfo(&s); err != nil {
 		return nil, err
 	}
-	var certs, crls cryptobyte.String
-	var hasCerts, hasCRLs bool
-	if !s.ReadOptionalASN1(&certs, &hasCerts, cbasn1.Tag(0).Constructed().ContextSpecific()) {
-		return nil, malformed("bad certificates")
+	var err error
+	var certTags []cbasn1.Tag
+	if sd.rawCertChoices, certTags, err = readOptionalSet(&s, 0, "certificate"); err != nil {
+		return nil, err
 	}
-	for !certs.Empty() {
-		var elem cryptobyte.String
-		var tag cbasn1.Tag
-		if !certs.ReadAnyASN1Element(&elem, &tag) {
-			return nil, malformed("bad certificate element")
-		}
-		sd.rawCertChoices = append(sd.rawCertChoices, elem)
+	for i, elem := range sd.rawCertChoices {
 		// Only plain certificates (SEQUENCE) matter here; attribute and
 		// other certificates ([1]..[3]) are skipped.
-		if tag == cbasn1.SEQUENCE {
+		if certTags[i] == cbasn1.SEQUENCE {
 			sd.Certificates = append(sd.Certificates, elem)
 		}
 	}
-	if !s.ReadOptionalASN1(&crls, &hasCRLs, cbasn1.Tag(1).Constructed().ContextSpecific()) {
-		return nil, malformed("bad crls")
-	}
-	for !crls.Empty() {
-		var elem cryptobyte.String
-		var tag cbasn1.Tag
-		if !crls.ReadAnyASN1Element(&elem, &tag) {
-			return nil, malformed("bad crl element")
-		}
-		sd.RawCRLs = append(sd.RawCRLs, elem)
+	if sd.RawCRLs, _, err = readOptionalSet(&s, 1, "crl"); err != nil {
+		return nil, err
 	}
 	var signerSet cryptobyte.String
 	if !s.ReadASN1(&signerSet, cbasn1.SET) || !s.Empty() {
@@ -200,6 +186,26 @@ func parseDER(der []byte) (*SignedData, error) {
 		sd.Signers = append(sd.Signers, si)
 	}
 	return sd, nil
+}
+
+// readOptionalSet reads the [tag] IMPLICIT SET OF of certificates or CRLs,
+// if present, as its DER elements and their tags.
+func readOptionalSet(s *cryptobyte.String, tag int, what string) ([][]byte, []cbasn1.Tag, error) {
+	var set cryptobyte.String
+	if !s.ReadOptionalASN1(&set, nil, cbasn1.Tag(tag).Constructed().ContextSpecific()) {
+		return nil, nil, malformed("bad %ss", what)
+	}
+	var elems [][]byte
+	var tags []cbasn1.Tag
+	for !set.Empty() {
+		var elem cryptobyte.String
+		var t cbasn1.Tag
+		if !set.ReadAnyASN1Element(&elem, &t) {
+			return nil, nil, malformed("bad %s element", what)
+		}
+		elems, tags = append(elems, elem), append(tags, t)
+	}
+	return elems, tags, nil
 }
 
 func (sd *SignedData) readEncapContentInfo(s *cryptobyte.String) error {
