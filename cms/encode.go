@@ -129,7 +129,7 @@ func signedDataVersion(contentType asn1.ObjectIdentifier, signerVersions ...int)
 	return v
 }
 
-// marshalIssuerAndSerial encodes IssuerAndSerialNumber from the issuer's
+// addIssuerAndSerial adds IssuerAndSerialNumber from the issuer's
 // raw DER Name.
 func addIssuerAndSerial(b *cryptobyte.Builder, rawIssuer []byte, serial *big.Int) {
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
