@@ -33,6 +33,8 @@ type URI struct {
 	PINSource    string // pin-source: a file holding the PIN (see PINFile)
 }
 
+var errPINValue = errors.New("pkcs11: URI attribute pin-value refused: give the PIN in a file with pin-source")
+
 var objectTypes = map[string]bool{"private": true, "public": true, "cert": true, "secret-key": true, "data": true}
 
 // ParseURI parses a pkcs11: URI.
@@ -54,6 +56,9 @@ func ParseURI(s string) (*URI, error) {
 				return nil, fmt.Errorf("pkcs11: URI repeats attribute %q", name)
 			}
 			seen[name] = true
+			if name == "pin-value" {
+				return nil, errPINValue // before decoding: a decoding error would quote it
+			}
 			v, err := pctDecode(raw, isPathChar)
 			if err != nil {
 				return nil, fmt.Errorf("pkcs11: URI attribute %s: %w", name, err)
@@ -73,6 +78,9 @@ func ParseURI(s string) (*URI, error) {
 				return nil, fmt.Errorf("pkcs11: URI repeats attribute %q", name)
 			}
 			seen["?"+name] = true
+			if name == "pin-value" {
+				return nil, errPINValue
+			}
 			v, err := pctDecode(raw, isQueryChar)
 			if err != nil {
 				return nil, fmt.Errorf("pkcs11: URI attribute %s: %w", name, err)
@@ -84,8 +92,6 @@ func ParseURI(s string) (*URI, error) {
 				u.ModuleName = string(v)
 			case "pin-source":
 				u.PINSource = string(v)
-			case "pin-value":
-				return nil, fmt.Errorf("pkcs11: URI attribute pin-value refused: give the PIN in a file with pin-source")
 			default:
 				return nil, fmt.Errorf("pkcs11: URI query attribute %q not supported", name)
 			}

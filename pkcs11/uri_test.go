@@ -3,6 +3,7 @@ package pkcs11
 import (
 	"bytes"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -76,6 +77,28 @@ func TestParseURIErrors(t *testing.T) {
 	} {
 		if u, err := ParseURI(in); err == nil {
 			t.Errorf("ParseURI(%q) = %+v, want an error", in, u)
+		}
+	}
+}
+
+// TestURIErrorHidesPIN parses URIs that carry a PIN in a pin-value
+// attribute, well-formed or not: the error refuses it without quoting it.
+func TestURIErrorHidesPIN(t *testing.T) {
+	for _, in := range []string{
+		"pkcs11:token=x?pin-value=9371",
+		"pkcs11:token=x?pin-value=9371%2",
+		"pkcs11:token=x?pin-value=9371%zz",
+		"pkcs11:token=x?pin-value=93 71",
+		"pkcs11:token=x;pin-value=9371%2",
+		"pkcs11:pin-value=93 71",
+	} {
+		_, err := ParseURI(in)
+		if err == nil {
+			t.Errorf("ParseURI(%q) succeeded", in)
+			continue
+		}
+		if strings.Contains(err.Error(), "93") || strings.Contains(err.Error(), "71") {
+			t.Errorf("ParseURI(%q) error quotes the PIN: %v", in, err)
 		}
 	}
 }
