@@ -11,6 +11,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/gostkey/gostkey/pkcs11"
 	"github.com/gostkey/gostkey/pki"
 )
 
@@ -18,6 +19,9 @@ func init() {
 	register(&command{name: "key list", usage: "--module M --token L [--pin-file F] [--pem]", summary: "list the keys of a token with their certificates", run: runKeyList})
 	register(&command{name: "cert self-sign", usage: "--module M --token L --pin-file F --key K --subject DN --days N --out CERT.pem", summary: "make a self-signed certificate for a token key", run: runCertSelfSign})
 	register(&command{name: "cert import", usage: "--module M --token L --pin-file F --key K --in CERT.pem", summary: "store a certificate on the token beside its key", run: runCertImport})
+	register(&command{name: "cert request", usage: "--module M --token L --pin-file F --key K --subject DN --out REQ.pem", summary: "make a PKCS#10 certificate request signed by a token key, for an outside CA", run: runCertRequest})
+	register(&command{name: "cert delete", usage: "--module M --token L --pin-file F --key K", summary: "delete the certificate stored beside a key", run: runCertDelete})
+	register(&command{name: "key delete", usage: "--module M --token L --pin-file F --key K", summary: "delete a key pair and its certificate from the token", run: runKeyDelete})
 }
 
 func runKeyList(ctx context.Context, std stdio, args []string) error {
@@ -186,5 +190,83 @@ func writeFileAtomic(path string, data []byte) error {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return usageError{err}
 	}
+	return nil
+}
+
+func runCertRequest(ctx context.Context, std stdio, args []string) error {
+	var tf tokenFlags
+	fs := newFlags(commands["cert request"], std)
+	tf.register(fs, true)
+	keyRef := fs.String("key", "", "key `LABEL` or pkcs11: URI")
+	subject := fs.String("subject", "", "requested subject `DN`")
+	out := fs.String("out", "", "write the PEM request to `FILE`")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *keyRef == "" || *subject == "" || *out == "" {
+		return usagef("--key, --subject and --out are required")
+	}
+	name, err := pki.ParseName(*subject)
+	if err != nil {
+		return usagef("--subject: %v", err)
+	}
+	ms, key, err := tf.openKey(ctx, *keyRef)
+	if err != nil {
+		return err
+	}
+	defer ms.Close()
+	tmpl := &pki.CertificateRequest{
+		Subject:     name,
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
+		ExtKeyUsage: []asn1.ObjectIdentifier{oidEmailProtection},
+	}
+	der, err := pki.CreateCertificateRequest(rand.Reader, tmpl, key)
+	if err != nil {
+		return tokenError(err)
+	}
+	if err := writePEMFile(*out, "CERTIFICATE REQUEST", der); err != nil {
+		return err
+	}
+	fmt.Fprintf(std.out, "wrote certificate request for key %q to %s\n", key.Label(), *out)
+	return nil
+}
+
+func runCertDelete(ctx context.Context, std stdio, args []string) error {
+	return deleteFromToken(ctx, std, args, "cert delete", func(ctx context.Context, k *pkcs11.Key) error {
+		if k.Certificate() == nil {
+			return usagef("key %q has no certificate", k.Label())
+		}
+		return k.Token().DeleteCertificate(ctx, k)
+	})
+}
+
+func runKeyDelete(ctx context.Context, std stdio, args []string) error {
+	return deleteFromToken(ctx, std, args, "key delete", func(ctx context.Context, k *pkcs11.Key) error {
+		return k.Token().DeleteKey(ctx, k)
+	})
+}
+
+// deleteFromToken runs the two delete commands, which differ only in what
+// they remove.
+func deleteFromToken(ctx context.Context, std stdio, args []string, name string, del func(context.Context, *pkcs11.Key) error) error {
+	var tf tokenFlags
+	fs := newFlags(commands[name], std)
+	tf.register(fs, true)
+	keyRef := fs.String("key", "", "key `LABEL` or pkcs11: URI")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *keyRef == "" {
+		return usagef("--key is required")
+	}
+	ms, key, err := tf.openKey(ctx, *keyRef)
+	if err != nil {
+		return err
+	}
+	defer ms.Close()
+	if err := del(ctx, key); err != nil {
+		return tokenError(err)
+	}
+	fmt.Fprintf(std.out, "%s: done for key %q\n", name, key.Label())
 	return nil
 }

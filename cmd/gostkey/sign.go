@@ -14,7 +14,7 @@ import (
 )
 
 func init() {
-	register(&command{name: "sign", usage: "--module M --token L --pin-file F --key K --in FILE --out FILE.sig [--attached] [--pem] [--cert CERT.pem] [--chain CA.pem]...", summary: "sign a file with a token key: CAdES-BES, detached by default", run: runSign})
+	register(&command{name: "sign", usage: "--module M --token L --pin-file F --key K --in FILE --out FILE.sig [--attached] [--pem] [--cert CERT.pem] [--chain CA.pem]... [--cosign EXISTING.sig]", summary: "sign a file with a token key: CAdES-BES, detached by default; --cosign adds a signature to an existing one", run: runSign})
 	register(&command{name: "verify", usage: "--sig SIG [--content FILE] [--ca CA.pem]... [--crl FILE]... [--ocsp] [--cades] [--out FILE]", summary: "verify a CMS/CAdES signature: exit 0 valid, 1 invalid, 2 unreadable", run: runVerify})
 }
 
@@ -30,6 +30,7 @@ func runSign(ctx context.Context, std stdio, args []string) error {
 	certFile := fs.String("cert", "", "signer certificate `FILE` (default: the one stored beside the key)")
 	var chain stringList
 	fs.Var(&chain, "chain", "embed the CA certificates in `FILE` (repeatable)")
+	cosign := fs.String("cosign", "", "add this signature to the existing signature `FILE` (the other signatures are kept as they are)")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -66,7 +67,20 @@ func runSign(ctx context.Context, std stdio, args []string) error {
 		return err
 	}
 	defer doc.Close()
-	sig, err := cms.Sign(doc, key, cert, &cms.SignOptions{Detached: !*attached, PEM: *asPEM, ExtraCerts: extra})
+	opts := &cms.SignOptions{Detached: !*attached, PEM: *asPEM, ExtraCerts: extra}
+	var sig []byte
+	if *cosign != "" {
+		existing, rerr := os.ReadFile(*cosign)
+		if rerr != nil {
+			return usageError{rerr}
+		}
+		sig, err = cms.AddSigner(existing, doc, key, cert, opts)
+		if errors.Is(err, cms.ErrMalformed) {
+			return usagef("%s: %v", *cosign, err)
+		}
+	} else {
+		sig, err = cms.Sign(doc, key, cert, opts)
+	}
 	if err != nil {
 		return tokenError(err)
 	}
@@ -76,6 +90,9 @@ func runSign(ctx context.Context, std stdio, args []string) error {
 	kind := "detached"
 	if *attached {
 		kind = "attached"
+	}
+	if *cosign != "" {
+		kind = "co-signed"
 	}
 	fmt.Fprintf(std.out, "signed %s with key %q (%s): %s CAdES-BES signature in %s\n", *in, key.Label(), cert.Subject, kind, *out)
 	return nil
