@@ -293,24 +293,27 @@ func (n *Name) Marshal() ([]byte, error) {
 	return der, nil
 }
 
+// checkStringType refuses s if tag's string type cannot hold it. Its
+// errors leave s out: SNILS, INN and e-mail addresses are personal data,
+// as QualifiedFieldError says.
 func checkStringType(tag int, s string) error {
 	switch tag {
 	case asn1.TagNumericString:
 		for _, c := range s {
 			if (c < '0' || c > '9') && c != ' ' {
-				return fmt.Errorf("%q is not a NumericString", s)
+				return errors.New("not a NumericString (digits and spaces only)")
 			}
 		}
 	case asn1.TagPrintableString:
 		for _, c := range s {
 			if !isPrintable(c) {
-				return fmt.Errorf("%q is not a PrintableString", s)
+				return errors.New("not a PrintableString")
 			}
 		}
 	case asn1.TagIA5String:
 		for _, c := range s {
 			if c > 0x7f {
-				return fmt.Errorf("%q is not an IA5String", s)
+				return errors.New("not an IA5String (ASCII only)")
 			}
 		}
 	case asn1.TagUTF8String:
