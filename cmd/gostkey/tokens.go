@@ -105,6 +105,9 @@ func (tf *tokenFlags) open() (pkcs11.Modules, error) {
 // openToken opens the modules and picks --token; the caller closes the
 // modules when done.
 func (tf *tokenFlags) openToken() (pkcs11.Modules, *pkcs11.Token, error) {
+	if err := tf.pinSourceFrom(tf.token); err != nil {
+		return nil, nil, err
+	}
 	ms, err := tf.open()
 	if err != nil {
 		return nil, nil, err
@@ -119,6 +122,9 @@ func (tf *tokenFlags) openToken() (pkcs11.Modules, *pkcs11.Token, error) {
 
 // openKey is openToken, then a login and the key named by ref.
 func (tf *tokenFlags) openKey(ctx context.Context, ref string) (pkcs11.Modules, *pkcs11.Key, error) {
+	if err := tf.pinSourceFrom(ref); err != nil {
+		return nil, nil, err
+	}
 	ms, t, err := tf.openToken()
 	if err != nil {
 		return nil, nil, err
@@ -133,6 +139,25 @@ func (tf *tokenFlags) openKey(ctx context.Context, ref string) (pkcs11.Modules, 
 		return nil, nil, tokenError(err)
 	}
 	return ms, key, nil
+}
+
+// pinSourceFrom takes the PIN file from a pkcs11: URI's pin-source (RFC
+// 7512) when --pin-file did not name one.
+func (tf *tokenFlags) pinSourceFrom(ref string) error {
+	if tf.pinFile != "" || !strings.HasPrefix(ref, "pkcs11:") {
+		return nil
+	}
+	u, err := pkcs11.ParseURI(ref)
+	if err != nil {
+		return usageError{err}
+	}
+	if u.PINSource == "" {
+		return nil
+	}
+	if tf.pinFile, err = u.PINFile(); err != nil {
+		return usageError{err}
+	}
+	return nil
 }
 
 // userPrompt reads the user PIN from --pin-file or the terminal.
