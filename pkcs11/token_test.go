@@ -37,6 +37,16 @@ func stubToken(t *testing.T, st *stub, opts Options) *Token {
 	return tok
 }
 
+// loggedInToken is stubToken with the user logged in (PIN 1234).
+func loggedInToken(t *testing.T, st *stub, opts Options) *Token {
+	t.Helper()
+	tok := stubToken(t, st, opts)
+	if err := tok.Login(context.Background(), fixedPIN("1234")); err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
 func TestReadPINFile(t *testing.T) {
 	tests := []struct {
 		content string
@@ -359,10 +369,7 @@ func TestGenerateKeyChecks(t *testing.T) {
 func TestGenerateKey512Templates(t *testing.T) {
 	ctx := context.Background()
 	st := newStub(1)
-	tok := stubToken(t, st, Options{})
-	if err := tok.Login(ctx, fixedPIN("1234")); err != nil {
-		t.Fatal(err)
-	}
+	tok := loggedInToken(t, st, Options{})
 	if _, err := tok.GenerateKey(ctx, KeySpec{Label: "k", Curve: gost.CurveTC26512B}); err != nil {
 		t.Fatal(err)
 	}
@@ -404,10 +411,7 @@ func le(v uint) []byte {
 func TestRemovalMidSign(t *testing.T) {
 	ctx := context.Background()
 	st := newStub(1)
-	tok := stubToken(t, st, Options{})
-	if err := tok.Login(ctx, fixedPIN("1234")); err != nil {
-		t.Fatal(err)
-	}
+	tok := loggedInToken(t, st, Options{})
 	key, err := tok.GenerateKey(ctx, KeySpec{Label: "k", Curve: gost.CurveTC26256A})
 	if err != nil {
 		t.Fatal(err)
@@ -533,10 +537,7 @@ func selfSigned(t testing.TB, key crypto.Signer, serial int64) []byte {
 func TestCertificates(t *testing.T) {
 	ctx := context.Background()
 	st := newStub(1)
-	tok := stubToken(t, st, Options{})
-	if err := tok.Login(ctx, fixedPIN("1234")); err != nil {
-		t.Fatal(err)
-	}
+	tok := loggedInToken(t, st, Options{})
 	a, err := tok.GenerateKey(ctx, KeySpec{Label: "a", ECDSA: elliptic.P256()})
 	if err != nil {
 		t.Fatal(err)
@@ -600,10 +601,7 @@ func TestCertificates(t *testing.T) {
 func TestKeysWithoutLogin(t *testing.T) {
 	ctx := context.Background()
 	st := newStub(1)
-	tok := stubToken(t, st, Options{})
-	if err := tok.Login(ctx, fixedPIN("1234")); err != nil {
-		t.Fatal(err)
-	}
+	tok := loggedInToken(t, st, Options{})
 	if _, err := tok.GenerateKey(ctx, KeySpec{Label: "a", Curve: gost.CurveTC26256A}); err != nil {
 		t.Fatal(err)
 	}
@@ -764,10 +762,7 @@ func TestAlwaysAuthenticate(t *testing.T) {
 func TestStalePromptForgotten(t *testing.T) {
 	ctx := context.Background()
 	st := newStub(1)
-	tok := stubToken(t, st, Options{})
-	if err := tok.Login(ctx, fixedPIN("1234")); err != nil {
-		t.Fatal(err)
-	}
+	tok := loggedInToken(t, st, Options{})
 	key, err := tok.GenerateKey(ctx, KeySpec{Label: "k", Curve: gost.CurveTC26256A})
 	if err != nil {
 		t.Fatal(err)
@@ -913,10 +908,7 @@ func TestClosedModule(t *testing.T) {
 func TestCertificateWhileImporting(t *testing.T) {
 	ctx := context.Background()
 	st := newStub(1)
-	tok := stubToken(t, st, Options{})
-	if err := tok.Login(ctx, fixedPIN("1234")); err != nil {
-		t.Fatal(err)
-	}
+	tok := loggedInToken(t, st, Options{})
 	key, err := tok.GenerateKey(ctx, KeySpec{Label: "a", ECDSA: elliptic.P256()})
 	if err != nil {
 		t.Fatal(err)
@@ -953,10 +945,7 @@ func TestCertificateWhileImporting(t *testing.T) {
 func TestEndlessFind(t *testing.T) {
 	ctx := context.Background()
 	st := newStub(1)
-	tok := stubToken(t, st, Options{})
-	if err := tok.Login(ctx, fixedPIN("1234")); err != nil {
-		t.Fatal(err)
-	}
+	tok := loggedInToken(t, st, Options{})
 	if _, err := tok.GenerateKey(ctx, KeySpec{Label: "k", ECDSA: elliptic.P256()}); err != nil {
 		t.Fatal(err)
 	}
