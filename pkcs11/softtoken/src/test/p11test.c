@@ -439,6 +439,13 @@ static void objects(CK_SESSION_HANDLE s)
 	CK(p->C_GetAttributeValue(s, h, get, 4), CKR_ATTRIBUTE_TYPE_INVALID);
 	EXPECT(get[0].ulValueLen == sizeof(der) && memcmp(buf, der, sizeof(der)) == 0);
 	EXPECT(get[1].ulValueLen == 2 && get[2].ulValueLen == 0 && get[3].ulValueLen == CK_UNAVAILABLE_INFORMATION);
+	/* a buffer too small: that attribute unavailable, the others still
+	 * filled (v2.40 5.7, C_GetAttributeValue) */
+	unsigned char small[2], lbl[8];
+	CK_ATTRIBUTE tight[] = {{CKA_VALUE, small, sizeof(small)}, {CKA_LABEL, lbl, sizeof(lbl)}};
+	CK(p->C_GetAttributeValue(s, h, tight, 2), CKR_BUFFER_TOO_SMALL);
+	EXPECT(tight[0].ulValueLen == CK_UNAVAILABLE_INFORMATION);
+	EXPECT(tight[1].ulValueLen == 4 && memcmp(lbl, "cert", 4) == 0);
 	CK_ATTRIBUTE relabel[] = {{CKA_LABEL, "renamed", 7}};
 	OK(p->C_SetAttributeValue(s, h, relabel, 1));
 	CK_ATTRIBUTE bylabel[] = {{CKA_LABEL, "renamed", 7}};
