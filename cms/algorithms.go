@@ -28,19 +28,21 @@ var (
 // disagree here (fact sheet §4.1: OpenSSL writes the GOST public key OID,
 // others the sign-with-digest OID or the GOST 2001 key OID), so a verifier
 // takes the algorithm from the certificate key and the digestAlgorithm and
-// only checks that signatureAlgorithm names the same key family.
+// only checks that signatureAlgorithm names the same key family. The
+// sign-with-digest OIDs are those of pki's algorithm table, so that the
+// two packages cannot disagree on them.
 var (
 	oidGOST2001        = asn1.ObjectIdentifier{1, 2, 643, 2, 2, 19}
 	oidECPublicKey     = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}
-	oidECDSAWithSHA256 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}
-	oidECDSAWithSHA384 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 3}
-	oidECDSAWithSHA512 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 4}
+	oidECDSAWithSHA256 = pki.ECDSAWithSHA256.AlgorithmIdentifier().Algorithm
+	oidECDSAWithSHA384 = pki.ECDSAWithSHA384.AlgorithmIdentifier().Algorithm
+	oidECDSAWithSHA512 = pki.ECDSAWithSHA512.AlgorithmIdentifier().Algorithm
 	oidRSAEncryption   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}
-	oidSHA256WithRSA   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 11}
-	oidSHA384WithRSA   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 12}
-	oidSHA512WithRSA   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 13}
+	oidSHA256WithRSA   = pki.SHA256WithRSA.AlgorithmIdentifier().Algorithm
+	oidSHA384WithRSA   = pki.SHA384WithRSA.AlgorithmIdentifier().Algorithm
+	oidSHA512WithRSA   = pki.SHA512WithRSA.AlgorithmIdentifier().Algorithm
 	oidSHA1            = asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}
-	oidSHA256          = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
+	oidSHA256          = pki.SHA256WithRSA.DigestOID()
 )
 
 type family int

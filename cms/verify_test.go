@@ -451,7 +451,7 @@ func TestSignatureAlgorithmOIDs(t *testing.T) {
 		{"signwithdigest, absent", pkix.AlgorithmIdentifier{Algorithm: gost.OIDSignature256}, 0, true},
 		{"signwithdigest, NULL", pkix.AlgorithmIdentifier{Algorithm: gost.OIDSignature256, Parameters: asn1NULL}, 0, true},
 		{"GOST 2001 key OID", pkix.AlgorithmIdentifier{Algorithm: oidGOST2001}, 0, false},
-		{"ecdsa-with-SHA256", pkix.AlgorithmIdentifier{Algorithm: oidECDSAWithSHA256}, UnsupportedAlgorithm, false},
+		{"ecdsa-with-SHA256", pkix.AlgorithmIdentifier{Algorithm: asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}}, UnsupportedAlgorithm, false},
 	} {
 		s := p[0]
 		if s.signatureAI, err = marshalAlgorithmIdentifier(tc.ai); err != nil {
