@@ -32,7 +32,11 @@
 // first line). A PIN file that cannot be read is an error and never a
 // login attempt: a login with an empty PIN would burn a retry on a real
 // card. The PIN type prints as a mask with every fmt verb, and the
-// functions that take a PIN zero it before returning. Login tries once;
+// functions that take a PIN zero it before returning. A module receives
+// the PIN's own bytes (C_Login, C_InitToken, C_InitPIN and C_SetPIN are
+// called directly rather than through miekg/pkcs11, whose C copies of a
+// PIN are freed without being wiped), so no other copy outlives the call
+// on the Go side. Login tries once;
 // a wrong PIN is a *PINError holding the PIN state after the attempt
 // (few tries left, final try, locked), and a locked PIN is reported
 // without asking for it. The prompt of a successful Login is remembered

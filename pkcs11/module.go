@@ -132,10 +132,10 @@ func loadLibrary(path string) (*library, error) {
 		ctx.Destroy()
 		return nil, callError("C_Initialize", "", err, false)
 	}
-	lib := &library{ctx: ctx}
+	lib := &library{ctx: withPINCalls(ctx, path)}
 	if err := lib.readInfo(); err != nil {
-		_ = ctx.Finalize()
-		ctx.Destroy()
+		_ = lib.ctx.Finalize()
+		lib.ctx.Destroy()
 		return nil, err
 	}
 	lib.waiter = newSlotWaiter(path)

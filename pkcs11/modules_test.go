@@ -712,3 +712,38 @@ func TestOpenTwice(t *testing.T) {
 		t.Errorf("%d libraries still loaded", n)
 	}
 }
+
+// TestPINCallsBypassCopies checks that a real module's PIN calls go
+// through pinCtx (the PIN bytes handed over as they are, never copied into
+// a C string freed unwiped), and that they work: init, SO login, set the
+// user PIN, log in, change it.
+func TestPINCallsBypassCopies(t *testing.T) {
+	ctx := context.Background()
+	m, err := Open(softtoken(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if _, ok := m.lib.ctx.(*pinCtx); !ok {
+		t.Fatalf("module context is %T, not *pinCtx", m.lib.ctx)
+	}
+	tok, err := m.InitToken(ctx, "pincalls", NewPIN([]byte(testSOPIN)), NewPIN([]byte(testUserPIN)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.Login(ctx, fixedPIN("wrong-pin")); !errors.Is(err, ErrPINIncorrect) {
+		t.Fatalf("Login with a wrong PIN: %v", err)
+	}
+	if err := tok.Login(ctx, fixedPIN(testUserPIN)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.Logout(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.SetPIN(ctx, NewPIN([]byte(testUserPIN)), NewPIN([]byte("new-pin-1"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.Login(ctx, fixedPIN("new-pin-1")); err != nil {
+		t.Fatal(err)
+	}
+}
