@@ -334,7 +334,7 @@ func readAlgorithmIdentifier(s *cryptobyte.String) (pkix.AlgorithmIdentifier, er
 		return ai, malformed("bad AlgorithmIdentifier parameters")
 	}
 	if _, err := asn1.Unmarshal(params, &ai.Parameters); err != nil {
-		return ai, malformed("bad AlgorithmIdentifier parameters: %v", err)
+		return ai, fmt.Errorf("%w: bad AlgorithmIdentifier parameters: %w", ErrMalformed, err)
 	}
 	return ai, nil
 }
