@@ -55,11 +55,20 @@
 //     performs one point addition, whose result is kept or dropped with a
 //     mask, so the memory accesses and the operation sequence are the same
 //     for every k (point.go).
-//   - Point addition uses the complete formulas of Renes, Costello and
-//     Batina for any a, so there are no data-dependent special cases
-//     (doubling, infinity) to branch on; on the cofactor-4 curves every
-//     point involved lies in the odd-order subgroup, where they are
-//     complete too.
+//   - All windows but the top one or two add in Jacobian coordinates with
+//     the incomplete mixed formula (madd-2007-bl). Its exceptional cases
+//     cannot occur there: the accumulator is Σ d_j·2^(5j) over the windows
+//     so far, smaller in size than the entry added, and as long as
+//     (2^4+1)·2^(5i) < q the two cannot be equal or opposite modulo q
+//     either (baseMult spells out the argument; a test checks it
+//     exhaustively on small moduli). The one remaining case, the
+//     accumulator still being O while the digits so far are 0, is tracked
+//     by a mask that selects the table entry instead of the sum.
+//   - The top windows, where that bound reaches q, use the complete
+//     formulas of Renes, Costello and Batina for any a, so there are no
+//     data-dependent special cases (doubling, infinity) to branch on; on
+//     the cofactor-4 curves every point involved lies in the odd-order
+//     subgroup, where they are complete too.
 //   - s = r·d + k·e mod q is computed with the same Montgomery code mod q
 //     (scalar.go). Only r and s, which become the signature, are tested
 //     for zero with a branch.

@@ -18,6 +18,7 @@ type curveOps struct {
 	p, q *big.Int // public, for the verification side
 
 	signComb   comb // k·G when signing: small rows, read whole
+	signFast   int  // leading signComb windows that add in Jacobian coordinates
 	verifyComb comb // z1·G when verifying: larger rows, read by index
 }
 
@@ -26,6 +27,7 @@ func newCurveOps(c *Curve) *curveOps {
 	o := &curveOps{size: c.size, fp: newField(c.P, n), fq: newField(c.Q, n), p: c.P, q: c.Q}
 	o.signComb.bits = signCombBits
 	o.verifyComb.bits = verifyCombBits
+	o.signFast = fastWindows(c.Q, signCombBits, o.signComb.windows(c.size))
 	o.a = o.fp.fromBig(c.A)
 	o.b = o.fp.fromBig(c.B)
 	o.b3 = o.fp.fromBig(new(big.Int).Mod(new(big.Int).Mul(c.B, big.NewInt(3)), c.P))
@@ -48,9 +50,10 @@ type affinePoint struct{ x, y fe }
 // y = Y/Z; the point at infinity is (0 : 1 : 0).
 type projPoint struct{ x, y, z fe }
 
-// The signing side uses the complete addition formulas of Renes, Costello
-// and Batina ("Complete addition formulas for prime order elliptic
-// curves", EUROCRYPT 2016, algorithms 1 and 2) for any a. They have no
+// The signing side uses, in the top windows of its comb (see baseMult),
+// the complete addition formulas of Renes, Costello and Batina ("Complete
+// addition formulas for prime order elliptic curves", EUROCRYPT 2016,
+// algorithms 1 and 2) for any a. They have no
 // exceptional cases on curves of odd order, and on the cofactor-4 curves
 // (TC26-256-A, TC26-512-C) none for points of the odd-order subgroup,
 // where every point the signer adds lies: an exception needs P1 - P2 of
@@ -223,35 +226,132 @@ func signedDigit(k *fe, w uint, i int, carry uint64) (mag, neg, carryOut uint64)
 // baseMult sets r = k·G for a secret scalar k (plain limbs, 0 < k < q) in
 // constant time: every window reads every table entry and does one
 // addition, selecting entries, signs and results with masks.
+//
+// The first o.signFast windows add in Jacobian coordinates with the
+// incomplete mixed formula (7M + 4S against 11M and five multiplications
+// by a or 3b for the complete one). There it cannot meet an exceptional
+// case, except the accumulator being O, which a mask tracks: after window
+// i the accumulator is s = Σ_{j<i} d_j·2^(w·j) = (k mod 2^(w·i)) - c·2^(w·i)
+// with the carry c in {0, 1}, so |s| < 2^(w·i), and the entry added is
+// d·2^(w·i) with 1 ≤ |d| ≤ 2^(w-1). The integers s and ±d·2^(w·i) then
+// differ, and their difference is below (2^(w-1)+1)·2^(w·i) in size; while
+// that bound is below q the two points differ too (no doubling, no
+// P + (-P)), and s ≡ 0 (mod q) only for s = 0, which happens exactly
+// while every digit so far was 0. The remaining top windows, where the
+// bound reaches q, use the complete formulas.
 func (o *curveOps) baseMult(r *projPoint, k *fe) {
 	f := o.fp
 	c := &o.signComb
 	table := o.get(c)
 	entries := c.entries()
-	acc := projPoint{y: f.one}
+	acc := jacPoint{x: f.one, y: f.one} // O: Z = 0
+	inf := uint64(1)                    // 1 while acc = O
 	var carry uint64
-	for w := 0; w < c.windows(o.size); w++ {
+	w := 0
+	for ; w < o.signFast; w++ {
 		var mag, neg uint64
 		mag, neg, carry = signedDigit(k, c.bits, w, carry)
-		// At most one entry matches: OR in every entry under its mask.
-		var pt affinePoint
-		row := table[w*entries : (w+1)*entries]
-		for j := range row {
-			mask := -isZero64(uint64(j+1) ^ mag)
-			e := &row[j]
-			for i := 0; i < f.n; i++ {
-				pt.x[i] |= e.x[i] & mask
-				pt.y[i] |= e.y[i] & mask
-			}
-		}
-		var negY fe
-		f.neg(&negY, &pt.y)
-		feSelect(&pt.y, &negY, &pt.y, neg)
-		var sum projPoint
-		o.addMixed(&sum, &acc, &pt)
-		projSelect(&acc, &acc, &sum, isZero64(mag))
+		pt := o.lookup(table[w*entries:(w+1)*entries], mag, neg)
+		var sum jacPoint
+		o.maddFormula(&sum, &acc, &pt)
+		fresh := jacPoint{x: pt.x, y: pt.y, z: f.one}
+		jacSelect(&sum, &fresh, &sum, inf)
+		skip := isZero64(mag)
+		jacSelect(&acc, &acc, &sum, skip)
+		inf &= skip
 	}
-	*r = acc
+	// To homogeneous projective coordinates, (X·Z : Y : Z³); O, with
+	// Z = 0 and Y = 1, becomes (0 : 1 : 0).
+	var p projPoint
+	f.mul(&p.x, &acc.x, &acc.z)
+	p.y = acc.y
+	f.sqr(&p.z, &acc.z)
+	f.mul(&p.z, &p.z, &acc.z)
+	for ; w < c.windows(o.size); w++ {
+		var mag, neg uint64
+		mag, neg, carry = signedDigit(k, c.bits, w, carry)
+		pt := o.lookup(table[w*entries:(w+1)*entries], mag, neg)
+		var sum projPoint
+		o.addMixed(&sum, &p, &pt)
+		projSelect(&p, &p, &sum, isZero64(mag))
+	}
+	*r = p
+}
+
+// lookup returns the entry of a comb row for the signed digit (mag, neg),
+// negated if neg = 1, reading every entry; for mag = 0 it returns (0, 0),
+// which callers discard.
+func (o *curveOps) lookup(row []affinePoint, mag, neg uint64) affinePoint {
+	f := o.fp
+	// At most one entry matches: OR in every entry under its mask.
+	var pt affinePoint
+	for j := range row {
+		mask := -isZero64(uint64(j+1) ^ mag)
+		e := &row[j]
+		for i := 0; i < f.n; i++ {
+			pt.x[i] |= e.x[i] & mask
+			pt.y[i] |= e.y[i] & mask
+		}
+	}
+	var negY fe
+	f.neg(&negY, &pt.y)
+	feSelect(&pt.y, &negY, &pt.y, neg)
+	return pt
+}
+
+// fastWindows is the number of leading windows i, among windows of a w-bit
+// signed recoding, with (2^(w-1)+1)·2^(w·i) < q: those in which baseMult
+// may use the incomplete Jacobian addition.
+func fastWindows(q *big.Int, w uint, windows int) int {
+	bound := big.NewInt(1<<(w-1) + 1)
+	i := 0
+	for i < windows && new(big.Int).Lsh(bound, w*uint(i)).Cmp(q) < 0 {
+		i++
+	}
+	return i
+}
+
+// maddFormula sets r = p1 + p2 for a Jacobian p1 and an affine p2 by
+// madd-2007-bl (7M + 4S), without branches, and returns H = x2·Z1² - X1 and
+// R = y2·Z1³ - Y1. The result is right unless p1 = O or H = 0 (p1 = ±p2);
+// callers rule those out or test H and R. r may alias p1; r.t and r.inf
+// are left alone.
+func (o *curveOps) maddFormula(r, p1 *jacPoint, p2 *affinePoint) (h, rr fe) {
+	f := o.fp
+	var z1z1, u2, s2, hh, i, j, r2, v, x3, y3, z3 fe
+	f.sqr(&z1z1, &p1.z)
+	f.mul(&u2, &p2.x, &z1z1)
+	f.mul(&s2, &p2.y, &p1.z)
+	f.mul(&s2, &s2, &z1z1)
+	f.sub(&h, &u2, &p1.x)
+	f.sub(&rr, &s2, &p1.y)
+	f.sqr(&hh, &h)
+	f.add(&i, &hh, &hh)
+	f.add(&i, &i, &i)
+	f.mul(&j, &h, &i)
+	f.add(&r2, &rr, &rr)
+	f.mul(&v, &p1.x, &i)
+	f.sqr(&x3, &r2)
+	f.sub(&x3, &x3, &j)
+	f.sub(&x3, &x3, &v)
+	f.sub(&x3, &x3, &v)
+	f.sub(&y3, &v, &x3)
+	f.mul(&y3, &y3, &r2)
+	f.mul(&j, &j, &p1.y)
+	f.add(&j, &j, &j)
+	f.sub(&y3, &y3, &j)
+	f.add(&z3, &p1.z, &h)
+	f.sqr(&z3, &z3)
+	f.sub(&z3, &z3, &z1z1)
+	f.sub(&z3, &z3, &hh)
+	r.x, r.y, r.z = x3, y3, z3
+	return h, rr
+}
+
+func jacSelect(r, p1, p2 *jacPoint, bit uint64) {
+	feSelect(&r.x, &p1.x, &p2.x, bit)
+	feSelect(&r.y, &p1.y, &p2.y, bit)
+	feSelect(&r.z, &p1.z, &p2.z, bit)
 }
 
 // toAffine returns plain (not Montgomery) coordinates of p ≠ O, in

@@ -105,6 +105,143 @@ func TestCompleteAddition(t *testing.T) {
 	}
 }
 
+// TestFastWindowsNoException checks the argument of baseMult on small
+// moduli, exhaustively: in the windows fastWindows allows, the accumulator
+// is O exactly while every digit so far was 0, and never ±(the entry
+// added) modulo q. Where the first window it refuses does have an
+// exception for some k, the test must see it: so the check can fail.
+func TestFastWindowsNoException(t *testing.T) {
+	for _, tc := range []struct {
+		q             int64
+		bits          uint
+		wantException bool // in window fastWindows
+	}{{65521, 5, false}, {32771, 5, true}, {40009, 5, true}, {16411, 4, true}, {4099, 5, true}, {65521, 6, false}} {
+		q := big.NewInt(tc.q)
+		windows := (q.BitLen() + int(tc.bits)) / int(tc.bits)
+		fast := fastWindows(q, tc.bits, windows)
+		if fast < windows-2 {
+			t.Errorf("q = %d, w = %d: only %d of %d windows fast", tc.q, tc.bits, fast, windows)
+		}
+		excepted := false // an exception in window fast
+		for k := int64(1); k < tc.q; k++ {
+			kk := fe{uint64(k)}
+			var carry uint64
+			s, allZero := int64(0), true
+			for w := 0; w <= fast && w < windows; w++ {
+				var mag, neg uint64
+				mag, neg, carry = signedDigit(&kk, tc.bits, w, carry)
+				d := int64(mag)
+				if neg == 1 {
+					d = -d
+				}
+				e := d << (tc.bits * uint(w)) % tc.q
+				sq := (s%tc.q + tc.q) % tc.q
+				bad := d != 0 && (sq == (e+tc.q)%tc.q || sq == (tc.q-e)%tc.q)
+				if w == fast {
+					excepted = excepted || bad
+					break
+				}
+				if (sq == 0) != allZero || bad {
+					t.Fatalf("q = %d, w = %d, k = %d, window %d: s = %d, digit %d", tc.q, tc.bits, k, w, s, d)
+				}
+				s += d << (tc.bits * uint(w))
+				allZero = allZero && d == 0
+			}
+		}
+		if excepted != tc.wantException {
+			t.Errorf("q = %d, w = %d: exception in window %d: %v, want %v", tc.q, tc.bits, fast, excepted, tc.wantException)
+		}
+	}
+}
+
+// TestBaseMultEdges runs baseMult on scalars whose digits stress the
+// switch between the Jacobian and the complete windows: long runs of zero
+// digits (the accumulator stays O), every digit 16 or -15 (carries), and
+// values just around 2^(w·i) at the switch.
+func TestBaseMultEdges(t *testing.T) {
+	for _, c := range distinctCurves() {
+		o := c.ops
+		w := o.signComb.bits
+		if o.signFast < o.signComb.windows(c.size)-2 {
+			t.Errorf("%s: only %d fast windows", c.Name, o.signFast)
+		}
+		var ks []*big.Int
+		pattern := func(digit int64) *big.Int {
+			v := new(big.Int)
+			for range o.signComb.windows(c.size) {
+				v.Lsh(v, w).Add(v, big.NewInt(digit))
+			}
+			return v
+		}
+		ks = append(ks, pattern(16), pattern(17), pattern(1), pattern(31))
+		for _, i := range []int{1, o.signFast - 1, o.signFast, o.signFast + 1} {
+			p := new(big.Int).Lsh(big.NewInt(1), w*uint(i))
+			ks = append(ks, p, new(big.Int).Sub(p, big.NewInt(1)), new(big.Int).Add(p, big.NewInt(1)),
+				new(big.Int).Mul(p, big.NewInt(17)), new(big.Int).Sub(c.Q, p), new(big.Int).Sub(c.Q, new(big.Int).Mul(p, big.NewInt(16))))
+		}
+		g := refPoint{c.X, c.Y}
+		for _, k := range ks {
+			k.Mod(k, c.Q)
+			if k.Sign() == 0 {
+				continue
+			}
+			x, y := o.publicFromPrivate(leBytes(k, c.size))
+			want := refMul(c, k, g)
+			if x.Cmp(want.x) != 0 || y.Cmp(want.y) != 0 {
+				t.Fatalf("%s: %x·G = (%x, %x), want (%x, %x)", c.Name, k, x, y, want.x, want.y)
+			}
+		}
+	}
+}
+
+// TestMaddFormula compares the incomplete mixed addition with the
+// reference on random points, with p1 scaled by a random Z, and checks
+// that it reports H = 0 for p1 = ±p2.
+func TestMaddFormula(t *testing.T) {
+	for _, c := range distinctCurves() {
+		o := c.ops
+		f := o.fp
+		g := refPoint{c.X, c.Y}
+		for range 5 {
+			k1, k2 := randomBelow(t, c.Q), randomBelow(t, c.Q)
+			p1, p2 := refMul(c, k1, g), refMul(c, k2, g)
+			if p1.isInf() || p2.isInf() {
+				continue
+			}
+			z := f.fromBig(new(big.Int).Add(randomBelow(t, new(big.Int).Sub(c.P, big.NewInt(1))), big.NewInt(1)))
+			var zz, zzz fe
+			f.sqr(&zz, &z)
+			f.mul(&zzz, &zz, &z)
+			j := jacPoint{z: z}
+			x1, y1 := f.fromBig(p1.x), f.fromBig(p1.y)
+			f.mul(&j.x, &x1, &zz)
+			f.mul(&j.y, &y1, &zzz)
+			a2 := affinePoint{f.fromBig(p2.x), f.fromBig(p2.y)}
+			var r jacPoint
+			o.maddFormula(&r, &j, &a2)
+			var zi, zi2, x, y fe
+			f.inv(&zi, &r.z)
+			f.sqr(&zi2, &zi)
+			f.mul(&x, &r.x, &zi2)
+			f.mul(&zi2, &zi2, &zi)
+			f.mul(&y, &r.y, &zi2)
+			if got, want := (refPoint{f.toBig(&x), f.toBig(&y)}), refAdd(c, p1, p2); !refEqual(got, want) {
+				t.Fatalf("%s: %v + %v = %v, want %v", c.Name, p1, p2, got, want)
+			}
+			a1 := affinePoint{x1, y1}
+			h, rr := o.maddFormula(&r, &j, &a1)
+			if f.isZero(&h) != 1 || f.isZero(&rr) != 1 {
+				t.Fatalf("%s: P + P: H = %x, R = %x", c.Name, h, rr)
+			}
+			f.neg(&a1.y, &a1.y)
+			h, rr = o.maddFormula(&r, &j, &a1)
+			if f.isZero(&h) != 1 || f.isZero(&rr) == 1 {
+				t.Fatalf("%s: P + (-P): H = %x, R = %x", c.Name, h, rr)
+			}
+		}
+	}
+}
+
 func refEqual(a, b refPoint) bool {
 	if a.isInf() || b.isInf() {
 		return a.isInf() && b.isInf()

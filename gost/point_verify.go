@@ -177,13 +177,8 @@ func (o *curveOps) jacAddAffine(r, p1 *jacPoint, p2 *affinePoint) {
 		r.x, r.y, r.z, r.inf = p2.x, p2.y, f.one, false
 		return
 	}
-	var z1z1, u2, s2, h, hh, i, j, rr, v fe
-	f.sqr(&z1z1, &p1.z)
-	f.mul(&u2, &p2.x, &z1z1)
-	f.mul(&s2, &p2.y, &p1.z)
-	f.mul(&s2, &s2, &z1z1)
-	f.sub(&h, &u2, &p1.x)
-	f.sub(&rr, &s2, &p1.y)
+	var sum jacPoint
+	h, rr := o.maddFormula(&sum, p1, p2)
 	if f.isZero(&h) == 1 {
 		if f.isZero(&rr) == 1 {
 			o.jacDouble(r, p1)
@@ -192,27 +187,7 @@ func (o *curveOps) jacAddAffine(r, p1 *jacPoint, p2 *affinePoint) {
 		}
 		return
 	}
-	f.sqr(&hh, &h)
-	f.add(&i, &hh, &hh)
-	f.add(&i, &i, &i)
-	f.mul(&j, &h, &i)
-	f.add(&rr, &rr, &rr)
-	f.mul(&v, &p1.x, &i)
-	var x3, y3, z3 fe
-	f.sqr(&x3, &rr)
-	f.sub(&x3, &x3, &j)
-	f.sub(&x3, &x3, &v)
-	f.sub(&x3, &x3, &v)
-	f.sub(&y3, &v, &x3)
-	f.mul(&y3, &y3, &rr)
-	f.mul(&j, &j, &p1.y)
-	f.add(&j, &j, &j)
-	f.sub(&y3, &y3, &j)
-	f.add(&z3, &p1.z, &h)
-	f.sqr(&z3, &z3)
-	f.sub(&z3, &z3, &z1z1)
-	f.sub(&z3, &z3, &hh)
-	r.x, r.y, r.z, r.inf = x3, y3, z3, false
+	r.x, r.y, r.z, r.inf = sum.x, sum.y, sum.z, false
 }
 
 // wnaf returns the width-w NAF of plain limbs k (public, with
