@@ -8,8 +8,10 @@ package pkcs11
 
 typedef unsigned long pk_ulong;
 struct pk_version { unsigned char major, minor; };
-// The PKCS#11 v2.x function list (see waiter.go): C_InitToken, C_InitPIN,
-// C_SetPIN and C_Login are functions 9, 10, 11 and 18.
+// The PKCS#11 v2.x function list: a version, then the 68 functions in the
+// standard's order (C_InitToken, C_InitPIN, C_SetPIN and C_Login are 9, 10,
+// 11 and 18; C_WaitForSlotEvent is the last). Version 3.0 modules hand out
+// the same list from C_GetFunctionList.
 struct pk_flist { struct pk_version version; void *fn[68]; };
 typedef pk_ulong (*pk_gfl_fn)(struct pk_flist **);
 typedef pk_ulong (*pk_init_token_fn)(pk_ulong, const unsigned char *, pk_ulong, const unsigned char *);
@@ -23,14 +25,14 @@ static void *pk_open(const char *path, void **handle) {
 		return NULL;
 	pk_gfl_fn gfl = (pk_gfl_fn)dlsym(h, "C_GetFunctionList");
 	struct pk_flist *fl = NULL;
-	if (gfl == NULL || gfl(&fl) != 0 || fl == NULL || fl->version.major != 2 ||
-	    fl->fn[9] == NULL || fl->fn[10] == NULL || fl->fn[11] == NULL || fl->fn[18] == NULL) {
+	if (gfl == NULL || gfl(&fl) != 0 || fl == NULL || fl->version.major != 2) {
 		dlclose(h);
 		return NULL;
 	}
 	*handle = h;
 	return fl;
 }
+static void *pk_fn(void *fl, int i) { return ((struct pk_flist *)fl)->fn[i]; }
 static void pk_close(void *handle) { dlclose(handle); }
 
 static pk_ulong pk_init_token(void *fl, pk_ulong slot, const unsigned char *pin, pk_ulong n, const unsigned char *label) {
@@ -54,14 +56,40 @@ import (
 	p11 "github.com/miekg/pkcs11"
 )
 
+// funcList is a second dlopen reference to a loaded module and its
+// function list, for the calls this package makes itself rather than
+// through miekg/pkcs11.
+type funcList struct {
+	handle unsafe.Pointer
+	fl     unsafe.Pointer
+}
+
+// openFuncList returns the function list of the module at path, or nil.
+func openFuncList(path string) *funcList {
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	var handle unsafe.Pointer
+	fl := C.pk_open(cpath, &handle)
+	if fl == nil {
+		return nil
+	}
+	return &funcList{handle: handle, fl: fl}
+}
+
+// fn is function i of the list, nil if the module leaves it out.
+func (f *funcList) fn(i int) unsafe.Pointer { return C.pk_fn(f.fl, C.int(i)) }
+
+// close drops the reference; the list must not be used afterwards.
+func (f *funcList) close() { C.pk_close(f.handle) }
+
 // pinCtx is the *p11.Ctx of a real module with its four PIN-taking calls
 // made directly: miekg/pkcs11 copies each PIN into a C string that it frees
 // without wiping, which would leave the PIN in the C heap. Here the module
 // reads the caller's bytes, which PIN.Zero wipes after the call.
 type pinCtx struct {
 	*p11.Ctx
-	handle unsafe.Pointer // a second dlopen reference, held while fl is used
-	fl     unsafe.Pointer // the module's function list
+	funcs *funcList
+	fl    unsafe.Pointer // funcs.fl
 }
 
 var _ cryptoki = (*pinCtx)(nil)
@@ -69,20 +97,23 @@ var _ cryptoki = (*pinCtx)(nil)
 // withPINCalls wraps ctx, the module loaded from path, or returns ctx
 // unchanged when the module's function list cannot be reached.
 func withPINCalls(ctx *p11.Ctx, path string) cryptoki {
-	cpath := C.CString(path)
-	defer C.free(unsafe.Pointer(cpath))
-	var handle unsafe.Pointer
-	fl := C.pk_open(cpath, &handle)
-	if fl == nil {
+	f := openFuncList(path)
+	if f == nil {
 		return ctx
 	}
-	return &pinCtx{Ctx: ctx, handle: handle, fl: fl}
+	for _, i := range []int{9, 10, 11, 18} {
+		if f.fn(i) == nil {
+			f.close()
+			return ctx
+		}
+	}
+	return &pinCtx{Ctx: ctx, funcs: f, fl: f.fl}
 }
 
 // Destroy unloads the module (and drops this type's reference to it).
 func (c *pinCtx) Destroy() {
 	c.Ctx.Destroy()
-	C.pk_close(c.handle)
+	c.funcs.close()
 }
 
 // pinArg passes a PIN string's own bytes (no copy): NULL for an empty PIN,

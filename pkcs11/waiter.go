@@ -1,39 +1,12 @@
 package pkcs11
 
 /*
-#cgo LDFLAGS: -ldl
-#include <dlfcn.h>
-#include <stddef.h>
-#include <stdlib.h>
-
 typedef unsigned long ck_ulong;
-struct ck_version { unsigned char major, minor; };
-// The PKCS#11 v2.x function list: a version, then the 68 functions in the
-// standard's order; C_WaitForSlotEvent is the last one. Version 3.0
-// modules hand out the same list from C_GetFunctionList.
-struct ck_function_list { struct ck_version version; void *fn[68]; };
-typedef ck_ulong (*get_function_list_fn)(struct ck_function_list **);
 typedef ck_ulong (*wait_for_slot_event_fn)(ck_ulong, ck_ulong *, void *);
-
-static void *wait_open(const char *path, void **handle) {
-	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	if (h == NULL)
-		return NULL;
-	get_function_list_fn gfl = (get_function_list_fn)dlsym(h, "C_GetFunctionList");
-	struct ck_function_list *fl = NULL;
-	if (gfl == NULL || gfl(&fl) != 0 || fl == NULL || fl->version.major != 2 || fl->fn[67] == NULL) {
-		dlclose(h);
-		return NULL;
-	}
-	*handle = h;
-	return fl->fn[67];
-}
 
 static ck_ulong wait_call(void *fn, ck_ulong *slot) {
 	return ((wait_for_slot_event_fn)fn)(0, slot, NULL);
 }
-
-static void wait_close(void *handle) { dlclose(handle); }
 */
 import "C"
 
@@ -61,8 +34,8 @@ type slotWaiter interface {
 }
 
 type dlWaiter struct {
-	handle unsafe.Pointer
-	fn     unsafe.Pointer
+	funcs *funcList
+	fn    unsafe.Pointer
 
 	mu          sync.Mutex
 	subs        map[chan struct{}]bool
@@ -74,14 +47,16 @@ type dlWaiter struct {
 // newSlotWaiter opens a second reference to the already loaded module to
 // reach its C_WaitForSlotEvent, or returns nil if it cannot.
 func newSlotWaiter(path string) slotWaiter {
-	cpath := C.CString(path)
-	defer C.free(unsafe.Pointer(cpath))
-	var handle unsafe.Pointer
-	fn := C.wait_open(cpath, &handle)
-	if fn == nil {
+	f := openFuncList(path)
+	if f == nil {
 		return nil
 	}
-	return &dlWaiter{handle: handle, fn: fn, subs: map[chan struct{}]bool{}}
+	fn := f.fn(67) // C_WaitForSlotEvent
+	if fn == nil {
+		f.close()
+		return nil
+	}
+	return &dlWaiter{funcs: f, fn: fn, subs: map[chan struct{}]bool{}}
 }
 
 func (w *dlWaiter) subscribe() (<-chan struct{}, func()) {
@@ -144,6 +119,6 @@ func (w *dlWaiter) stop() bool {
 			return false
 		}
 	}
-	C.wait_close(w.handle)
+	w.funcs.close()
 	return true
 }
