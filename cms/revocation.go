@@ -27,12 +27,19 @@ func defaultOCSPQuery(ctx context.Context, url string, cert, issuer *pki.Certifi
 // RevocationUnknown: asking for revocation checks and getting none is a
 // failure, not a pass.
 func checkRevocation(ctx context.Context, chain []*pki.Certificate, at time.Time, opts *VerifyOptions) *SignerError {
+	now := opts.CurrentTime
+	if now.IsZero() {
+		now = time.Now()
+	}
 	for i := 0; i+1 < len(chain); i++ {
 		cert, issuer := chain[i], chain[i+1]
-		settled, ferr := checkCRLs(cert, issuer, at, opts.CRLs)
+		settled, stale, ferr := checkCRLs(cert, issuer, at, now, opts.CRLs)
 		switch {
 		case ferr == nil && settled:
 			continue
+		case ferr == nil && !opts.OCSP && stale != nil:
+			ferr = fail(RevocationUnknown, fmt.Sprintf("its issuer's CRL is out of date (this update %s, next update %s)",
+				stale.ThisUpdate.UTC().Format(time.RFC3339), stale.NextUpdate.UTC().Format(time.RFC3339)), nil)
 		case ferr == nil && !opts.OCSP:
 			ferr = fail(RevocationUnknown, "no CRL from its issuer", nil)
 		case ferr == nil:
@@ -48,8 +55,12 @@ func checkRevocation(ctx context.Context, chain []*pki.Certificate, at time.Time
 
 // checkCRLs checks cert against the CRLs its issuer signed; settled is
 // false when none of them is the issuer's (a CRL under the issuer's name
-// whose signature fails is no evidence either way).
-func checkCRLs(cert, issuer *pki.Certificate, at time.Time, crls []*pki.CRL) (settled bool, ferr *SignerError) {
+// whose signature fails is no evidence either way). A revocation counts
+// whatever the CRL's age, but "not revoked" only from a CRL current at now
+// (thisUpdate ≤ now ≤ nextUpdate), as OpenSSL's -crl_check has it: an
+// expired CRL would otherwise clear a certificate revoked since. stale is
+// such an expired CRL, for the error message.
+func checkCRLs(cert, issuer *pki.Certificate, at, now time.Time, crls []*pki.CRL) (settled bool, stale *pki.CRL, ferr *SignerError) {
 	for _, crl := range crls {
 		if !bytes.Equal(crl.RawIssuer, issuer.RawSubject) {
 			continue
@@ -59,14 +70,20 @@ func checkCRLs(cert, issuer *pki.Certificate, at time.Time, crls []*pki.CRL) (se
 		switch {
 		case errors.As(err, &revoked):
 			if ferr := revocationFailure(revoked, at); ferr != nil {
-				return true, ferr
+				return true, nil, ferr
 			}
 			settled = true
-		case err == nil:
+		case err == nil && crlCurrent(crl, now):
 			settled = true
+		case err == nil:
+			stale = crl
 		}
 	}
-	return settled, nil
+	return settled, stale, nil
+}
+
+func crlCurrent(crl *pki.CRL, now time.Time) bool {
+	return !now.Before(crl.ThisUpdate) && (crl.NextUpdate.IsZero() || !now.After(crl.NextUpdate))
 }
 
 func checkOCSP(ctx context.Context, cert, issuer *pki.Certificate, at time.Time, opts *VerifyOptions) *SignerError {

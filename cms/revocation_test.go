@@ -18,8 +18,13 @@ import (
 func makeCRL(t *testing.T, id *identity, revoked ...pki.RevokedCertificate) *pki.CRL {
 	t.Helper()
 	now := time.Now()
-	der, err := pki.CreateCRL(rand.Reader, &pki.CRLTemplate{Number: big.NewInt(1), ThisUpdate: now.Add(-time.Hour),
-		NextUpdate: now.Add(24 * time.Hour), RevokedCertificates: revoked}, id.root, id.rootKey)
+	return makeCRLAt(t, id, now.Add(-time.Hour), now.Add(24*time.Hour), revoked...)
+}
+
+func makeCRLAt(t *testing.T, id *identity, thisUpdate, nextUpdate time.Time, revoked ...pki.RevokedCertificate) *pki.CRL {
+	t.Helper()
+	der, err := pki.CreateCRL(rand.Reader, &pki.CRLTemplate{Number: big.NewInt(1), ThisUpdate: thisUpdate,
+		NextUpdate: nextUpdate, RevokedCertificates: revoked}, id.root, id.rootKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,6 +61,9 @@ func TestRevocation(t *testing.T) {
 		}
 	}
 	before, after := signedAt.Add(-time.Hour), signedAt.Add(30*time.Second)
+	now := time.Now()
+	expired := makeCRLAt(t, id, now.Add(-48*time.Hour), now.Add(-24*time.Hour))
+	future := makeCRLAt(t, id, now.Add(time.Hour), now.Add(48*time.Hour))
 	for _, tc := range []struct {
 		name string
 		opts VerifyOptions
@@ -65,6 +73,11 @@ func TestRevocation(t *testing.T) {
 		{"CRL: key compromise", VerifyOptions{CRLs: []*pki.CRL{makeCRL(t, id, revoked(pki.ReasonKeyCompromise, after))}}, Revoked},
 		{"CRL: superseded before signing", VerifyOptions{CRLs: []*pki.CRL{makeCRL(t, id, revoked(pki.ReasonSuperseded, before))}}, Revoked},
 		{"CRL: superseded after signing", VerifyOptions{CRLs: []*pki.CRL{makeCRL(t, id, revoked(pki.ReasonSuperseded, after))}}, 0},
+		{"expired CRL without the certificate", VerifyOptions{CRLs: []*pki.CRL{expired}}, RevocationUnknown},
+		{"CRL not yet issued", VerifyOptions{CRLs: []*pki.CRL{future}}, RevocationUnknown},
+		{"expired CRL, current CRL", VerifyOptions{CRLs: []*pki.CRL{expired, makeCRL(t, id)}}, 0},
+		{"expired CRL with the revocation", VerifyOptions{CRLs: []*pki.CRL{makeCRLAt(t, id, now.Add(-48*time.Hour), now.Add(-24*time.Hour),
+			revoked(pki.ReasonKeyCompromise, before))}}, Revoked},
 		{"CRL of another CA only", VerifyOptions{CRLs: []*pki.CRL{makeCRL(t, other, revoked(pki.ReasonKeyCompromise, before))}}, RevocationUnknown},
 		{"OCSP good", VerifyOptions{OCSP: true, OCSPQuery: ocsp(pki.OCSPGood, 0, time.Time{}, nil)}, 0},
 		{"OCSP revoked", VerifyOptions{OCSP: true, OCSPQuery: ocsp(pki.OCSPRevoked, pki.ReasonKeyCompromise, after, nil)}, Revoked},

@@ -128,9 +128,12 @@ type VerifyOptions struct {
 	// SkipChainVerification). A CRL signed by the certificate's issuer
 	// settles it; otherwise, with OCSP, the certificate's first OCSP
 	// responder is asked (through OCSPQuery, default pki.QueryOCSP). A
-	// certificate neither settles fails with RevocationUnknown. A
-	// revocation dated after the checked time leaves the signature valid,
-	// unless its reason is a key or CA compromise or unspecified.
+	// certificate neither settles fails with RevocationUnknown. A CRL
+	// clears a certificate only while it is current (thisUpdate ≤ now ≤
+	// nextUpdate, now being CurrentTime when set); its revocations count
+	// whatever its age. A revocation dated after the checked time leaves
+	// the signature valid, unless its reason is a key or CA compromise or
+	// unspecified.
 	CRLs      []*pki.CRL
 	OCSP      bool
 	OCSPQuery OCSPQuery

@@ -125,6 +125,7 @@ func runVerify(ctx context.Context, std stdio, args []string) error {
 	fs.Var(&cas, "ca", "trusted root certificates `FILE` (repeatable); without it the chain is not checked")
 	fs.Var(&crls, "crl", "check revocation against the CRL in `FILE` (repeatable)")
 	useOCSP := fs.Bool("ocsp", false, "check revocation with the OCSP responders named in the certificates")
+	ocspTimeout := fs.Duration("ocsp-timeout", 30*time.Second, "give up on OCSP responders after `DURATION`")
 	cades := fs.Bool("cades", false, "require CAdES-BES (a signingCertificate attribute), as openssl cms -verify -cades")
 	out := fs.String("out", "", "write the content of an attached signature to `FILE`")
 	if _, err := parseFlags(fs, args); err != nil {
@@ -165,6 +166,12 @@ func runVerify(ctx context.Context, std stdio, args []string) error {
 		}
 		defer f.Close()
 		content = f
+	}
+	if *useOCSP {
+		// A responder that never answers must not hang the command.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *ocspTimeout)
+		defer cancel()
 	}
 	res, verr := cms.VerifyContext(ctx, sig, content, opts)
 	if res == nil {
