@@ -96,7 +96,9 @@ type KeySpec struct {
 // GenerateKey makes a key pair on the token, logging in first if needed.
 // The private key is a token object, private, sensitive, not extractable
 // and can only sign. A key whose label is already taken is refused, so
-// that labels keep naming one key.
+// that labels keep naming one key. A pair whose public key the token
+// reports unusably (off the curve, unknown parameters) is destroyed again
+// and GenerateKey fails.
 func (t *Token) GenerateKey(ctx context.Context, spec KeySpec) (*Key, error) {
 	if spec.Label == "" {
 		return nil, errors.New("pkcs11: GenerateKey: empty label")
@@ -174,22 +176,34 @@ func (t *Token) GenerateKey(ctx context.Context, spec KeySpec) (*Key, error) {
 		if err != nil {
 			return t.call("C_GenerateKeyPair", err)
 		}
-		attrs, err := t.attributes(s, pubH, publicAttributes...)
-		if err != nil {
+		if err := t.readGenerated(s, key, pubH, privH); err != nil {
+			// Every signature is checked against the public key, so a
+			// pair whose public key cannot be read could never sign: it
+			// is not left behind under the label.
+			_ = t.destroy(s, []p11.ObjectHandle{pubH, privH})
 			return err
 		}
-		if key.pub, err = publicKey(attrs); err != nil {
-			return err
-		}
-		// A token may demand the PIN for every signature by its own policy.
-		priv, err := t.attributes(s, privH, p11.CKA_ALWAYS_AUTHENTICATE)
-		key.alwaysAuth = boolAttr(priv[p11.CKA_ALWAYS_AUTHENTICATE])
-		return err
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return key, nil
+}
+
+// readGenerated fills key from the key pair C_GenerateKeyPair just made.
+func (t *Token) readGenerated(s p11.SessionHandle, key *Key, pubH, privH p11.ObjectHandle) error {
+	attrs, err := t.attributes(s, pubH, publicAttributes...)
+	if err != nil {
+		return err
+	}
+	if key.pub, err = publicKey(attrs); err != nil {
+		return err
+	}
+	// A token may demand the PIN for every signature by its own policy.
+	priv, err := t.attributes(s, privH, p11.CKA_ALWAYS_AUTHENTICATE)
+	key.alwaysAuth = boolAttr(priv[p11.CKA_ALWAYS_AUTHENTICATE])
+	return err
 }
 
 var publicAttributes = []uint{p11.CKA_KEY_TYPE, p11.CKA_VALUE, CKA_GOSTR3410_PARAMS, p11.CKA_EC_PARAMS, p11.CKA_EC_POINT}

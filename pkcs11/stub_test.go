@@ -40,6 +40,8 @@ type stub struct {
 	// counts the calls so a test can tell the loop stopped by itself.
 	endlessFind bool
 	findCalls   int
+	// badPublic makes generated public keys carry a point off the curve.
+	badPublic bool
 }
 
 type stubSlot struct {
@@ -635,6 +637,15 @@ func (s *stub) GenerateKeyPair(h p11.SessionHandle, m []*p11.Mechanism, pubT, pr
 	}
 	if s.alwaysAuth {
 		privT = append(slices.Clone(privT), p11.NewAttribute(p11.CKA_ALWAYS_AUTHENTICATE, true))
+	}
+	if s.badPublic {
+		for i, a := range pubT {
+			if a.Type == p11.CKA_VALUE || a.Type == p11.CKA_EC_POINT {
+				v := slices.Clone(a.Value)
+				v[len(v)-1] ^= 1
+				pubT[i] = p11.NewAttribute(a.Type, v)
+			}
+		}
 	}
 	pub := s.newObject(ss.slot, pubT)
 	priv := s.newObject(ss.slot, privT)

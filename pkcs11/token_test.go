@@ -964,3 +964,25 @@ func TestEndlessFind(t *testing.T) {
 		t.Fatalf("error %v is the module's own, not the repeat being noticed", err)
 	}
 }
+
+// TestGenerateKeyBadPublic generates keys on a module that hands back a
+// public key off the curve: GenerateKey fails, and the pair it made is not
+// left on the token (it could never sign: nothing could check it).
+func TestGenerateKeyBadPublic(t *testing.T) {
+	for _, spec := range []KeySpec{{Label: "g", Curve: gost.CurveTC26256A}, {Label: "e", ECDSA: elliptic.P256()}} {
+		st := newStub(1)
+		tok := loggedInToken(t, st, Options{})
+		st.mu.Lock()
+		st.badPublic = true
+		st.mu.Unlock()
+		if _, err := tok.GenerateKey(context.Background(), spec); err == nil {
+			t.Fatalf("%s: GenerateKey with a public key off the curve succeeded", spec.Label)
+		}
+		st.mu.Lock()
+		n := len(st.slots[0].objects)
+		st.mu.Unlock()
+		if n != 0 {
+			t.Errorf("%s: %d objects left on the token", spec.Label, n)
+		}
+	}
+}
