@@ -73,7 +73,7 @@ int store_read_state(const char *dir, tstate_t *st)
 	char *p = path_join(dir, STATE_FILE);
 	if (p == NULL)
 		return -1;
-	FILE *f = fopen(p, "r");
+	FILE *f = fopen(p, "re");
 	free(p);
 	if (f == NULL)
 		return errno == ENOENT ? 0 : -1;

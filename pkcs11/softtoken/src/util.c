@@ -239,7 +239,9 @@ int write_atomic(const char *path, const void *data, size_t len)
 	if (tmp == NULL)
 		return -1;
 	sprintf(tmp, "%s.tmp-XXXXXX", path);
-	int fd = mkstemp(tmp);
+	/* O_CLOEXEC: a host thread that forks and execs meanwhile must not
+	 * hand the half-written token file to the child. */
+	int fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
 		free(tmp);
 		return -1;
@@ -276,7 +278,7 @@ fail:
 
 int read_file(const char *path, unsigned char **data, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
+	FILE *f = fopen(path, "rbe");
 	if (f == NULL)
 		return -1;
 	size_t cap = 4096, n = 0;
@@ -331,7 +333,7 @@ static char *trim(char *s)
  * or a bad value fails the whole load, so a typo never goes unnoticed. */
 static int config_file(config_t *cfg, const char *path)
 {
-	FILE *f = fopen(path, "r");
+	FILE *f = fopen(path, "re");
 	if (f == NULL)
 		return -1;
 	char line[4096];
