@@ -20,10 +20,10 @@ type fe [maxLimbs]uint64
 type field struct {
 	n     int
 	m     fe
-	m0inv uint64 // -m⁻¹ mod 2^64
-	r2    fe     // R² mod m, to enter Montgomery form
-	one   fe     // R mod m, 1 in Montgomery form
-	exp   []byte // m - 2, big-endian, the inversion exponent (public)
+	m0inv uint64   // -m⁻¹ mod 2^64
+	r2    fe       // R² mod m, to enter Montgomery form
+	one   fe       // R mod m, 1 in Montgomery form
+	chain invChain // x^(m-2), the inverse (public exponent)
 	mod   *big.Int
 }
 
@@ -38,7 +38,7 @@ func newField(m *big.Int, n int) *field {
 	r := new(big.Int).Lsh(big.NewInt(1), uint(64*n))
 	f.one = feFromBig(new(big.Int).Mod(r, m))
 	f.r2 = feFromBig(new(big.Int).Mod(new(big.Int).Mul(r, r), m))
-	f.exp = new(big.Int).Sub(m, big.NewInt(2)).Bytes()
+	f.chain = newInvChain(new(big.Int).Sub(m, big.NewInt(2)))
 	return f
 }
 
@@ -170,26 +170,101 @@ func (f *field) fromMont(z, x *fe) {
 	f.mul(z, x, &one)
 }
 
-// inv sets z = x⁻¹ (0 for x = 0) by Fermat, x^(m-2), with a fixed 4-bit
-// window: the exponent is public, so the sequence of operations is the
-// same for every x.
-func (f *field) inv(z, x *fe) {
-	var table [16]fe
-	table[0] = f.one
-	table[1] = *x
-	for i := 2; i < 16; i++ {
-		f.mul(&table[i], &table[i-1], x)
+// invChain is a fixed sequence of squarings and multiplications that
+// raises to a public exponent e, built once per modulus: x^(2^L - 1) for
+// the leading run of L ones by doubling runs (L - 1 squarings and about
+// 2·log2(L) multiplications; for the pseudo-Mersenne moduli that run is
+// nearly all of e), then the remaining bits by a sliding window over odd
+// powers of x, of the width that needs the fewest multiplications.
+type invChain struct {
+	run   uint      // L, at least 1
+	odd   int       // odd powers x, x³, …, x^(2·odd-1) to precompute
+	steps []invStep // after the run, in order
+}
+
+// invStep squares the accumulator sqrs times, then multiplies it by the
+// odd power x^(2·mul+1) unless mul < 0.
+type invStep struct {
+	sqrs int
+	mul  int
+}
+
+func newInvChain(e *big.Int) invChain {
+	n := e.BitLen()
+	bit := func(i int) uint { return e.Bit(n - 1 - i) } // i-th from the top
+	var run uint
+	for int(run) < n && bit(int(run)) == 1 {
+		run++
 	}
-	acc := f.one
-	for _, byt := range f.exp {
-		for _, nib := range [2]byte{byt >> 4, byt & 15} {
-			for range 4 {
-				f.sqr(&acc, &acc)
+	best := invChain{}
+	bestCost := -1
+	for width := 1; width <= 6; width++ {
+		c := invChain{run: run, odd: 1 << (width - 1)}
+		cost := c.odd - 1 // table multiplications
+		for i := int(run); i < n; {
+			if bit(i) == 0 {
+				c.steps = append(c.steps, invStep{sqrs: 1, mul: -1})
+				i++
+				continue
 			}
-			f.mul(&acc, &acc, &table[nib])
+			j := min(i+width, n)
+			for bit(j-1) == 0 {
+				j--
+			}
+			v := 0
+			for t := i; t < j; t++ {
+				v = v<<1 | int(bit(t))
+			}
+			c.steps = append(c.steps, invStep{sqrs: j - i, mul: v >> 1})
+			cost++
+			i = j
+		}
+		if bestCost < 0 || cost < bestCost {
+			best, bestCost = c, cost
 		}
 	}
-	*z = acc
+	return best
+}
+
+// inv sets z = x⁻¹ (0 for x = 0) for x < m by Fermat, x^(m-2), along
+// f's fixed chain: the exponent is public, so the sequence of operations
+// is the same for every x.
+func (f *field) inv(z, x *fe) {
+	ch := &f.chain
+	var t fe // x^(2^l - 1)
+	t = *x
+	l := uint(1)
+	for i := bits.Len(ch.run) - 2; i >= 0; i-- {
+		u := t
+		for range l {
+			f.sqr(&u, &u)
+		}
+		f.mul(&t, &u, &t)
+		l *= 2
+		if ch.run>>uint(i)&1 == 1 {
+			f.sqr(&t, &t)
+			f.mul(&t, &t, x)
+			l++
+		}
+	}
+	var odd [32]fe
+	odd[0] = *x
+	if ch.odd > 1 {
+		var x2 fe
+		f.sqr(&x2, x)
+		for i := 1; i < ch.odd; i++ {
+			f.mul(&odd[i], &odd[i-1], &x2)
+		}
+	}
+	for _, s := range ch.steps {
+		for range s.sqrs {
+			f.sqr(&t, &t)
+		}
+		if s.mul >= 0 {
+			f.mul(&t, &t, &odd[s.mul])
+		}
+	}
+	*z = t
 }
 
 // equal returns 1 if x = y (both reduced), else 0, in constant time.

@@ -100,6 +100,34 @@ func TestFieldDifferential(t *testing.T) {
 	}
 }
 
+// TestInvChain runs the exponentiation chain on exponents of every shape
+// (a lone bit, long leading runs of ones, runs in the middle, random) and
+// compares it with math/big.
+func TestInvChain(t *testing.T) {
+	f0 := CurveTC26256A.ops.fp
+	m := f0.mod
+	ones := func(n uint) *big.Int { return new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), n), big.NewInt(1)) }
+	exps := []*big.Int{
+		big.NewInt(1), big.NewInt(2), big.NewInt(3), big.NewInt(5), big.NewInt(0x2f),
+		ones(1), ones(2), ones(7), ones(64), ones(246), ones(256),
+		new(big.Int).Lsh(ones(100), 50), new(big.Int).Add(new(big.Int).Lsh(ones(200), 56), big.NewInt(0x5a5a5)),
+		new(big.Int).Lsh(big.NewInt(1), 255), new(big.Int).Sub(m, big.NewInt(2)),
+		randomBelow(t, m), randomBelow(t, m),
+	}
+	for _, e := range exps {
+		f := *f0
+		f.chain = newInvChain(e)
+		for _, v := range []*big.Int{big.NewInt(0), big.NewInt(1), big.NewInt(2), new(big.Int).Sub(m, big.NewInt(1)), randomBelow(t, m)} {
+			x := f.fromBig(v)
+			var z fe
+			f.inv(&z, &x)
+			if got, want := f.toBig(&z), new(big.Int).Exp(v, e, m); got.Cmp(want) != 0 {
+				t.Fatalf("%x^%x = %x, want %x", v, e, got, want)
+			}
+		}
+	}
+}
+
 func TestLittleEndianLimbs(t *testing.T) {
 	b := make([]byte, 64)
 	for i := range b {
@@ -127,6 +155,18 @@ func BenchmarkFieldMul(b *testing.B) {
 			x, y := c.ops.g.x, c.ops.g.y
 			for b.Loop() {
 				f.mul(&x, &x, &y)
+			}
+		})
+	}
+}
+
+func BenchmarkFieldInv(b *testing.B) {
+	for _, c := range []*Curve{CurveTC26256A, CurveTC26512A} {
+		b.Run(c.Name, func(b *testing.B) {
+			f := c.ops.fp
+			x := c.ops.g.y
+			for b.Loop() {
+				f.inv(&x, &x)
 			}
 		})
 	}
