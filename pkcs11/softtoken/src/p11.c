@@ -1614,8 +1614,12 @@ CK_RV C_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_
 	if (rv != CKR_OK)
 		goto out;
 	const CK_ATTRIBUTE *c = tpl_get(pTemplate, ulCount, CKA_CLASS);
-	if (c == NULL || c->pValue == NULL || c->ulValueLen != sizeof(CK_OBJECT_CLASS)) {
+	if (c == NULL) {
 		rv = CKR_TEMPLATE_INCOMPLETE;
+		goto out;
+	}
+	if (c->pValue == NULL || c->ulValueLen != sizeof(CK_OBJECT_CLASS)) {
+		rv = CKR_ATTRIBUTE_VALUE_INVALID;
 		goto out;
 	}
 	CK_OBJECT_CLASS cls = *(CK_OBJECT_CLASS *)c->pValue;

@@ -454,6 +454,11 @@ static void objects(CK_SESSION_HANDLE s)
 	CK(p->C_SetAttributeValue(s, h, ro, 1), CKR_ATTRIBUTE_READ_ONLY);
 	CK_ATTRIBUTE noval[] = {{CKA_CLASS, &cc, sizeof(cc)}, {CKA_CERTIFICATE_TYPE, &x509, sizeof(x509)}};
 	CK(p->C_CreateObject(s, noval, 2, &h2), CKR_TEMPLATE_INCOMPLETE);
+	CK_ULONG shortcls = 1;
+	CK_ATTRIBUTE badclass[] = {{CKA_CLASS, &shortcls, 4}, {CKA_VALUE, "v", 1}};
+	CK(p->C_CreateObject(s, badclass, 2, &h2), CKR_ATTRIBUTE_VALUE_INVALID);
+	CK_ATTRIBUTE noclass[] = {{CKA_VALUE, "v", 1}};
+	CK(p->C_CreateObject(s, noclass, 1, &h2), CKR_TEMPLATE_INCOMPLETE);
 	CK_ATTRIBUTE data[] = {
 		{CKA_CLASS, &dc, sizeof(dc)}, {CKA_TOKEN, &yes, 1}, {CKA_PRIVATE, &yes, 1},
 		{CKA_LABEL, "secret-data", 11}, {CKA_VALUE, "payload", 7},
