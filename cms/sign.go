@@ -220,30 +220,30 @@ func prepareSigners(signers []Signer) ([]preparedSigner, error) {
 	out := make([]preparedSigner, len(signers))
 	for i, s := range signers {
 		if s.Key == nil || s.Certificate == nil {
-			return nil, fmt.Errorf("cms: signer %d: key and certificate are required", i)
+			return nil, fmt.Errorf("cms: signer %d: key and certificate are required", i+1)
 		}
 		pub, ok := s.Key.Public().(interface{ Equal(crypto.PublicKey) bool })
 		if !ok || !pub.Equal(s.Certificate.PublicKey) {
-			return nil, fmt.Errorf("cms: signer %d: the key does not match the certificate", i)
+			return nil, fmt.Errorf("cms: signer %d: the key does not match the certificate", i+1)
 		}
 		if s.Algorithm == pki.UnknownSignatureAlgorithm {
 			alg, err := pki.DefaultSignatureAlgorithm(s.Certificate.PublicKey)
 			if err != nil {
-				return nil, fmt.Errorf("cms: signer %d: %w", i, err)
+				return nil, fmt.Errorf("cms: signer %d: %w", i+1, err)
 			}
 			s.Algorithm = alg
 		}
 		digestAI, signatureAI, err := identifiers(s.Algorithm)
 		if err != nil {
-			return nil, fmt.Errorf("cms: signer %d: %w", i, err)
+			return nil, fmt.Errorf("cms: signer %d: %w", i+1, err)
 		}
 		// The same check a verifier makes: the algorithm fits the key.
 		alg, err := signerAlgorithm(s.Certificate.PublicKey, digestAI, signatureAI)
 		if err != nil {
-			return nil, fmt.Errorf("cms: signer %d: %v does not fit the certificate key: %w", i, s.Algorithm, err)
+			return nil, fmt.Errorf("cms: signer %d: %v does not fit the certificate key: %w", i+1, s.Algorithm, err)
 		}
 		if alg != s.Algorithm {
-			return nil, fmt.Errorf("cms: signer %d: %v does not fit the certificate key, which signs with %v", i, s.Algorithm, alg)
+			return nil, fmt.Errorf("cms: signer %d: %v does not fit the certificate key, which signs with %v", i+1, s.Algorithm, alg)
 		}
 		p := preparedSigner{Signer: s}
 		if p.digestAI, err = marshalAlgorithmIdentifier(digestAI); err != nil {
@@ -318,7 +318,7 @@ func (f *signedDataFields) addSigners(signers []preparedSigner, digests map[stri
 	for i, s := range signers {
 		si, err := signOne(rnd, s, digests[s.Algorithm.DigestOID().String()], signingTime)
 		if err != nil {
-			return fmt.Errorf("cms: signer %d: %w", i, err)
+			return fmt.Errorf("cms: signer %d: %w", i+1, err)
 		}
 		f.signerInfos = append(f.signerInfos, si)
 		f.digestAlgorithms = append(f.digestAlgorithms, s.digestAI)

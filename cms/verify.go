@@ -84,14 +84,14 @@ func (r Reason) String() string {
 
 // SignerError is why one signer of a SignedData failed verification.
 type SignerError struct {
-	Index  int // position of the SignerInfo in the SignedData
+	Index  int // position of the SignerInfo in the SignedData, from 0 (messages count from 1, as people do)
 	Reason Reason
 	Detail string
 	Err    error // underlying cause, if any
 }
 
 func (e *SignerError) Error() string {
-	msg := fmt.Sprintf("cms: signer %d: %s", e.Index, e.Reason)
+	msg := fmt.Sprintf("cms: signer %d: %s", e.Index+1, e.Reason)
 	if e.Detail != "" {
 		msg += ": " + e.Detail
 	}
