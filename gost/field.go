@@ -11,15 +11,20 @@ const maxLimbs = 8
 // fe is an element of GF(m) for one of the moduli (p or q of a curve),
 // little-endian limbs, of which only the field's n low limbs are used (4
 // for 256-bit curves, 8 for 512-bit). Unless said otherwise an fe is in
-// Montgomery form x·R mod m with R = 2^(64n).
+// the field's Montgomery form x·R mod m: R = 2^(64n) in general, and R = 1
+// for the 256-bit pseudo-Mersenne primes m = 2^256 - c, which multiply
+// plainly (the full product, then 2^256 ≡ c folds the high half into the
+// low one), cheaper than a Montgomery reduction.
 type fe [maxLimbs]uint64
 
-// field is Montgomery arithmetic modulo an odd m < R. Every operation runs
-// in time independent of the values of its operands: no branches or
-// memory indices depend on them, only on n, which is public.
+// field is Montgomery arithmetic modulo an odd m < 2^(64n). Every
+// operation runs in time independent of the values of its operands: no
+// branches or memory indices depend on them, only on n and c, which are
+// public.
 type field struct {
 	n     int
 	m     fe
+	c     uint64   // m = 2^256 - c (n = 4, 0 < c < 2^31) with R = 1, or 0
 	m0inv uint64   // -m⁻¹ mod 2^64
 	r2    fe       // R² mod m, to enter Montgomery form
 	one   fe       // R mod m, 1 in Montgomery form
@@ -36,6 +41,10 @@ func newField(m *big.Int, n int) *field {
 	}
 	f.m0inv = -inv
 	r := new(big.Int).Lsh(big.NewInt(1), uint(64*n))
+	if c := new(big.Int).Sub(r, m); n == 4 && c.BitLen() <= 31 {
+		f.c = c.Uint64()
+		r = big.NewInt(1)
+	}
 	f.one = feFromBig(new(big.Int).Mod(r, m))
 	f.r2 = feFromBig(new(big.Int).Mod(new(big.Int).Mul(r, r), m))
 	f.chain = newInvChain(new(big.Int).Sub(m, big.NewInt(2)))
@@ -75,10 +84,14 @@ func feFromLE(b []byte) fe {
 	return z
 }
 
-// mulGeneric sets z = x·y·R⁻¹ mod m (CIOS Montgomery multiplication) in
-// portable Go. x may be any value below R (not only below m) and y below
-// m; the result is below m. z may alias x or y.
+// mulGeneric sets z = x·y·R⁻¹ mod m (CIOS Montgomery multiplication, or
+// mulPseudoMersenne) in portable Go. x may be any value below 2^(64n) (not
+// only below m) and y below m; the result is below m. z may alias x or y.
 func (f *field) mulGeneric(z, x, y *fe) {
+	if f.c != 0 {
+		f.mulPseudoMersenne(z, x, y)
+		return
+	}
 	n := f.n
 	m := f.m[:n]
 	xs, ys := x[:n], y[:n]
@@ -112,6 +125,49 @@ func (f *field) mulGeneric(z, x, y *fe) {
 		t[n] = t[n+1] + cc
 	}
 	f.reduceOnce(z, t[:n+1])
+}
+
+// mulPseudoMersenne sets z = x·y mod m for m = 2^(64n) - c and any x, y
+// below 2^(64n): with the product H·2^(64n) + L, L + c·H is below
+// (c+1)·2^(64n); its top limb t folds in again as t·c, and if that wraps
+// past 2^(64n), the wrapped value is small and takes one more c. A
+// conditional subtraction of m ends it.
+func (f *field) mulPseudoMersenne(z, x, y *fe) {
+	n := f.n
+	var t [2 * maxLimbs]uint64
+	for i := 0; i < n; i++ {
+		var c uint64
+		for j := 0; j < n; j++ {
+			hi, lo := bits.Mul64(x[i], y[j])
+			var cc uint64
+			lo, cc = bits.Add64(lo, t[i+j], 0)
+			hi += cc
+			lo, cc = bits.Add64(lo, c, 0)
+			hi += cc
+			t[i+j], c = lo, hi
+		}
+		t[i+n] = c
+	}
+	var u [maxLimbs + 1]uint64
+	var top uint64
+	for j := 0; j < n; j++ {
+		hi, lo := bits.Mul64(t[n+j], f.c)
+		var cc uint64
+		lo, cc = bits.Add64(lo, t[j], 0)
+		hi += cc
+		lo, cc = bits.Add64(lo, top, 0)
+		hi += cc
+		u[j], top = lo, hi
+	}
+	carry := top * f.c // top ≤ c < 2^31
+	for j := 0; j < n; j++ {
+		u[j], carry = bits.Add64(u[j], carry, 0)
+	}
+	carry *= f.c
+	for j := 0; j < n; j++ {
+		u[j], carry = bits.Add64(u[j], carry, 0)
+	}
+	f.reduceOnce(z, u[:n+1])
 }
 
 // reduceOnce sets z = t - m if t ≥ m, else t, for t < 2m given as n+1 limbs.

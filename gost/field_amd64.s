@@ -3,9 +3,11 @@
 // Field arithmetic with every limb in a register, for the moduli of n = 4
 // and 8 limbs: the steps of field.mulGeneric, addGeneric and subGeneric,
 // and a 4-limb squaring. Each function branches once on the (public) limb
-// count and otherwise runs straight-line code, fully unrolled, so limb j
-// of round i is at a fixed place; other sizes, and CPUs without BMI2/ADX
-// for the multiplication, jump to the Go versions. Montgomery
+// count (and, for n = 4, on whether m = 2^256 - c, which multiplies and
+// squares with a fold instead of a Montgomery reduction) and otherwise
+// runs straight-line code, fully unrolled, so limb j of round i is at a
+// fixed place; other sizes, and CPUs without BMI2/ADX for the
+// multiplication, jump to the Go versions. Montgomery
 // multiplication uses MULX and two independent carry chains (ADCX on CF,
 // ADOX on OF). No branch or address depends on the data: conditional
 // subtractions and additions use CMOV or a borrow mask. The tests compare
@@ -30,6 +32,9 @@ fieldMulAsm_generic:
 	JMP ·mulFallback(SB)
 
 fieldMulAsm_4:
+	MOVQ f+24(FP), AX
+	CMPQ field_c(AX), $0
+	JNE fieldMulAsm_pm4
 	MOVQ y+16(FP), R10
 	MOVQ f+24(FP), R11
 	LEAQ field_m(R11), R11
@@ -883,6 +888,86 @@ fieldMulAsm_8:
 	MOVQ R9, 56(R15)
 	RET
 
+// m = 2^256 - c (R = 1): the full product t0..t7, then fold.
+fieldMulAsm_pm4:
+	MOVQ x+8(FP), SI
+	MOVQ y+16(FP), R10
+
+	// t0..t4 = x[0]·y
+	MOVQ 0(SI), DX
+	MULXQ 0(R10), BX, CX
+	MULXQ 8(R10), AX, DI
+	ADDQ AX, CX
+	MULXQ 16(R10), AX, R8
+	ADCQ AX, DI
+	MULXQ 24(R10), AX, R9
+	ADCQ AX, R8
+	ADCQ $0, R9
+
+	// t1..t5 += x[1]·y
+	MOVQ 8(SI), DX
+	XORQ R11, R11
+	MULXQ 0(R10), AX, R14
+	ADCXQ AX, CX
+	ADOXQ R14, DI
+	MULXQ 8(R10), AX, R14
+	ADCXQ AX, DI
+	ADOXQ R14, R8
+	MULXQ 16(R10), AX, R14
+	ADCXQ AX, R8
+	ADOXQ R14, R9
+	MULXQ 24(R10), AX, R14
+	ADCXQ AX, R9
+	ADOXQ R14, R11
+	MOVQ $0, AX
+	ADCXQ AX, R11
+
+	// t2..t6 += x[2]·y
+	MOVQ 16(SI), DX
+	XORQ R12, R12
+	MULXQ 0(R10), AX, R14
+	ADCXQ AX, DI
+	ADOXQ R14, R8
+	MULXQ 8(R10), AX, R14
+	ADCXQ AX, R8
+	ADOXQ R14, R9
+	MULXQ 16(R10), AX, R14
+	ADCXQ AX, R9
+	ADOXQ R14, R11
+	MULXQ 24(R10), AX, R14
+	ADCXQ AX, R11
+	ADOXQ R14, R12
+	MOVQ $0, AX
+	ADCXQ AX, R12
+
+	// t3..t7 += x[3]·y
+	MOVQ 24(SI), DX
+	XORQ R13, R13
+	MULXQ 0(R10), AX, R14
+	ADCXQ AX, R8
+	ADOXQ R14, R9
+	MULXQ 8(R10), AX, R14
+	ADCXQ AX, R9
+	ADOXQ R14, R11
+	MULXQ 16(R10), AX, R14
+	ADCXQ AX, R11
+	ADOXQ R14, R12
+	MULXQ 24(R10), AX, R14
+	ADCXQ AX, R12
+	ADOXQ R14, R13
+	MOVQ $0, AX
+	ADCXQ AX, R13
+
+	// fold t4..t7 (R9, R11, R12, R13) into BX, CX, DI, R8
+	MOVQ f+24(FP), AX
+	MOVQ field_c(AX), DX
+	MOVQ R9, SI
+	MOVQ R11, R10
+	MOVQ R12, R11
+	MOVQ R13, R12
+	MOVQ z+0(FP), R13
+	JMP pm4_fold<>(SB)
+
 // func fieldAddAsm(z, x, y *fe, f *field)
 // z = x + y mod m
 TEXT ·fieldAddAsm(SB), NOSPLIT, $0-32
@@ -1172,6 +1257,10 @@ fieldSqrAsm_4:
 	ADCQ AX, BX
 	ADCQ DI, CX
 
+	MOVQ f+16(FP), SI
+	CMPQ field_c(SI), $0
+	JNE fieldSqrAsm_pm4
+
 	// Montgomery-reduce the low half r0..r3
 	MOVQ f+16(FP), SI
 	LEAQ field_m(SI), SI
@@ -1284,4 +1373,74 @@ fieldSqrAsm_4:
 	MOVQ R15, 8(DI)
 	MOVQ R8, 16(DI)
 	MOVQ R9, 24(DI)
+	RET
+
+// m = 2^256 - c (R = 1): fold the high half r4..r7 of the square.
+fieldSqrAsm_pm4:
+	MOVQ field_c(SI), DX
+	MOVQ R12, SI
+	MOVQ R10, DI
+	MOVQ BX, R14
+	MOVQ CX, R15
+	MOVQ R8, BX
+	MOVQ R9, CX
+	MOVQ R11, R8
+	MOVQ R13, R10
+	MOVQ R14, R11
+	MOVQ R15, R12
+	MOVQ z+0(FP), R13
+	JMP pm4_fold<>(SB)
+
+// pm4_fold stores at R13 the value mod m = 2^256 - c (c in DX, below
+// 2^31) of the 512-bit l + h·2^256, with l in BX, CX, DI, R8 and h in SI,
+// R10, R11, R12 (little-endian): as 2^256 ≡ c, l + c·h is below
+// (c+1)·2^256; its top limb t folds in again as t·c, and if that wraps
+// past 2^256 the wrapped value is below 2^64 and takes one more c, without
+// carrying. Adding c then carries out exactly when the value is at least
+// m, and gives the value minus m: CMOV keeps that.
+TEXT pm4_fold<>(SB), NOSPLIT, $0
+	XORQ R15, R15
+	MULXQ SI, AX, R14
+	ADCXQ AX, BX
+	ADOXQ R14, CX
+	MULXQ R10, AX, R14
+	ADCXQ AX, CX
+	ADOXQ R14, DI
+	MULXQ R11, AX, R14
+	ADCXQ AX, DI
+	ADOXQ R14, R8
+	MULXQ R12, AX, R14
+	ADCXQ AX, R8
+	ADOXQ R14, R15
+	MOVQ $0, AX
+	ADCXQ AX, R15
+
+	IMULQ DX, R15
+	ADDQ R15, BX
+	ADCQ $0, CX
+	ADCQ $0, DI
+	ADCQ $0, R8
+	MOVQ $0, AX
+	CMOVQCS DX, AX
+	ADDQ AX, BX
+	ADCQ $0, CX
+	ADCQ $0, DI
+	ADCQ $0, R8
+
+	MOVQ BX, R9
+	MOVQ CX, R10
+	MOVQ DI, R11
+	MOVQ R8, R12
+	ADDQ DX, R9
+	ADCQ $0, R10
+	ADCQ $0, R11
+	ADCQ $0, R12
+	CMOVQCS R9, BX
+	CMOVQCS R10, CX
+	CMOVQCS R11, DI
+	CMOVQCS R12, R8
+	MOVQ BX, 0(R13)
+	MOVQ CX, 8(R13)
+	MOVQ DI, 16(R13)
+	MOVQ R8, 24(R13)
 	RET

@@ -100,6 +100,75 @@ func TestFieldDifferential(t *testing.T) {
 	}
 }
 
+// TestPseudoMersenne checks which moduli take the plain multiplication
+// with folding, and that multiplication on the edges of its reduction:
+// products whose second fold wraps past 2^256 (constructed, as random
+// ones never do), results at or above m before the final subtraction,
+// and x up to 2^256 - 1.
+func TestPseudoMersenne(t *testing.T) {
+	want := map[string]uint64{
+		CurveTC26256A.Name + "/p": 617,
+		CurveTC26256B.Name + "/p": 617, // = CryptoPro-A
+	}
+	for name, f := range distinctFields() {
+		if f.c != want[name] {
+			t.Errorf("%s: c = %d, want %d", name, f.c, want[name])
+		}
+	}
+	f := CurveTC26256A.ops.fp
+	m := f.mod
+	r := new(big.Int).Lsh(big.NewInt(1), 256)
+	c := new(big.Int).SetUint64(f.c)
+	rMinus1 := new(big.Int).Sub(r, big.NewInt(1))
+	// wraps reports whether x·y takes the extra c of the second fold.
+	wraps := func(x, y *big.Int) bool {
+		p := new(big.Int).Mul(x, y)
+		s := new(big.Int).Mul(new(big.Int).Rsh(p, 256), c)
+		s.Add(s, new(big.Int).Mod(p, r))
+		top := new(big.Int).Rsh(s, 256)
+		low := new(big.Int).Mod(s, r)
+		return low.Add(low, top.Mul(top, c)).Cmp(r) >= 0
+	}
+	type pair struct{ x, y *big.Int }
+	pairs := []pair{
+		{rMinus1, big.NewInt(1)}, {m, big.NewInt(1)}, {rMinus1, new(big.Int).Sub(m, big.NewInt(1))},
+		{new(big.Int).Sub(m, big.NewInt(1)), new(big.Int).Sub(m, big.NewInt(1))},
+		{rMinus1, c}, {randomBelow(t, r), randomBelow(t, m)},
+	}
+	// With x = 2^256 - 1, L + c·H = 2^256 + (c-1)·y - c; the smallest y
+	// with (c-1)·y ≥ (k+1)·(2^256 - c) + c makes the second fold wrap.
+	nWraps := 0
+	for k := int64(0); k < 4; k++ {
+		y := new(big.Int).Mul(big.NewInt(k+1), new(big.Int).Sub(r, c))
+		y.Add(y, c).Add(y, new(big.Int).Sub(c, big.NewInt(2)))
+		y.Div(y, new(big.Int).Sub(c, big.NewInt(1)))
+		if wraps(rMinus1, y) {
+			nWraps++
+		}
+		pairs = append(pairs, pair{rMinus1, y}, pair{rMinus1, new(big.Int).Sub(y, big.NewInt(1))})
+	}
+	if nWraps == 0 {
+		t.Fatal("no product takes the second fold's wrap")
+	}
+	for _, p := range pairs {
+		x, y := feFromBig(p.x), feFromBig(p.y)
+		var got, gen fe
+		f.mul(&got, &x, &y)
+		f.mulGeneric(&gen, &x, &y)
+		want := new(big.Int).Mul(p.x, p.y)
+		want.Mod(want, m)
+		if feToBig(&got).Cmp(want) != 0 || feToBig(&gen).Cmp(want) != 0 {
+			t.Fatalf("%x·%x = %x (generic %x), want %x", p.x, p.y, feToBig(&got), feToBig(&gen), want)
+		}
+		if p.x.Cmp(m) < 0 {
+			f.sqr(&got, &x)
+			if want := new(big.Int).Exp(p.x, big.NewInt(2), m); feToBig(&got).Cmp(want) != 0 {
+				t.Fatalf("%x² = %x, want %x", p.x, feToBig(&got), want)
+			}
+		}
+	}
+}
+
 // TestInvChain runs the exponentiation chain on exponents of every shape
 // (a lone bit, long leading runs of ones, runs in the middle, random) and
 // compares it with math/big.
