@@ -47,11 +47,12 @@
 //     256-bit primes p = 2^256 - c with a small c, a plain product whose
 //     high half folds in as c times it), squaring, addition and
 //     subtraction over all limbs with carries, reduced by masks or CMOV,
-//     never by branches: in Go with math/bits (field.go), and on
-//     amd64 in straight-line assembly with MULX/ADCX/ADOX (field_amd64.s),
-//     whose only branches are on the public limb count and modulus shape. Inversion is Fermat's
-//     x^(p-2) along a chain fixed by the public exponent (a run of ones by
-//     doubling, the rest by a sliding window), the same for every x.
+//     never by branches: in Go with math/bits (field.go), and on amd64 in
+//     straight-line assembly with MULX/ADCX/ADOX (field_amd64.s), whose
+//     only branches are on the public limb count and modulus shape.
+//     Inversion is Fermat's x^(p-2) along a chain fixed by the public
+//     exponent (a run of ones by doubling, the rest by a sliding window),
+//     the same for every x.
 //   - k·G is a fixed-base comb over signed 5-bit digits, recoded without
 //     branches: each window reads every entry of its precomputed table and
 //     picks one with masks, negates it or not with a mask, and always
