@@ -1394,10 +1394,7 @@ fieldSqrAsm_pm4:
 // pm4_fold stores at R13 the value mod m = 2^256 - c (c in DX, below
 // 2^31) of the 512-bit l + h·2^256, with l in BX, CX, DI, R8 and h in SI,
 // R10, R11, R12 (little-endian): as 2^256 ≡ c, l + c·h is below
-// (c+1)·2^256; its top limb t folds in again as t·c, and if that wraps
-// past 2^256 the wrapped value is below 2^64 and takes one more c, without
-// carrying. Adding c then carries out exactly when the value is at least
-// m, and gives the value minus m: CMOV keeps that.
+// (c+1)·2^256, and its top limb folds in again as t·c.
 TEXT pm4_fold<>(SB), NOSPLIT, $0
 	XORQ R15, R15
 	MULXQ SI, AX, R14
@@ -1415,23 +1412,20 @@ TEXT pm4_fold<>(SB), NOSPLIT, $0
 	MOVQ $0, AX
 	ADCXQ AX, R15
 
+	// With l' the low limbs and t the top one, v = l' + t·c is below
+	// 2^256 + 2^62 < 2m, and v mod m is v + c - 2^256 if that carries
+	// out of 2^256, else v: both sums at once, then CMOV.
 	IMULQ DX, R15
-	ADDQ R15, BX
-	ADCQ $0, CX
-	ADCQ $0, DI
-	ADCQ $0, R8
-	MOVQ $0, AX
-	CMOVQCS DX, AX
-	ADDQ AX, BX
-	ADCQ $0, CX
-	ADCQ $0, DI
-	ADCQ $0, R8
-
+	LEAQ (R15)(DX*1), AX
 	MOVQ BX, R9
 	MOVQ CX, R10
 	MOVQ DI, R11
 	MOVQ R8, R12
-	ADDQ DX, R9
+	ADDQ R15, BX
+	ADCQ $0, CX
+	ADCQ $0, DI
+	ADCQ $0, R8
+	ADDQ AX, R9
 	ADCQ $0, R10
 	ADCQ $0, R11
 	ADCQ $0, R12
