@@ -211,6 +211,22 @@ func (f *field) subGeneric(z, x, y *fe) {
 	}
 }
 
+// half sets z = x/2 mod m for x < m: x + m if x is odd (with a mask),
+// then shifted right by one bit, the carry included.
+func (f *field) half(z, x *fe) {
+	n := f.n
+	mask := -(x[0] & 1)
+	var t fe
+	var c uint64
+	for j := 0; j < n; j++ {
+		t[j], c = bits.Add64(x[j], f.m[j]&mask, c)
+	}
+	for j := 0; j < n-1; j++ {
+		z[j] = t[j]>>1 | t[j+1]<<63
+	}
+	z[n-1] = t[n-1]>>1 | c<<63
+}
+
 // neg sets z = -x mod m.
 func (f *field) neg(z, x *fe) {
 	var zero fe

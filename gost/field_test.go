@@ -74,6 +74,8 @@ func TestFieldDifferential(t *testing.T) {
 			check("sub", &z, new(big.Int).Sub(a, b))
 			f.neg(&z, &x)
 			check("neg", &z, new(big.Int).Neg(a))
+			f.half(&z, &x)
+			check("half", &z, new(big.Int).Mul(a, new(big.Int).Rsh(new(big.Int).Add(m, big.NewInt(1)), 1)))
 			f.inv(&z, &x)
 			if a.Sign() == 0 {
 				check("inv", &z, big.NewInt(0))
