@@ -285,12 +285,31 @@ func (o *curveOps) lookup(row []affinePoint, mag, neg uint64) affinePoint {
 	f := o.fp
 	// At most one entry matches: OR in every entry under its mask.
 	var pt affinePoint
-	for j := range row {
-		mask := -isZero64(uint64(j+1) ^ mag)
-		e := &row[j]
-		for i := 0; i < f.n; i++ {
-			pt.x[i] |= e.x[i] & mask
-			pt.y[i] |= e.y[i] & mask
+	if f.n == 4 {
+		// The same, with the eight words in registers.
+		var x0, x1, x2, x3, y0, y1, y2, y3 uint64
+		for j := range row {
+			mask := -isZero64(uint64(j+1) ^ mag)
+			e := &row[j]
+			x0 |= e.x[0] & mask
+			x1 |= e.x[1] & mask
+			x2 |= e.x[2] & mask
+			x3 |= e.x[3] & mask
+			y0 |= e.y[0] & mask
+			y1 |= e.y[1] & mask
+			y2 |= e.y[2] & mask
+			y3 |= e.y[3] & mask
+		}
+		pt.x[0], pt.x[1], pt.x[2], pt.x[3] = x0, x1, x2, x3
+		pt.y[0], pt.y[1], pt.y[2], pt.y[3] = y0, y1, y2, y3
+	} else {
+		for j := range row {
+			mask := -isZero64(uint64(j+1) ^ mag)
+			e := &row[j]
+			for i := 0; i < f.n; i++ {
+				pt.x[i] |= e.x[i] & mask
+				pt.y[i] |= e.y[i] & mask
+			}
 		}
 	}
 	var negY fe
