@@ -233,7 +233,7 @@ func (f *field) neg(z, x *fe) {
 	f.sub(z, &zero, x)
 }
 
-// toMont sets z = x·R mod m for plain limbs x < R.
+// toMont sets z = x·R mod m for plain limbs x < 2^(64n).
 func (f *field) toMont(z, x *fe) { f.mul(z, x, &f.r2) }
 
 // fromMont sets z to the plain (fully reduced) value of x.

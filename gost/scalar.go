@@ -68,7 +68,7 @@ func (o *curveOps) sign(sig, d, k, digest []byte) (ok bool) {
 	o.baseMult(&pt, &kk)
 	x, _ := o.toAffine(&pt)
 
-	// x < p < R, so one Montgomery multiplication by R² reduces it mod q.
+	// x < p < 2^(64n), so one multiplication by R² reduces it mod q.
 	var rM, r, eM, dM, kM, sM, s, t fe
 	fq.toMont(&rM, &x)
 	fq.fromMont(&r, &rM)
