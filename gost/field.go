@@ -303,8 +303,7 @@ func newInvChain(e *big.Int) invChain {
 // is the same for every x.
 func (f *field) inv(z, x *fe) {
 	ch := &f.chain
-	var t fe // x^(2^l - 1)
-	t = *x
+	t := *x // x^(2^l - 1)
 	l := uint(1)
 	for i := bits.Len(ch.run) - 2; i >= 0; i-- {
 		u := t

@@ -61,8 +61,7 @@ func TestCompleteAddition(t *testing.T) {
 		o := c.ops
 		f := o.fp
 		g := projPoint{o.g.x, o.g.y, f.one}
-		var negG projPoint
-		negG = g
+		negG := g
 		f.neg(&negG.y, &negG.y)
 		inf := projPoint{y: f.one}
 		affine := func(p *projPoint) refPoint {
