@@ -9,7 +9,9 @@ SOFTTOKEN_SRC := $(wildcard pkcs11/softtoken/src/*.c pkcs11/softtoken/src/*.h)
 CFLAGS_SOFTTOKEN := -std=c11 -O2 -g -fPIC -Wall -Wextra -Werror -fvisibility=hidden -D_GNU_SOURCE
 FUZZTIME ?= 30s
 
-.PHONY: all deps build test demo bench fuzz vet fmt-check clean
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: all deps build test demo bench fuzz vet lint fmt-check clean
 
 all: build
 
@@ -29,6 +31,9 @@ $(BIN)/libgostkey-softtoken.so: $(SOFTTOKEN_SRC) pkcs11/softtoken/src/exports.ma
 vet:
 	$(GO) vet ./...
 
+lint:
+	$(GO) run $(STATICCHECK) ./...
+
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
@@ -36,7 +41,7 @@ fmt-check:
 # The default test run: everything, with the race detector, against the real
 # parts (openssl + gost engine, softtoken, SoftHSM2). Long soaks and
 # benchmarks live behind `make bench` and `make fuzz`.
-test: build fmt-check vet
+test: build fmt-check vet lint
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 demo: build
