@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -41,63 +40,46 @@ func (tf *tokenFlags) register(fs *flag.FlagSet, withToken bool) {
 	fs.StringVar(&tf.pinFile, "pin-file", "", "read the user PIN from the first line of `FILE` (default: ask on the terminal)")
 }
 
-// config is the optional user configuration file; today it only names the
-// default modules.
-type config struct {
-	Modules []string `json:"modules"`
-}
-
-func configPath() string {
-	if p := os.Getenv("GOSTKEY_CONFIG"); p != "" {
-		return p
-	}
-	dir, err := os.UserConfigDir()
+// modules are the --module flags, else the config file's modules, else
+// the softtoken installed beside the gostkey binary. A module the config
+// file names keeps its settings when it is also given by --module.
+func (tf *tokenFlags) moduleConfigs() ([]moduleConfig, error) {
+	cfg, err := loadConfig(configPath())
 	if err != nil {
-		return ""
+		return nil, usageError{err}
 	}
-	return filepath.Join(dir, "gostkey", "config.json")
-}
-
-// modulePaths are the --module flags, else the config file's modules, else
-// the softtoken installed beside the gostkey binary.
-func (tf *tokenFlags) modulePaths() ([]string, error) {
 	if len(tf.modules) > 0 {
-		return tf.modules, nil
-	}
-	if p := configPath(); p != "" {
-		data, err := os.ReadFile(p)
-		switch {
-		case err == nil:
-			var c config
-			dec := json.NewDecoder(strings.NewReader(string(data)))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&c); err != nil {
-				return nil, usagef("config %s: %v", p, err)
-			}
-			if len(c.Modules) > 0 {
-				return c.Modules, nil
-			}
-		case !errors.Is(err, os.ErrNotExist):
-			return nil, usagef("config: %v", err)
+		out := make([]moduleConfig, len(tf.modules))
+		for i, p := range tf.modules {
+			out[i] = cfg.module(p)
 		}
+		return out, nil
+	}
+	if len(cfg.Modules) > 0 {
+		return cfg.Modules, nil
 	}
 	if exe, err := os.Executable(); err == nil {
 		p := filepath.Join(filepath.Dir(exe), "libgostkey-softtoken.so")
 		if _, err := os.Stat(p); err == nil {
-			return []string{p}, nil
+			return []moduleConfig{{Path: p}}, nil
 		}
 	}
 	return nil, usagef("no PKCS#11 module: pass --module PATH")
 }
 
 func (tf *tokenFlags) open() (pkcs11.Modules, error) {
-	paths, err := tf.modulePaths()
+	mcs, err := tf.moduleConfigs()
 	if err != nil {
 		return nil, err
 	}
-	ms, err := pkcs11.OpenAll(paths, pkcs11.Options{})
-	if err != nil {
-		return nil, usageError{err}
+	var ms pkcs11.Modules
+	for _, mc := range mcs {
+		m, err := pkcs11.Open(mc.Path, mc.options())
+		if err != nil {
+			ms.Close()
+			return nil, usageError{err}
+		}
+		ms = append(ms, m)
 	}
 	return ms, nil
 }
