@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/gostkey/gostkey/pkcs11"
@@ -168,7 +169,7 @@ func writePEMFile(path, blockType string, der []byte) error {
 }
 
 func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(dirOf(path), ".gostkey-*")
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".gostkey-*")
 	if err != nil {
 		return usageError{err}
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 )
@@ -158,12 +157,4 @@ func openInput(name string, stdin io.Reader) (io.ReadCloser, error) {
 		return nil, usageError{err}
 	}
 	return f, nil
-}
-
-func dirOf(path string) string {
-	dir := filepath.Dir(path)
-	if dir == "" {
-		return "."
-	}
-	return dir
 }

@@ -72,7 +72,7 @@ func (c *config) Validate() error {
 // module is the configured entry for path, or a bare one with defaults.
 func (c *config) module(path string) moduleConfig {
 	for _, mc := range c.Modules {
-		if mc.Path == path || filepath.Clean(mc.Path) == filepath.Clean(path) {
+		if filepath.Clean(mc.Path) == filepath.Clean(path) {
 			return mc
 		}
 	}
