@@ -11,6 +11,11 @@ FUZZTIME ?= 30s
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
+# `gostkey version` prints this; outside a git checkout the Go build
+# information is used instead.
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+LDFLAGS  := $(if $(VERSION),-X main.version=$(VERSION))
+
 .PHONY: all deps build test demo bench fuzz vet lint fmt-check clean
 
 all: build
@@ -20,11 +25,11 @@ deps:
 
 build: deps $(BIN)/libgostkey-softtoken.so
 	@mkdir -p $(BIN)
-	$(GO) build $(GOFLAGS) -o $(BIN)/ ./cmd/...
+	@$(GO) build $(GOFLAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
 $(BIN)/libgostkey-softtoken.so: $(SOFTTOKEN_SRC) pkcs11/softtoken/src/exports.map
 	@mkdir -p $(BIN)
-	$(CC) $(CFLAGS_SOFTTOKEN) -DOPENSSL_SUPPRESS_DEPRECATED $$(pkg-config --cflags p11-kit-1 libcrypto) \
+	@$(CC) $(CFLAGS_SOFTTOKEN) -DOPENSSL_SUPPRESS_DEPRECATED $$(pkg-config --cflags p11-kit-1 libcrypto) \
 		-shared -Wl,--version-script=pkcs11/softtoken/src/exports.map -Wl,-z,defs \
 		-o $@ pkcs11/softtoken/src/*.c $$(pkg-config --libs libcrypto) -lpthread
 
@@ -44,8 +49,10 @@ fmt-check:
 test: build fmt-check vet lint
 	$(GO) test -race -count=1 -timeout 20m ./...
 
+# KEEP=1 keeps the demo's work directory (tokens, certificate, signature)
+# and prints where it is.
 demo: build
-	@./scripts/demo.sh
+	@KEEP=$(KEEP) ./scripts/demo.sh
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./gost/...

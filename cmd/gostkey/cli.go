@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"sort"
 	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Exit statuses are part of the interface scripts rely on (ACCEPTANCE.md).
@@ -23,12 +26,32 @@ type stdio struct {
 	out, err io.Writer
 }
 
+// runFunc runs a command once its flags are parsed.
+type runFunc func(ctx context.Context, std stdio, args []string) error
+
 // command is one leaf of the command tree ("hash", "token list").
 type command struct {
 	name    string
 	usage   string // argument synopsis after the name
 	summary string
-	run     func(ctx context.Context, std stdio, args []string) error
+	// positional is true for commands that take arguments besides
+	// flags (hash FILE...); the others refuse stray words, which are
+	// usually a mistyped flag.
+	positional bool
+	// setup declares the command's flags and returns what runs once they
+	// are parsed. It is called afresh for every run, so no flag value
+	// outlives one invocation.
+	setup func(fs *pflag.FlagSet, g *globals) runFunc
+}
+
+// globals are the flags every command takes (persistent flags of the root).
+type globals struct {
+	// strict refuses what is otherwise only warned about: PIN files that
+	// others can read.
+	strict bool
+	// stderr takes warnings that do not stop the command.
+	stderr io.Writer
+	warned map[string]bool // PIN files warned about, to warn once
 }
 
 // commands is filled by the files that implement them, each in an init, so
@@ -52,30 +75,65 @@ func usagef(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}
 }
 
+// cmdLineError is a mistake in the command line itself (an unknown flag or
+// command, a missing required flag): exit status 2, and the one-line
+// message points at the command's help instead of dumping it.
+type cmdLineError struct{ err error }
+
+func (e cmdLineError) Error() string { return e.err.Error() }
+func (e cmdLineError) Unwrap() error { return e.err }
+
+func cmdLinef(format string, args ...any) error {
+	return cmdLineError{fmt.Errorf(format, args...)}
+}
+
 // negativeError is a well-formed question answered "no": exit status 1.
 type negativeError struct{ err error }
 
 func (e negativeError) Error() string { return e.err.Error() }
 func (e negativeError) Unwrap() error { return e.err }
 
-func run(ctx context.Context, args []string, std stdio) int {
-	c, rest := lookup(args)
-	if c == nil {
-		printHelp(std.err)
-		if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-			return exitOK
-		}
-		fmt.Fprintf(std.err, "gostkey: unknown command %q\n", strings.Join(args, " "))
-		return exitUsage
+// version is set at link time (make build: -X main.version=$(git describe));
+// without it the module version from the build information is used.
+var version string
+
+func buildVersion() string {
+	if version != "" {
+		return version
 	}
-	err := c.run(ctx, std, rest)
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := info.Main.Version
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " (" + s.Value[:12] + ")"
+		}
+	}
+	if v == "" {
+		return "unknown"
+	}
+	return v
+}
+
+func run(ctx context.Context, args []string, std stdio) int {
+	root := newRoot(std)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return exitOK
 	}
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
+	name := root.Name()
+	if cmd != nil {
+		name = cmd.CommandPath()
 	}
-	fmt.Fprintf(std.err, "gostkey %s: %s\n", c.name, oneLine(err.Error()))
+	msg := oneLine(err.Error())
+	var cl cmdLineError
+	if errors.As(err, &cl) {
+		msg += fmt.Sprintf(" (see '%s --help')", name)
+	}
+	fmt.Fprintf(std.err, "%s: %s\n", name, msg)
 	var neg negativeError
 	if errors.As(err, &neg) {
 		return exitNegative
@@ -83,68 +141,89 @@ func run(ctx context.Context, args []string, std stdio) int {
 	return exitUsage
 }
 
-// lookup finds the longest registered command name that prefixes args.
-func lookup(args []string) (*command, []string) {
-	for n := min(len(args), 3); n > 0; n-- {
-		if c, ok := commands[strings.Join(args[:n], " ")]; ok {
-			return c, args[n:]
-		}
+// newRoot builds the command tree from the registered commands: the words
+// of a command's name are its path ("token list" is `list` under `token`).
+func newRoot(std stdio) *cobra.Command {
+	g := &globals{stderr: std.err, warned: map[string]bool{}}
+	root := &cobra.Command{
+		Use:           "gostkey",
+		Short:         "GOST signatures, certificates and PKCS#11 tokens",
+		Version:       buildVersion(),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Args:          cobra.ArbitraryArgs,
+		RunE:          groupRun,
 	}
-	return nil, nil
-}
+	root.SetIn(std.in)
+	root.SetOut(std.out)
+	root.SetErr(std.err)
+	root.SetVersionTemplate("gostkey {{.Version}}\n")
+	root.CompletionOptions.HiddenDefaultCmd = true
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdLineError{err} })
+	root.PersistentFlags().BoolVar(&g.strict, "strict", false, "refuse instead of warn: PIN files readable by group or others")
 
-func printHelp(w io.Writer) {
-	fmt.Fprintln(w, "usage: gostkey <command> [flags] [args]")
-	fmt.Fprintln(w)
+	groups := map[string]*cobra.Command{"": root}
+	var group func(path []string) *cobra.Command
+	group = func(path []string) *cobra.Command {
+		key := strings.Join(path, " ")
+		if c, ok := groups[key]; ok {
+			return c
+		}
+		c := &cobra.Command{Use: path[len(path)-1], Short: groupSummaries[key], Args: cobra.ArbitraryArgs, RunE: groupRun}
+		group(path[:len(path)-1]).AddCommand(c)
+		groups[key] = c
+		return c
+	}
 	names := make([]string, 0, len(commands))
 	for n := range commands {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-22s %s\n", n, commands[n].summary)
+		spec := commands[n]
+		words := strings.Fields(n)
+		leaf := &cobra.Command{
+			Use:   strings.TrimSpace(words[len(words)-1] + " " + spec.usage),
+			Short: spec.summary,
+			Args:  cobra.ArbitraryArgs,
+		}
+		runCmd := spec.setup(leaf.Flags(), g)
+		leaf.RunE = func(cmd *cobra.Command, args []string) error {
+			if !spec.positional && len(args) > 0 {
+				return cmdLinef("unexpected argument %q", args[0])
+			}
+			return runCmd(cmd.Context(), std, args)
+		}
+		group(words[:len(words)-1]).AddCommand(leaf)
 	}
+	root.AddCommand(&cobra.Command{
+		Use:   "version",
+		Short: "print the version of gostkey",
+		Args:  cobra.NoArgs,
+		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintf(cmd.OutOrStdout(), "gostkey %s\n", root.Version) },
+	})
+	return root
+}
+
+var groupSummaries = map[string]string{
+	"token": "list, initialize and watch tokens",
+	"key":   "generate, list and delete key pairs on a token",
+	"cert":  "show, make, import and delete certificates",
+	"pin":   "change and unblock PINs",
+}
+
+// groupRun lists a group's subcommands when called alone, and refuses an
+// unknown subcommand in one line rather than with the whole help.
+func groupRun(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return cmdLinef("unknown command %q", args[0])
+	}
+	return cmd.Help()
 }
 
 // oneLine keeps the stderr reason on one line, as scripts expect.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
-}
-
-// newFlags makes a flag set that reports usage errors as values instead of
-// exiting, and prints its help on -h to stderr.
-func newFlags(c *command, std stdio) *flag.FlagSet {
-	fs := flag.NewFlagSet("gostkey "+c.name, flag.ContinueOnError)
-	fs.SetOutput(std.err)
-	fs.Usage = func() {
-		fmt.Fprintf(std.err, "usage: gostkey %s %s\n%s\n", c.name, c.usage, c.summary)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parseFlags parses flags anywhere among the arguments (users type
-// `gostkey hash FILE --alg streebog512` as often as the other order) and
-// returns the positional arguments.
-func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, usageError{err}
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return positional, nil
-		}
-		if args[0] == "--" {
-			return append(positional, args[1:]...), nil
-		}
-		positional = append(positional, args[0])
-		args = args[1:]
-	}
 }
 
 // openInput opens a file argument, "-" being standard input.

@@ -5,6 +5,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/spf13/pflag"
 )
 
 func TestExitStatus(t *testing.T) {
@@ -14,10 +16,12 @@ func TestExitStatus(t *testing.T) {
 		err  string
 	}{
 		{[]string{}, exitOK, ""},
-		{[]string{"no-such-command"}, exitUsage, `unknown command "no-such-command"`},
+		{[]string{"no-such-command"}, exitUsage, `gostkey: unknown command "no-such-command" (see 'gostkey --help')`},
+		{[]string{"token", "no-such-command"}, exitUsage, `gostkey token: unknown command "no-such-command" (see 'gostkey token --help')`},
 		{[]string{"hash", "--alg", "md5"}, exitUsage, `gostkey hash: unknown --alg "md5"`},
-		{[]string{"hash", "--no-such-flag"}, exitUsage, "flag provided but not defined"},
+		{[]string{"hash", "--no-such-flag"}, exitUsage, "gostkey hash: unknown flag: --no-such-flag (see 'gostkey hash --help')\n"},
 		{[]string{"hash", "/nonexistent/x"}, exitUsage, "no such file"},
+		{[]string{"sign", "stray"}, exitUsage, `gostkey sign: unexpected argument "stray" (see 'gostkey sign --help')`},
 	} {
 		var out, errb bytes.Buffer
 		code := run(context.Background(), tc.args, stdio{in: strings.NewReader(""), out: &out, err: &errb})
@@ -27,12 +31,15 @@ func TestExitStatus(t *testing.T) {
 		if !strings.Contains(errb.String(), tc.err) {
 			t.Errorf("gostkey %v: stderr %q, want it to contain %q", tc.args, errb.String(), tc.err)
 		}
+		if strings.Count(errb.String(), "\n") > 1 {
+			t.Errorf("gostkey %v: stderr %q spans lines", tc.args, errb.String())
+		}
 	}
 }
 
 func TestNegativeIsExitOne(t *testing.T) {
-	register(&command{name: "test-negative", run: func(context.Context, stdio, []string) error {
-		return negativeError{errFake}
+	register(&command{name: "test-negative", setup: func(*pflag.FlagSet, *globals) runFunc {
+		return func(context.Context, stdio, []string) error { return negativeError{errFake} }
 	}})
 	defer delete(commands, "test-negative")
 	var errb bytes.Buffer

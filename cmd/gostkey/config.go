@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/gostkey/gostkey/pkcs11"
+	"github.com/gostkey/gostkey/pki"
 )
 
 // config is the optional user configuration file: $GOSTKEY_CONFIG, else
@@ -17,6 +18,14 @@ import (
 type config struct {
 	// Modules are used when no --module is given, in this order.
 	Modules []moduleConfig `json:"modules"`
+	// Roots are PEM files of trusted root certificates, used by verify
+	// when no --ca is given. A relative path is relative to the config
+	// file's directory.
+	Roots []string `json:"roots"`
+
+	// rootCerts are the certificates of Roots, read when the file is
+	// loaded so that a missing or broken root file is found at once.
+	rootCerts []*pki.Certificate
 }
 
 // moduleConfig names a PKCS#11 module: a plain path, or an object with
@@ -64,6 +73,11 @@ func (c *config) Validate() error {
 		}
 		if _, ok := digestOrders[mc.GOSTDigestOrder]; !ok {
 			return fmt.Errorf("modules[%d].gost_digest_order: %q is neither \"as-hashed\" nor \"reversed\"", i, mc.GOSTDigestOrder)
+		}
+	}
+	for i, r := range c.Roots {
+		if r == "" {
+			return fmt.Errorf("roots[%d]: empty", i)
 		}
 	}
 	return nil
@@ -114,5 +128,31 @@ func loadConfig(path string) (*config, error) {
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
+	if err := c.loadRoots(filepath.Dir(path)); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
 	return &c, nil
+}
+
+// loadRoots reads every root file: each must exist and hold at least one
+// certificate.
+func (c *config) loadRoots(dir string) error {
+	for i, p := range c.Roots {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return fmt.Errorf("roots[%d]: %w", i, err)
+		}
+		certs, err := pki.ParseCertificates(data)
+		if err != nil {
+			return fmt.Errorf("roots[%d]: %w", i, malformedError(p, "a certificate", data, err))
+		}
+		if len(certs) == 0 {
+			return fmt.Errorf("roots[%d]: %s holds no certificate", i, p)
+		}
+		c.rootCerts = append(c.rootCerts, certs...)
+	}
+	return nil
 }

@@ -8,40 +8,40 @@ import (
 	"os"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/gostkey/gostkey/gost"
 )
 
 func init() {
 	register(&command{
-		name:    "hash",
-		usage:   "[--alg streebog256|streebog512] [FILE|-]...",
-		summary: "print Streebog digests (the bytes `openssl dgst` prints)",
-		run:     runHash,
+		name:       "hash",
+		usage:      "[--alg streebog256|streebog512] [FILE|-]...",
+		summary:    "print Streebog digests (the bytes `openssl dgst` prints)",
+		positional: true,
+		setup:      setupHash,
 	})
 }
 
-func runHash(ctx context.Context, std stdio, args []string) error {
-	fs := newFlags(commands["hash"], std)
-	alg := fs.String("alg", "streebog256", "streebog256 or streebog512")
-	files, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	h, ok := gost.HashByName(*alg)
-	if !ok {
-		return usagef("unknown --alg %q (want streebog256 or streebog512)", *alg)
-	}
-	if len(files) == 0 {
-		files = []string{"-"}
-	}
-	for _, name := range files {
-		sum, err := hashFile(ctx, h, name, std)
-		if err != nil {
-			return err
+func setupHash(fs *pflag.FlagSet, _ *globals) runFunc {
+	alg := fs.String("alg", "streebog256", "`ALG`: streebog256 or streebog512")
+	return func(ctx context.Context, std stdio, files []string) error {
+		h, ok := gost.HashByName(*alg)
+		if !ok {
+			return cmdLinef("unknown --alg %q (want streebog256 or streebog512)", *alg)
 		}
-		fmt.Fprintf(std.out, "%s  %s\n", hex.EncodeToString(sum), name)
+		if len(files) == 0 {
+			files = []string{"-"}
+		}
+		for _, name := range files {
+			sum, err := hashFile(ctx, h, name, std)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(std.out, "%s  %s\n", hex.EncodeToString(sum), name)
+		}
+		return nil
 	}
-	return nil
 }
 
 // progressThreshold is the input size from which a terminal gets a

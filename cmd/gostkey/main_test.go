@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -46,6 +48,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"randfile":   cmdRandfile,
 			"samedigest": cmdSameDigest,
+			"status":     cmdStatus,
 		},
 	})
 }
@@ -73,5 +76,27 @@ func cmdSameDigest(ts *testscript.TestScript, neg bool, args []string) {
 	same := len(a) > 0 && len(b) > 0 && a[0] == b[0]
 	if same == neg {
 		ts.Fatalf("digests %v and %v: same=%v", a, b, same)
+	}
+}
+
+// status N PROG ARGS... runs PROG like exec and checks that it exits with
+// status N exactly (exec and ! exec tell only zero from non-zero, and the
+// CLI's 1 and 2 mean different things).
+func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: status N PROG [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("%s: %v", args[1], err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
 	}
 }

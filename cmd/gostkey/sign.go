@@ -1,239 +1,213 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
-	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/gostkey/gostkey/cms"
 	"github.com/gostkey/gostkey/pki"
 )
 
 func init() {
-	register(&command{name: "sign", usage: "--module M --token L --pin-file F --key K --in FILE --out FILE.sig [--attached] [--pem] [--cert CERT.pem] [--chain CA.pem]... [--cosign EXISTING.sig]", summary: "sign a file with a token key: CAdES-BES, detached by default; --cosign adds a signature to an existing one", run: runSign})
-	register(&command{name: "verify", usage: "--sig SIG [--content FILE] [--ca CA.pem]... [--crl FILE]... [--ocsp] [--cades] [--out FILE]", summary: "verify a CMS/CAdES signature: exit 0 valid, 1 invalid, 2 unreadable", run: runVerify})
+	register(&command{name: "sign", usage: "--module M --token L --pin-file F --key K --in FILE [--in FILE]... [--in-list LIST] [--out FILE.sig|DIR] [--attached] [--pem] [--cert CERT.pem] [--chain CA.pem]... [--cosign EXISTING.sig]",
+		summary: "sign documents with a token key: CAdES-BES, detached by default, one login for all; --cosign adds a signature to an existing one", setup: setupSign})
 }
 
-func runSign(ctx context.Context, std stdio, args []string) error {
+func setupSign(fs *pflag.FlagSet, g *globals) runFunc {
 	var tf tokenFlags
-	fs := newFlags(commands["sign"], std)
-	tf.register(fs, true)
+	tf.register(fs, g, true)
 	keyRef := fs.String("key", "", "key `LABEL` or pkcs11: URI")
-	in := fs.String("in", "", "the document `FILE` (- for standard input)")
-	out := fs.String("out", "", "write the signature to `FILE`")
+	ins := fs.StringArray("in", nil, "a document `FILE` to sign (repeatable; - for standard input)")
+	inList := fs.String("in-list", "", "sign the documents listed in `LIST`, one path a line (- for standard input)")
+	out := fs.String("out", "", "write the signature to `FILE` (- for standard output); with several documents a directory (default: each document's name plus .sig, beside it)")
 	attached := fs.Bool("attached", false, "put the document inside the signature")
 	asPEM := fs.Bool("pem", false, "write PEM instead of DER")
 	certFile := fs.String("cert", "", "signer certificate `FILE` (default: the one stored beside the key)")
-	var chain stringList
-	fs.Var(&chain, "chain", "embed the CA certificates in `FILE` (repeatable)")
+	chain := fs.StringArray("chain", nil, "embed the CA certificates in `FILE` (repeatable)")
 	cosign := fs.String("cosign", "", "add this signature to the existing signature `FILE` (the other signatures are kept as they are)")
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if *keyRef == "" || *in == "" || *out == "" {
-		return usagef("--key, --in and --out are required")
-	}
-	extra, err := readCertificateFiles(chain)
-	if err != nil {
-		return err
-	}
-	ms, key, err := tf.openKey(ctx, *keyRef)
-	if err != nil {
-		return err
-	}
-	defer ms.Close()
-	var cert *pki.Certificate
-	if *certFile != "" {
-		certs, err := readCertificateFiles([]string{*certFile})
+	return func(ctx context.Context, std stdio, _ []string) error {
+		if *keyRef == "" {
+			return cmdLinef("--key is required")
+		}
+		docs, err := signInputs(*ins, *inList, std.in)
 		if err != nil {
 			return err
 		}
-		cert = certs[0]
-	} else {
-		der := key.Certificate()
-		if der == nil {
-			return usagef("key %q has no certificate on the token: import one with `gostkey cert import` or pass --cert", key.Label())
+		if *cosign != "" && len(docs) > 1 {
+			return cmdLinef("--cosign adds to one signature: give one document")
 		}
-		if cert, err = pki.ParseCertificate(der); err != nil {
-			return usagef("the certificate of key %q: %v", key.Label(), err)
+		outs, err := signOutputs(docs, *out)
+		if err != nil {
+			return err
 		}
+		extra, err := readCertificateFiles(*chain)
+		if err != nil {
+			return err
+		}
+		var existing []byte
+		if *cosign != "" {
+			if existing, err = readInput(*cosign, nil); err != nil {
+				return err
+			}
+		}
+		var cert *pki.Certificate
+		if *certFile != "" {
+			certs, err := readCertificates(*certFile, nil)
+			if err != nil {
+				return err
+			}
+			cert = certs[0]
+		}
+		ms, key, err := tf.openKey(ctx, *keyRef)
+		if err != nil {
+			return err
+		}
+		defer ms.Close()
+		if cert == nil {
+			der := key.Certificate()
+			if der == nil {
+				return usagef("key %q has no certificate on the token: import one with `gostkey cert import` or pass --cert", key.Label())
+			}
+			if cert, err = pki.ParseCertificate(der); err != nil {
+				return malformedError(fmt.Sprintf("the certificate of key %q", key.Label()), "a certificate", der, err)
+			}
+		}
+		kind := "detached"
+		if *attached {
+			kind = "attached"
+		}
+		if *cosign != "" {
+			kind = "co-signed"
+		}
+		opts := &cms.SignOptions{Detached: !*attached, PEM: *asPEM, ExtraCerts: extra}
+		for i, doc := range docs {
+			if err := ctx.Err(); err != nil {
+				return usageError{err}
+			}
+			if err := signOne(doc, outs[i], existing, *cosign, key, cert, opts, std); err != nil {
+				if len(docs) > 1 {
+					return fmt.Errorf("document %d of %d: %w", i+1, len(docs), err)
+				}
+				return err
+			}
+			fmt.Fprintf(reportTo(outs[i], std), "signed %s with key %q (%s): %s CAdES-BES signature in %s\n", doc, key.Label(), cert.Subject, kind, outs[i])
+		}
+		return nil
 	}
-	doc, err := openInput(*in, std.in)
+}
+
+func signOne(doc, out string, existing []byte, cosignFile string, key crypto.Signer, cert *pki.Certificate, opts *cms.SignOptions, std stdio) error {
+	in, err := openInput(doc, std.in)
 	if err != nil {
 		return err
 	}
-	defer doc.Close()
-	opts := &cms.SignOptions{Detached: !*attached, PEM: *asPEM, ExtraCerts: extra}
+	defer in.Close()
 	var sig []byte
-	if *cosign != "" {
-		existing, rerr := os.ReadFile(*cosign)
-		if rerr != nil {
-			return usageError{rerr}
-		}
-		sig, err = cms.AddSigner(existing, doc, key, cert, opts)
+	if existing != nil {
+		sig, err = cms.AddSigner(existing, in, key, cert, opts)
 		if errors.Is(err, cms.ErrMalformed) {
-			return usagef("%s: %v", *cosign, err)
+			return malformedError(cosignFile, "a CMS signature", existing, err)
 		}
 	} else {
-		sig, err = cms.Sign(doc, key, cert, opts)
+		sig, err = cms.Sign(in, key, cert, opts)
 	}
 	if err != nil {
-		return tokenError(err)
+		return tokenError(fmt.Errorf("%s: %w", doc, err))
 	}
-	if err := writeFileAtomic(*out, sig); err != nil {
-		return err
-	}
-	kind := "detached"
-	if *attached {
-		kind = "attached"
-	}
-	if *cosign != "" {
-		kind = "co-signed"
-	}
-	fmt.Fprintf(std.out, "signed %s with key %q (%s): %s CAdES-BES signature in %s\n", *in, key.Label(), cert.Subject, kind, *out)
-	return nil
+	return writeOutput(out, sig, std.out)
 }
 
-func readCertificateFiles(files []string) ([]*pki.Certificate, error) {
-	var all []*pki.Certificate
-	for _, f := range files {
-		data, err := os.ReadFile(f)
+// signInputs gathers the documents of --in and --in-list, refusing a
+// document named twice (its second signature would overwrite the first).
+func signInputs(ins []string, inList string, stdin io.Reader) ([]string, error) {
+	docs := append([]string(nil), ins...)
+	if inList != "" {
+		data, err := readInput(inList, stdin)
 		if err != nil {
-			return nil, usageError{err}
+			return nil, err
 		}
-		certs, err := pki.ParseCertificates(data)
-		if err != nil {
-			return nil, usagef("%s: %v", f, err)
+		sc := bufio.NewScanner(bytes.NewReader(data))
+		for sc.Scan() {
+			if line := strings.TrimSuffix(sc.Text(), "\r"); strings.TrimSpace(line) != "" {
+				docs = append(docs, line)
+			}
 		}
-		if len(certs) == 0 {
-			return nil, usagef("%s: no certificate", f)
+		if err := sc.Err(); err != nil {
+			return nil, usageError{fmt.Errorf("%s: %w", inList, err)}
 		}
-		all = append(all, certs...)
+		if len(docs) == len(ins) {
+			return nil, usagef("%s lists no document", inList)
+		}
 	}
-	return all, nil
+	if len(docs) == 0 {
+		return nil, cmdLinef("--in (or --in-list) is required")
+	}
+	seen := map[string]bool{}
+	for _, d := range docs {
+		if d == "-" && (len(docs) > 1 || inList == "-") {
+			return nil, cmdLinef("standard input (-) can only be the one document signed")
+		}
+		if seen[filepath.Clean(d)] {
+			return nil, cmdLinef("document %s is named twice", d)
+		}
+		seen[filepath.Clean(d)] = true
+	}
+	return docs, nil
 }
 
-func runVerify(ctx context.Context, std stdio, args []string) error {
-	fs := newFlags(commands["verify"], std)
-	sigFile := fs.String("sig", "", "the signature `FILE` (CMS/CAdES, PEM or DER)")
-	contentFile := fs.String("content", "", "the signed document `FILE`, for a detached signature")
-	var cas, crls stringList
-	fs.Var(&cas, "ca", "trusted root certificates `FILE` (repeatable); without it the chain is not checked")
-	fs.Var(&crls, "crl", "check revocation against the CRL in `FILE` (repeatable)")
-	useOCSP := fs.Bool("ocsp", false, "check revocation with the OCSP responders named in the certificates")
-	ocspTimeout := fs.Duration("ocsp-timeout", 30*time.Second, "give up on OCSP responders after `DURATION`")
-	cades := fs.Bool("cades", false, "require CAdES-BES (a signingCertificate attribute), as openssl cms -verify -cades")
-	out := fs.String("out", "", "write the content of an attached signature to `FILE`")
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
+// signOutputs decides where each signature goes. One document: --out is
+// the file ("-": standard output) or, when it is a directory, the
+// directory to put DOC.sig in. Several documents: --out must be a
+// directory, and each signature is its document's base name plus .sig
+// there. Without --out each signature is DOC.sig beside its document.
+// Combinations that would overwrite something are refused.
+func signOutputs(docs []string, out string) ([]string, error) {
+	isDir := false
+	if out != "" && out != "-" {
+		st, err := os.Stat(out)
+		isDir = err == nil && st.IsDir()
 	}
-	if *sigFile == "" {
-		return usagef("--sig is required")
+	if len(docs) > 1 && out != "" && !isDir {
+		return nil, cmdLinef("with %d documents --out must be an existing directory (or leave it out for DOC.sig beside each)", len(docs))
 	}
-	sig, err := os.ReadFile(*sigFile)
-	if err != nil {
-		return usageError{err}
+	outs := make([]string, len(docs))
+	inputs := map[string]bool{}
+	for _, d := range docs {
+		inputs[filepath.Clean(d)] = true
 	}
-	opts := &cms.VerifyOptions{RequireCAdES: *cades, OCSP: *useOCSP}
-	if len(cas) == 0 {
-		if *useOCSP || len(crls) > 0 {
-			return usagef("revocation checks need the chain: pass --ca")
+	taken := map[string]string{}
+	for i, d := range docs {
+		switch {
+		case d == "-" && (out == "" || isDir):
+			return nil, cmdLinef("--out FILE is required when signing standard input")
+		case out == "":
+			outs[i] = d + ".sig"
+		case isDir:
+			outs[i] = filepath.Join(out, filepath.Base(d)+".sig")
+		default:
+			outs[i] = out
 		}
-		opts.SkipChainVerification = true
-	} else if opts.Roots, err = readCertificateFiles(cas); err != nil {
-		return err
-	}
-	for _, f := range crls {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return usageError{err}
+		if outs[i] == "-" {
+			continue
 		}
-		crl, err := pki.ParseCRL(data)
-		if err != nil {
-			return usagef("%s: %v", f, err)
+		c := filepath.Clean(outs[i])
+		if inputs[c] {
+			return nil, cmdLinef("the signature of %s would overwrite the document %s", d, outs[i])
 		}
-		opts.CRLs = append(opts.CRLs, crl)
-	}
-	var content io.Reader
-	if *contentFile != "" {
-		f, err := openInput(*contentFile, std.in)
-		if err != nil {
-			return err
+		if other, dup := taken[c]; dup {
+			return nil, cmdLinef("the signatures of %s and %s would both be %s", other, d, outs[i])
 		}
-		defer f.Close()
-		content = f
+		taken[c] = d
 	}
-	if *useOCSP {
-		// A responder that never answers must not hang the command.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *ocspTimeout)
-		defer cancel()
-	}
-	res, verr := cms.VerifyContext(ctx, sig, content, opts)
-	if res == nil {
-		if errors.Is(verr, cms.ErrMalformed) {
-			return usagef("%s: %v", *sigFile, verr)
-		}
-		return usageError{verr}
-	}
-	for i, s := range res.Signers {
-		printSigner(std.out, i+1, s)
-	}
-	if verr != nil {
-		return negativeError{verr}
-	}
-	if opts.SkipChainVerification {
-		fmt.Fprintln(std.err, "gostkey verify: warning: no --ca given: the signatures are valid but the signer certificates are not checked against a trusted root")
-	}
-	if *out != "" {
-		if res.Detached {
-			return usagef("--out: the signature is detached; the content is in your --content file")
-		}
-		if err := writeFileAtomic(*out, res.Content); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintf(std.out, "valid: %d signer(s)\n", len(res.Signers))
-	return nil
-}
-
-func printSigner(w io.Writer, n int, s *cms.SignerResult) {
-	status := "valid"
-	if s.Err != nil {
-		status = "INVALID: " + oneLine(s.Err.Error())
-	}
-	fmt.Fprintf(w, "signer %d: %s\n", n, status)
-	if c := s.Certificate; c != nil {
-		fmt.Fprintf(w, "  subject: %s\n", c.Subject)
-		if c.Subject.SNILS != "" {
-			fmt.Fprintf(w, "  SNILS: %s\n", c.Subject.SNILS)
-		}
-		if c.Subject.INN != "" {
-			fmt.Fprintf(w, "  INN: %s\n", c.Subject.INN)
-		}
-		fmt.Fprintf(w, "  issuer: %s\n", c.Issuer)
-		fmt.Fprintf(w, "  serial: %X\n", c.SerialNumber)
-	}
-	if !s.SigningTime.IsZero() {
-		fmt.Fprintf(w, "  signing time: %s\n", s.SigningTime.UTC().Format(time.RFC3339))
-	}
-	fmt.Fprintf(w, "  algorithm: %s; CAdES-BES: %s\n", s.Algorithm, yesNo(s.CAdES))
-	if len(s.Chain) > 0 {
-		names := make([]string, len(s.Chain))
-		for i, c := range s.Chain {
-			names[i] = c.Subject.String()
-		}
-		fmt.Fprintf(w, "  chain: %s\n", strings.Join(names, " <- "))
-	}
-}
-
-func yesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "no"
+	return outs, nil
 }

@@ -6,38 +6,38 @@ import (
 	"crypto/elliptic"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/gostkey/gostkey/gost"
 	"github.com/gostkey/gostkey/pkcs11"
 )
 
-// stringList is a repeatable flag.
-type stringList []string
-
-func (l *stringList) String() string     { return strings.Join(*l, ",") }
-func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
-
 // tokenFlags are the flags every token command shares (ACCEPTANCE.md,
 // "Common flags").
 type tokenFlags struct {
-	modules stringList
+	modules []string
 	token   string
 	pinFile string
+	g       *globals
 }
 
-func (tf *tokenFlags) register(fs *flag.FlagSet, withToken bool) {
-	fs.Var(&tf.modules, "module", "PKCS#11 module `PATH` (repeatable; default from the config file)")
+func (tf *tokenFlags) register(fs *pflag.FlagSet, g *globals, withToken bool) {
+	tf.g = g
+	tf.registerModules(fs)
 	if withToken {
-		fs.StringVar(&tf.token, "token", "", "token `LABEL` or pkcs11: URI (default: the only token)")
+		fs.StringVar(&tf.token, "token", "", "token `LABEL` or pkcs11: URI (default: the only initialized token)")
 	}
 	fs.StringVar(&tf.pinFile, "pin-file", "", "read the user PIN from the first line of `FILE` (default: ask on the terminal)")
+}
+
+func (tf *tokenFlags) registerModules(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&tf.modules, "module", nil, "PKCS#11 module `PATH` (repeatable; default from the config file)")
 }
 
 // modules are the --module flags, else the config file's modules, else
@@ -87,14 +87,28 @@ func (tf *tokenFlags) open() (pkcs11.Modules, error) {
 // openToken opens the modules and picks --token; the caller closes the
 // modules when done.
 func (tf *tokenFlags) openToken() (pkcs11.Modules, *pkcs11.Token, error) {
+	return tf.openTokenFor("")
+}
+
+// openTokenFor is openToken where keyRef, a pkcs11: URI naming a key,
+// may name the token when --token does not.
+func (tf *tokenFlags) openTokenFor(keyRef string) (pkcs11.Modules, *pkcs11.Token, error) {
 	if err := tf.pinSourceFrom(tf.token); err != nil {
+		return nil, nil, err
+	}
+	if err := checkPINFile(tf.pinFile, tf.g); err != nil {
 		return nil, nil, err
 	}
 	ms, err := tf.open()
 	if err != nil {
 		return nil, nil, err
 	}
-	t, err := ms.FindToken(tf.token)
+	var t *pkcs11.Token
+	if tf.token != "" {
+		t, err = ms.FindToken(tf.token)
+	} else {
+		t, err = onlyInitializedToken(ms, keyRef)
+	}
 	if err != nil {
 		ms.Close()
 		return nil, nil, usageError{err}
@@ -102,12 +116,52 @@ func (tf *tokenFlags) openToken() (pkcs11.Modules, *pkcs11.Token, error) {
 	return ms, t, nil
 }
 
+// onlyInitializedToken is the token a command uses when --token is not
+// given: the one initialized token (an empty slot, such as the
+// softtoken's spare, is no candidate), restricted by the token
+// attributes of keyRef when it is a pkcs11: URI.
+func onlyInitializedToken(ms pkcs11.Modules, keyRef string) (*pkcs11.Token, error) {
+	u := &pkcs11.URI{}
+	if strings.HasPrefix(keyRef, "pkcs11:") {
+		var err error
+		if u, err = pkcs11.ParseURI(keyRef); err != nil {
+			return nil, err
+		}
+	}
+	var found []*pkcs11.Token
+	for _, m := range ms {
+		if !u.MatchModule(m.Path()) {
+			continue
+		}
+		ts, err := m.Tokens()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", m.Path(), err)
+		}
+		for _, t := range ts {
+			if t.Info().Initialized && u.MatchToken(t.Info()) {
+				found = append(found, t)
+			}
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, fmt.Errorf("%w: no initialized token (make one with `gostkey token init`)", pkcs11.ErrNotFound)
+	case 1:
+		return found[0], nil
+	}
+	names := make([]string, len(found))
+	for i, t := range found {
+		names[i] = fmt.Sprintf("%q (slot %d of %s)", t.Info().Label, t.SlotID(), filepath.Base(t.Module().Path()))
+	}
+	return nil, fmt.Errorf("%w: %d initialized tokens: %s; pick one with --token", pkcs11.ErrAmbiguous, len(found), strings.Join(names, ", "))
+}
+
 // openKey is openToken, then a login and the key named by ref.
 func (tf *tokenFlags) openKey(ctx context.Context, ref string) (pkcs11.Modules, *pkcs11.Key, error) {
 	if err := tf.pinSourceFrom(ref); err != nil {
 		return nil, nil, err
 	}
-	ms, t, err := tf.openToken()
+	ms, t, err := tf.openTokenFor(ref)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -152,7 +206,32 @@ func (tf *tokenFlags) userPrompt() pkcs11.PINPrompt {
 
 // login logs in and turns a refused PIN into a negative answer (exit 1).
 func (tf *tokenFlags) login(ctx context.Context, t *pkcs11.Token) error {
-	return tokenError(t.Login(ctx, tf.userPrompt()))
+	err := t.Login(ctx, tf.userPrompt())
+	if errors.Is(err, pkcs11.ErrPINInvalid) {
+		return pinLengthError(t, "user PIN")
+	}
+	return tokenError(err)
+}
+
+// pinLengthError explains a PIN the token refused for its length or
+// characters, with the token's limits (never the PIN or its length).
+func pinLengthError(t *pkcs11.Token, what string) error {
+	ti := t.Info()
+	if ti.MaxPINLen > 0 {
+		return usagef("token %q refused the %s: it takes %d to %d bytes", ti.Label, what, ti.MinPINLen, ti.MaxPINLen)
+	}
+	return usagef("token %q refused the %s (too short, too long or characters it does not take)", ti.Label, what)
+}
+
+// checkPINLength refuses a new PIN outside the token's limits before the
+// token sees it, with the limits in the message.
+func checkPINLength(t *pkcs11.Token, p pkcs11.PIN, what string) error {
+	ti := t.Info()
+	if n := uint(p.Len()); (ti.MinPINLen > 0 && n < ti.MinPINLen) || (ti.MaxPINLen > 0 && n > ti.MaxPINLen) {
+		p.Zero()
+		return pinLengthError(t, what)
+	}
+	return nil
 }
 
 // tokenError classifies token errors for the exit status: a refused PIN is
@@ -215,10 +294,14 @@ type pinSource struct {
 	// isNew asks twice on the terminal: a typo in a PIN being set would
 	// lock the owner out of the token.
 	isNew bool
+	g     *globals
 }
 
 func (ps pinSource) read() (pkcs11.PIN, error) {
 	if ps.file != "" {
+		if err := checkPINFile(ps.file, ps.g); err != nil {
+			return pkcs11.PIN{}, err
+		}
 		p, err := pkcs11.ReadPINFile(ps.file)
 		if err != nil {
 			return pkcs11.PIN{}, usageError{err}
@@ -264,53 +347,51 @@ func usageErrorOrNil(err error) error {
 }
 
 func init() {
-	register(&command{name: "token list", usage: "[--module M]...", summary: "list the tokens of the modules with their PIN state", run: runTokenList})
-	register(&command{name: "token init", usage: "--module M --label L --so-pin-file F --pin-file F [--token T]", summary: "initialize a token (destroys its objects) and set its user PIN", run: runTokenInit})
-	register(&command{name: "pin change", usage: "--module M --token L --pin-file OLD --new-pin-file NEW", summary: "change the user PIN", run: runPINChange})
-	register(&command{name: "pin unblock", usage: "--module M --token L --so-pin-file F --new-pin-file NEW", summary: "unblock (reset) the user PIN with the SO PIN", run: runPINUnblock})
+	register(&command{name: "token list", usage: "[--module M]...", summary: "list the tokens of the modules with their PIN state", setup: setupTokenList})
+	register(&command{name: "token init", usage: "--module M --label L --so-pin-file F --pin-file F [--token T]", summary: "initialize a token (destroys its objects) and set its user PIN", setup: setupTokenInit})
+	register(&command{name: "pin change", usage: "--module M --token L --pin-file OLD --new-pin-file NEW", summary: "change the user PIN", setup: setupPINChange})
+	register(&command{name: "pin unblock", usage: "--module M --token L --so-pin-file F --new-pin-file NEW", summary: "unblock (reset) the user PIN with the SO PIN", setup: setupPINUnblock})
 }
 
-func runTokenList(ctx context.Context, std stdio, args []string) error {
-	var tf tokenFlags
-	fs := newFlags(commands["token list"], std)
-	fs.Var(&tf.modules, "module", "PKCS#11 module `PATH` (repeatable)")
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	ms, err := tf.open()
-	if err != nil {
-		return err
-	}
-	defer ms.Close()
-	for _, m := range ms {
-		info := m.Info()
-		fmt.Fprintf(std.out, "module %s (%s, %s, PKCS#11 %s)\n", m.Path(), info.Description, info.Manufacturer, info.CryptokiVersion)
-		slots, err := m.Slots()
+func setupTokenList(fs *pflag.FlagSet, g *globals) runFunc {
+	tf := tokenFlags{g: g}
+	tf.registerModules(fs)
+	return func(ctx context.Context, std stdio, _ []string) error {
+		ms, err := tf.open()
 		if err != nil {
-			return usageError{err}
+			return err
 		}
-		for _, s := range slots {
-			if !s.Present {
-				fmt.Fprintf(std.out, "  slot %d: %s: no token\n", s.ID, s.Description)
-				continue
-			}
-			t, err := m.Token(s.ID)
+		defer ms.Close()
+		for _, m := range ms {
+			info := m.Info()
+			fmt.Fprintf(std.out, "module %s (%s, %s, PKCS#11 %s)\n", m.Path(), info.Description, info.Manufacturer, info.CryptokiVersion)
+			slots, err := m.Slots()
 			if err != nil {
-				fmt.Fprintf(std.out, "  slot %d: %s: %v\n", s.ID, s.Description, err)
-				continue
+				return usageError{err}
 			}
-			ti := t.Info()
-			if !ti.Initialized {
-				fmt.Fprintf(std.out, "  slot %d: uninitialized token (%s %s)\n", s.ID, ti.Manufacturer, ti.Model)
-				continue
+			for _, s := range slots {
+				if !s.Present {
+					fmt.Fprintf(std.out, "  slot %d: %s: no token\n", s.ID, s.Description)
+					continue
+				}
+				t, err := m.Token(s.ID)
+				if err != nil {
+					fmt.Fprintf(std.out, "  slot %d: %s: %v\n", s.ID, s.Description, err)
+					continue
+				}
+				ti := t.Info()
+				if !ti.Initialized {
+					fmt.Fprintf(std.out, "  slot %d: uninitialized token (%s %s)\n", s.ID, ti.Manufacturer, ti.Model)
+					continue
+				}
+				fmt.Fprintf(std.out, "  slot %d: token %q\n", s.ID, ti.Label)
+				fmt.Fprintf(std.out, "    manufacturer %s, model %s, serial %s\n", ti.Manufacturer, ti.Model, ti.Serial)
+				fmt.Fprintf(std.out, "    user PIN: %s; SO PIN: %s\n", pinStateText(ti.UserPIN, ti.UserPINInitialized), pinStateText(ti.SOPIN, true))
+				fmt.Fprintf(std.out, "    uri %s\n", t.URI())
 			}
-			fmt.Fprintf(std.out, "  slot %d: token %q\n", s.ID, ti.Label)
-			fmt.Fprintf(std.out, "    manufacturer %s, model %s, serial %s\n", ti.Manufacturer, ti.Model, ti.Serial)
-			fmt.Fprintf(std.out, "    user PIN: %s; SO PIN: %s\n", pinStateText(ti.UserPIN, ti.UserPINInitialized), pinStateText(ti.SOPIN, true))
-			fmt.Fprintf(std.out, "    uri %s\n", t.URI())
 		}
+		return nil
 	}
-	return nil
 }
 
 func pinStateText(s pkcs11.PINState, initialized bool) string {
@@ -329,95 +410,129 @@ func pinStateText(s pkcs11.PINState, initialized bool) string {
 	return "ok"
 }
 
-func runTokenInit(ctx context.Context, std stdio, args []string) error {
+func setupTokenInit(fs *pflag.FlagSet, g *globals) runFunc {
 	var tf tokenFlags
-	fs := newFlags(commands["token init"], std)
-	tf.register(fs, true)
+	tf.register(fs, g, true)
 	label := fs.String("label", "", "the new token `LABEL`")
 	soPINFile := fs.String("so-pin-file", "", "read the SO PIN from `FILE`")
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
+	return func(ctx context.Context, std stdio, _ []string) error {
+		if *label == "" {
+			return cmdLinef("--label is required")
+		}
+		var ms pkcs11.Modules
+		var t *pkcs11.Token
+		var err error
+		if tf.token != "" {
+			ms, t, err = tf.openToken()
+		} else if ms, err = tf.open(); err == nil {
+			if t, err = firstUninitialized(ms); err != nil {
+				ms.Close()
+				return usageError{err}
+			}
+		}
+		if err != nil {
+			return err
+		}
+		defer ms.Close()
+		so, user, err := readPINPair(pinSource{*soPINFile, "SO PIN", true, g}, pinSource{tf.pinFile, "new user PIN", true, g})
+		if err != nil {
+			return err
+		}
+		if err := checkPINLength(t, user, "new user PIN"); err != nil {
+			so.Zero()
+			return err
+		}
+		if err := checkPINLength(t, so, "SO PIN"); err != nil {
+			return err
+		}
+		t, err = t.InitToken(ctx, *label, so, user)
+		if errors.Is(err, pkcs11.ErrPINInvalid) {
+			return pinLengthError(t, "PIN")
+		}
+		if err != nil {
+			return tokenError(err)
+		}
+		fmt.Fprintf(std.out, "initialized token %q (serial %s) in slot %d\n", t.Info().Label, t.Info().Serial, t.SlotID())
+		return nil
 	}
-	if *label == "" {
-		return usagef("--label is required")
-	}
-	var ms pkcs11.Modules
-	var old *pkcs11.Token
-	var err error
-	if tf.token != "" {
-		ms, old, err = tf.openToken()
-	} else {
-		ms, err = tf.open()
-	}
-	if err != nil {
-		return err
-	}
-	defer ms.Close()
-	so, user, err := readPINPair(pinSource{*soPINFile, "SO PIN", true}, pinSource{tf.pinFile, "new user PIN", true})
-	if err != nil {
-		return err
-	}
-	var t *pkcs11.Token
-	if old != nil {
-		t, err = old.InitToken(ctx, *label, so, user)
-	} else {
-		t, err = ms.InitToken(ctx, *label, so, user)
-	}
-	if err != nil {
-		return tokenError(err)
-	}
-	fmt.Fprintf(std.out, "initialized token %q (serial %s) in slot %d\n", t.Info().Label, t.Info().Serial, t.SlotID())
-	return nil
 }
 
-func runPINChange(ctx context.Context, std stdio, args []string) error {
+// firstUninitialized is the token `token init` initializes without
+// --token: the first present token not initialized yet, module by module
+// (with the softtoken, its spare slot).
+func firstUninitialized(ms pkcs11.Modules) (*pkcs11.Token, error) {
+	ts, err := ms.Tokens()
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range ts {
+		if !t.Info().Initialized {
+			return t, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: no uninitialized token; name the one to re-initialize with --token", pkcs11.ErrNotFound)
+}
+
+func setupPINChange(fs *pflag.FlagSet, g *globals) runFunc {
 	var tf tokenFlags
-	fs := newFlags(commands["pin change"], std)
-	tf.register(fs, true)
+	tf.register(fs, g, true)
 	newFile := fs.String("new-pin-file", "", "read the new PIN from `FILE`")
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
+	return func(ctx context.Context, std stdio, _ []string) error {
+		ms, t, err := tf.openToken()
+		if err != nil {
+			return err
+		}
+		defer ms.Close()
+		old, nw, err := readPINPair(pinSource{tf.pinFile, "current user PIN", false, g}, pinSource{*newFile, "new user PIN", true, g})
+		if err != nil {
+			return err
+		}
+		if err := checkPINLength(t, nw, "new user PIN"); err != nil {
+			old.Zero()
+			return err
+		}
+		err = t.SetPIN(ctx, old, nw)
+		if errors.Is(err, pkcs11.ErrPINInvalid) {
+			return pinLengthError(t, "new user PIN")
+		}
+		if err != nil {
+			return tokenError(err)
+		}
+		fmt.Fprintf(std.out, "user PIN of token %q changed\n", t.Info().Label)
+		return nil
 	}
-	ms, t, err := tf.openToken()
-	if err != nil {
-		return err
-	}
-	defer ms.Close()
-	old, nw, err := readPINPair(pinSource{tf.pinFile, "current user PIN", false}, pinSource{*newFile, "new user PIN", true})
-	if err != nil {
-		return err
-	}
-	if err := t.SetPIN(ctx, old, nw); err != nil {
-		return tokenError(err)
-	}
-	fmt.Fprintf(std.out, "user PIN of token %q changed\n", t.Info().Label)
-	return nil
 }
 
-func runPINUnblock(ctx context.Context, std stdio, args []string) error {
-	var tf tokenFlags
-	fs := newFlags(commands["pin unblock"], std)
-	fs.Var(&tf.modules, "module", "PKCS#11 module `PATH` (repeatable)")
-	fs.StringVar(&tf.token, "token", "", "token `LABEL` or pkcs11: URI")
+func setupPINUnblock(fs *pflag.FlagSet, g *globals) runFunc {
+	tf := tokenFlags{g: g}
+	tf.registerModules(fs)
+	fs.StringVar(&tf.token, "token", "", "token `LABEL` or pkcs11: URI (default: the only initialized token)")
 	soFile := fs.String("so-pin-file", "", "read the SO PIN from `FILE`")
 	newFile := fs.String("new-pin-file", "", "read the new user PIN from `FILE`")
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
+	return func(ctx context.Context, std stdio, _ []string) error {
+		ms, t, err := tf.openToken()
+		if err != nil {
+			return err
+		}
+		defer ms.Close()
+		so, nw, err := readPINPair(pinSource{*soFile, "SO PIN", false, g}, pinSource{*newFile, "new user PIN", true, g})
+		if err != nil {
+			return err
+		}
+		if err := checkPINLength(t, nw, "new user PIN"); err != nil {
+			so.Zero()
+			return err
+		}
+		err = t.InitPIN(ctx, so, nw)
+		if errors.Is(err, pkcs11.ErrPINInvalid) {
+			return pinLengthError(t, "new user PIN")
+		}
+		if err != nil {
+			return tokenError(err)
+		}
+		fmt.Fprintf(std.out, "user PIN of token %q reset\n", t.Info().Label)
+		return nil
 	}
-	ms, t, err := tf.openToken()
-	if err != nil {
-		return err
-	}
-	defer ms.Close()
-	so, nw, err := readPINPair(pinSource{*soFile, "SO PIN", false}, pinSource{*newFile, "new user PIN", true})
-	if err != nil {
-		return err
-	}
-	if err := t.InitPIN(ctx, so, nw); err != nil {
-		return tokenError(err)
-	}
-	fmt.Fprintf(std.out, "user PIN of token %q reset\n", t.Info().Label)
-	return nil
 }
 
 // keyAlgorithms maps --alg names to key specs. gost256-A..D are the TC26
@@ -454,7 +569,7 @@ func keySpecFor(alg, label string) (pkcs11.KeySpec, error) {
 		}
 		names = append(names, a.name)
 	}
-	return pkcs11.KeySpec{}, usagef("unknown --alg %q (one of %s)", alg, strings.Join(names, ", "))
+	return pkcs11.KeySpec{}, cmdLinef("unknown --alg %q (one of %s)", alg, strings.Join(names, ", "))
 }
 
 // algorithmName names a public key the way --alg does.
@@ -474,38 +589,36 @@ func algorithmName(pub any) string {
 }
 
 func init() {
-	register(&command{name: "key gen", usage: "--module M --token L --pin-file F --alg ALG --label K", summary: "generate a key pair on a token", run: runKeyGen})
+	register(&command{name: "key gen", usage: "--module M --token L --pin-file F --alg ALG --label K", summary: "generate a key pair on a token", setup: setupKeyGen})
 }
 
-func runKeyGen(ctx context.Context, std stdio, args []string) error {
+func setupKeyGen(fs *pflag.FlagSet, g *globals) runFunc {
 	var tf tokenFlags
-	fs := newFlags(commands["key gen"], std)
-	tf.register(fs, true)
-	alg := fs.String("alg", "gost256-A", "key algorithm: gost256-A|B|C|D|XA|XB|cpA|cpB|cpC, gost512-A|B|C, ecdsa-p256|p384")
+	tf.register(fs, g, true)
+	alg := fs.String("alg", "gost256-A", "key algorithm `ALG`: gost256-A|B|C|D|XA|XB|cpA|cpB|cpC, gost512-A|B|C, ecdsa-p256|p384")
 	label := fs.String("label", "", "the key's `LABEL`")
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
+	return func(ctx context.Context, std stdio, _ []string) error {
+		if *label == "" {
+			return cmdLinef("--label is required")
+		}
+		spec, err := keySpecFor(*alg, *label)
+		if err != nil {
+			return err
+		}
+		ms, t, err := tf.openToken()
+		if err != nil {
+			return err
+		}
+		defer ms.Close()
+		if err := tf.login(ctx, t); err != nil {
+			return err
+		}
+		k, err := t.GenerateKey(ctx, spec)
+		if err != nil {
+			return tokenError(err)
+		}
+		fmt.Fprintf(std.out, "generated %s key %q (id %s) on token %q\n", algorithmName(k.Public()), k.Label(), hex.EncodeToString(k.ID()), t.Info().Label)
+		fmt.Fprintf(std.out, "uri %s\n", k.URI())
+		return nil
 	}
-	if *label == "" {
-		return usagef("--label is required")
-	}
-	spec, err := keySpecFor(*alg, *label)
-	if err != nil {
-		return err
-	}
-	ms, t, err := tf.openToken()
-	if err != nil {
-		return err
-	}
-	defer ms.Close()
-	if err := tf.login(ctx, t); err != nil {
-		return err
-	}
-	k, err := t.GenerateKey(ctx, spec)
-	if err != nil {
-		return tokenError(err)
-	}
-	fmt.Fprintf(std.out, "generated %s key %q (id %s) on token %q\n", algorithmName(k.Public()), k.Label(), hex.EncodeToString(k.ID()), t.Info().Label)
-	fmt.Fprintf(std.out, "uri %s\n", k.URI())
-	return nil
 }

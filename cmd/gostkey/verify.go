@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/gostkey/gostkey/cms"
+	"github.com/gostkey/gostkey/pki"
+)
+
+func init() {
+	register(&command{name: "verify", usage: "--sig SIG [--content FILE] [--ca CA.pem]... [--no-chain] [--crl FILE]... [--ocsp] [--require-revocation] [--cades] [--out FILE]",
+		summary: "verify a CMS/CAdES signature: exit 0 valid, 1 invalid, 2 unreadable", setup: setupVerify})
+}
+
+// errNoRoots is the answer to a verification with nothing to trust: a
+// signature anybody can make with a certificate of their own is no
+// evidence of who signed.
+var errNoRoots = errors.New("no trusted roots: give --ca, set roots in the config, or --no-chain")
+
+type verifyFlags struct {
+	sig, content, out  string
+	cas, crls          []string
+	ocsp, requireRevoc bool
+	ocspTimeout        time.Duration
+	cades, noChain     bool
+}
+
+func setupVerify(fs *pflag.FlagSet, _ *globals) runFunc {
+	var vf verifyFlags
+	fs.StringVar(&vf.sig, "sig", "", "the signature `FILE` (CMS/CAdES, PEM or DER; - for standard input)")
+	fs.StringVar(&vf.content, "content", "", "the signed document `FILE`, for a detached signature (- for standard input)")
+	fs.StringArrayVar(&vf.cas, "ca", nil, "trusted root certificates `FILE` (repeatable; default: roots in the config file)")
+	fs.BoolVar(&vf.noChain, "no-chain", false, "check only the signatures, not who made them: the signer is not verified")
+	fs.StringArrayVar(&vf.crls, "crl", nil, "check revocation against the CRL in `FILE` (repeatable)")
+	fs.BoolVar(&vf.ocsp, "ocsp", false, "check revocation with the OCSP responders named in the certificates")
+	fs.DurationVar(&vf.ocspTimeout, "ocsp-timeout", 30*time.Second, "give up on OCSP responders after `DURATION`")
+	fs.BoolVar(&vf.requireRevoc, "require-revocation", false, "fail when revocation could not be checked (with --ocsp: a certificate names no OCSP responder)")
+	fs.BoolVar(&vf.cades, "cades", false, "require CAdES-BES (a signingCertificate attribute), as openssl cms -verify -cades")
+	fs.StringVar(&vf.out, "out", "", "write the content of an attached signature to `FILE` (- for standard output)")
+	return func(ctx context.Context, std stdio, _ []string) error {
+		return verify(ctx, std, &vf)
+	}
+}
+
+func verify(ctx context.Context, std stdio, vf *verifyFlags) error {
+	if vf.sig == "" {
+		return cmdLinef("--sig is required")
+	}
+	if vf.sig == "-" && vf.content == "-" {
+		return cmdLinef("--sig and --content cannot both be standard input")
+	}
+	revocation := len(vf.crls) > 0 || vf.ocsp
+	if vf.noChain && (len(vf.cas) > 0 || revocation || vf.requireRevoc) {
+		return cmdLinef("--no-chain checks no chain: it goes with neither --ca nor revocation checks")
+	}
+	if vf.requireRevoc && !revocation {
+		return cmdLinef("--require-revocation needs --crl or --ocsp")
+	}
+	opts := &cms.VerifyOptions{RequireCAdES: vf.cades, OCSP: vf.ocsp, SkipChainVerification: vf.noChain}
+	switch {
+	case vf.noChain:
+	case len(vf.cas) > 0:
+		roots, err := readCertificateFiles(vf.cas)
+		if err != nil {
+			return err
+		}
+		opts.Roots = roots
+	default:
+		cfg, err := loadConfig(configPath())
+		if err != nil {
+			return usageError{err}
+		}
+		if len(cfg.rootCerts) == 0 {
+			return negativeError{errNoRoots}
+		}
+		opts.Roots = cfg.rootCerts
+	}
+	for _, f := range vf.crls {
+		data, err := readInput(f, nil)
+		if err != nil {
+			return err
+		}
+		crl, err := pki.ParseCRL(data)
+		if err != nil {
+			return malformedError(f, "a CRL", data, err)
+		}
+		opts.CRLs = append(opts.CRLs, crl)
+	}
+	sig, err := readInput(vf.sig, std.in)
+	if err != nil {
+		return err
+	}
+	var content io.Reader
+	if vf.content != "" {
+		f, err := openInput(vf.content, std.in)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		content = f
+	}
+	if vf.ocsp {
+		// A responder that never answers must not hang the command.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, vf.ocspTimeout)
+		defer cancel()
+	}
+	res, verr := cms.VerifyContext(ctx, sig, content, opts)
+	if res == nil {
+		if errors.Is(verr, cms.ErrMalformed) {
+			return malformedError(vf.sig, "a CMS signature", sig, verr)
+		}
+		return usageError{verr}
+	}
+	report := reportTo(vf.out, std)
+	fmt.Fprintf(report, "content type: %s%s\n", contentTypeName(res.ContentType), map[bool]string{true: " (detached)", false: " (attached)"}[res.Detached])
+	var failed []error
+	for i, s := range res.Signers {
+		unchecked := revocationUnchecked(s, vf)
+		if unchecked != "" && !vf.requireRevoc {
+			s.Err = nil
+		}
+		printSigner(report, i+1, s, vf.noChain, unchecked, revocation)
+		if s.Err != nil {
+			failed = append(failed, fmt.Errorf("signer %d: %w", i+1, s.Err))
+		}
+	}
+	if len(failed) > 0 {
+		return negativeError{errors.Join(failed...)}
+	}
+	if vf.out != "" {
+		if res.Detached {
+			return cmdLinef("--out: the signature is detached; the content is in your --content file")
+		}
+		if err := writeOutput(vf.out, res.Content, std.out); err != nil {
+			return err
+		}
+	}
+	if vf.noChain {
+		fmt.Fprintf(report, "signatures valid, signer not verified: %d signer(s) (--no-chain: nothing says who they are)\n", len(res.Signers))
+		return nil
+	}
+	fmt.Fprintf(report, "valid: %d signer(s)\n", len(res.Signers))
+	return nil
+}
+
+// revocationUnchecked is why revocation of a signer was not checked when
+// the only source asked for was OCSP and a certificate of the chain names
+// no responder (the failure cms reports without an underlying error, as
+// nothing was asked), or "" when it was checked or failed otherwise.
+func revocationUnchecked(s *cms.SignerResult, vf *verifyFlags) string {
+	var se *cms.SignerError
+	if !vf.ocsp || len(vf.crls) > 0 || !errors.As(s.Err, &se) || se.Reason != cms.RevocationUnknown || se.Err != nil || len(s.Chain) == 0 {
+		return ""
+	}
+	return se.Detail
+}
+
+// attributesRead reports whether verification of a signer went as far as
+// its signed attributes, so that "CAdES-BES: no" means the attribute is
+// absent, not that nobody looked.
+func attributesRead(s *cms.SignerResult) bool {
+	var se *cms.SignerError
+	if s.Err == nil || !errors.As(s.Err, &se) {
+		return s.Err == nil
+	}
+	switch se.Reason {
+	case cms.DigestMismatch, cms.ChainInvalid, cms.Revoked, cms.RevocationUnknown:
+		return true
+	}
+	return false
+}
+
+func printSigner(w io.Writer, n int, s *cms.SignerResult, noChain bool, unchecked string, revocation bool) {
+	status := "valid"
+	switch {
+	case s.Err != nil:
+		status = "INVALID: " + oneLine(s.Err.Error())
+	case noChain:
+		status = "signature valid, signer not verified (--no-chain)"
+	}
+	fmt.Fprintf(w, "signer %d: %s\n", n, status)
+	// Only a verified chain makes the certificate's names evidence.
+	claimed := ""
+	if s.Err != nil || len(s.Chain) == 0 {
+		claimed = "claimed "
+	}
+	if c := s.Certificate; c != nil {
+		fmt.Fprintf(w, "  %ssubject: %s\n", claimed, c.Subject)
+		if c.Subject.SNILS != "" {
+			fmt.Fprintf(w, "  %sSNILS: %s\n", claimed, c.Subject.SNILS)
+		}
+		if c.Subject.INN != "" {
+			fmt.Fprintf(w, "  %sINN: %s\n", claimed, c.Subject.INN)
+		}
+		fmt.Fprintf(w, "  issuer: %s\n", c.Issuer)
+		fmt.Fprintf(w, "  serial: %s\n", serialHex(c.SerialNumber))
+	}
+	if !s.SigningTime.IsZero() {
+		fmt.Fprintf(w, "  claimed signing time: %s\n", s.SigningTime.UTC().Format(time.RFC3339))
+	}
+	if attributesRead(s) {
+		fmt.Fprintf(w, "  algorithm: %s; CAdES-BES: %s\n", s.Algorithm, yesNo(s.CAdES))
+	} else if s.Algorithm != 0 {
+		fmt.Fprintf(w, "  algorithm: %s\n", s.Algorithm)
+	}
+	if len(s.Chain) > 0 {
+		names := make([]string, len(s.Chain))
+		for i, c := range s.Chain {
+			names[i] = c.Subject.String()
+		}
+		fmt.Fprintf(w, "  chain: %s\n", strings.Join(names, " <- "))
+	}
+	switch {
+	case unchecked != "":
+		fmt.Fprintf(w, "  revocation: NOT CHECKED (%s)\n", unchecked)
+	case !revocation && !noChain && s.Err == nil:
+		fmt.Fprintln(w, "  revocation: not checked (no --crl or --ocsp)")
+	case revocation && s.Err == nil:
+		fmt.Fprintln(w, "  revocation: not revoked")
+	}
+}
+
+var contentTypes = map[string]string{
+	"1.2.840.113549.1.7.1":       "data",
+	"1.2.840.113549.1.7.2":       "signedData",
+	"1.2.840.113549.1.9.16.1.4":  "TSTInfo (timestamp token)",
+	"1.2.840.113549.1.9.16.1.2":  "authData",
+	"1.2.840.113549.1.9.16.1.23": "authEnvelopedData",
+}
+
+func contentTypeName(oid asn1.ObjectIdentifier) string {
+	if name, ok := contentTypes[oid.String()]; ok {
+		return fmt.Sprintf("%s (%s)", name, oid)
+	}
+	return oid.String()
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
