@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/gostkey/gostkey/cms"
 )
 
 // writeOutput writes data to the file the user named with --out, "-"
@@ -126,6 +128,9 @@ func malformedError(file, what string, data []byte, err error) error {
 		return usagef("%s: not %s (%s)", file, what, problem)
 	}
 	if reason := plainReason(err); reason != "" {
+		if errors.Is(err, cms.ErrMalformed) {
+			return usagef("%s: not %s (%s)", file, what, strings.TrimPrefix(reason, cms.ErrMalformed.Error()+": "))
+		}
 		return usagef("%s: %s", file, reason)
 	}
 	return usagef("%s: not %s (well-formed DER, but of another structure)", file, what)

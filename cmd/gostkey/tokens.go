@@ -217,10 +217,14 @@ func (tf *tokenFlags) login(ctx context.Context, t *pkcs11.Token) error {
 // characters, with the token's limits (never the PIN or its length).
 func pinLengthError(t *pkcs11.Token, what string) error {
 	ti := t.Info()
-	if ti.MaxPINLen > 0 {
-		return usagef("token %q refused the %s: it takes %d to %d bytes", ti.Label, what, ti.MinPINLen, ti.MaxPINLen)
+	name := fmt.Sprintf("token %q", ti.Label)
+	if !ti.Initialized {
+		name = fmt.Sprintf("the token in slot %d", t.SlotID())
 	}
-	return usagef("token %q refused the %s (too short, too long or characters it does not take)", ti.Label, what)
+	if ti.MaxPINLen > 0 {
+		return usagef("%s refused the %s: it takes %d to %d bytes", name, what, ti.MinPINLen, ti.MaxPINLen)
+	}
+	return usagef("%s refused the %s (too short, too long or characters it does not take)", name, what)
 }
 
 // checkPINLength refuses a new PIN outside the token's limits before the
@@ -445,14 +449,14 @@ func setupTokenInit(fs *pflag.FlagSet, g *globals) runFunc {
 		if err := checkPINLength(t, so, "SO PIN"); err != nil {
 			return err
 		}
-		t, err = t.InitToken(ctx, *label, so, user)
+		done, err := t.InitToken(ctx, *label, so, user)
 		if errors.Is(err, pkcs11.ErrPINInvalid) {
 			return pinLengthError(t, "PIN")
 		}
 		if err != nil {
 			return tokenError(err)
 		}
-		fmt.Fprintf(std.out, "initialized token %q (serial %s) in slot %d\n", t.Info().Label, t.Info().Serial, t.SlotID())
+		fmt.Fprintf(std.out, "initialized token %q (serial %s) in slot %d\n", done.Info().Label, done.Info().Serial, done.SlotID())
 		return nil
 	}
 }
