@@ -26,6 +26,10 @@ func TestExampleConfig(t *testing.T) {
 	if got := c.module("/elsewhere.so"); got.Path != "/elsewhere.so" || got.GOSTDigestOrder != "" {
 		t.Errorf("an unconfigured module = %+v, want defaults", got)
 	}
+	// The root's path is relative to the config file.
+	if len(c.rootCerts) != 1 || !strings.Contains(c.rootCerts[0].Subject.CommonName, "example root") {
+		t.Errorf("roots = %v, want the example root", c.rootCerts)
+	}
 }
 
 func TestConfigRejects(t *testing.T) {
@@ -36,6 +40,10 @@ func TestConfigRejects(t *testing.T) {
 		{`{"modules": [{"gost_digest_order": "reversed"}]}`, `modules[0].path: empty`},
 		{`{"modules": [7]}`, `cannot unmarshal number`},
 		{`{"modules": []} {}`, `data after the JSON object`},
+		{`{"roots": [""]}`, `roots[0]: empty`},
+		{`{"roots": ["/nonexistent/root.pem"]}`, `roots[0]: open /nonexistent/root.pem: no such file or directory`},
+		{`{"roots": ["config.json"]}`, `config.json: not a certificate (text, neither PEM nor DER)`},
+		{`{"roots": "a.pem"}`, `cannot unmarshal string`},
 	} {
 		_, err := loadConfig(testkit.WriteFile(t, "config.json", []byte(tc.json)))
 		if err == nil || !strings.Contains(err.Error(), tc.err) {
