@@ -20,11 +20,9 @@ const softHSM = "/usr/lib/softhsm/libsofthsm2.so"
 // the signature.
 func TestSignEveryAlgorithm(t *testing.T) {
 	testkit.RequireOpenSSL(t)
-	softtoken := filepath.Join(testkit.RepoRoot(), "bin", "libgostkey-softtoken.so")
-	for _, m := range []string{softtoken, softHSM} {
-		if _, err := os.Stat(m); err != nil {
-			testkit.Missing(t, "PKCS#11 module %s (run make build)", m)
-		}
+	softtoken := testkit.Softtoken(t)
+	if _, err := os.Stat(softHSM); err != nil {
+		testkit.Missing(t, "SoftHSM2's PKCS#11 module %s (package softhsm2)", softHSM)
 	}
 	dir := t.TempDir()
 	t.Setenv("GOSTKEY_SOFTTOKEN_DIR", filepath.Join(dir, "tokens"))

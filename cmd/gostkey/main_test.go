@@ -28,12 +28,13 @@ func TestMain(m *testing.M) {
 
 func TestScripts(t *testing.T) {
 	testkit.RequireOpenSSL(t)
+	softtoken := testkit.Softtoken(t)
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join("testdata", "script"),
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("OPENSSL_CONF", testkit.OpenSSLConfig())
-			env.Setenv("SOFTTOKEN", filepath.Join(testkit.RepoRoot(), "bin", "libgostkey-softtoken.so"))
+			env.Setenv("SOFTTOKEN", softtoken)
 			env.Setenv("GOSTKEY_SOFTTOKEN_DIR", filepath.Join(env.WorkDir, "tokens"))
 			// Few KDF rounds: the tests log in hundreds of times.
 			conf := filepath.Join(env.WorkDir, "softtoken.conf")

@@ -17,10 +17,7 @@ import (
 // control file) while `gostkey token watch` runs, reading each line before
 // the next step, so the test waits for events instead of sleeping.
 func TestTokenWatch(t *testing.T) {
-	module := filepath.Join(testkit.RepoRoot(), "bin", "libgostkey-softtoken.so")
-	if _, err := os.Stat(module); err != nil {
-		testkit.Missing(t, "%s (run make build)", module)
-	}
+	module := testkit.Softtoken(t)
 	dir := t.TempDir()
 	t.Setenv("GOSTKEY_SOFTTOKEN_DIR", dir)
 	t.Setenv("GOSTKEY_SOFTTOKEN_CONF", testkit.WriteFile(t, "softtoken.conf", []byte("kdf_iterations = 1000\npoll_interval_ms = 50\n")))

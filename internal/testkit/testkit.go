@@ -115,6 +115,62 @@ func WriteFile(t testing.TB, name string, data []byte) string {
 	return p
 }
 
+var (
+	softtokenOnce sync.Once
+	softtokenPath string
+	softtokenErr  error
+	softtokenMiss string
+)
+
+// Softtoken is the path of the project's PKCS#11 module for tests: bin/'s
+// when `make build` left an up-to-date one there, else one built once per
+// test binary into a private directory with the Makefile's own rule (so a
+// newcomer's plain `go test ./...` works, and concurrent test binaries
+// never load a half-written bin/).
+func Softtoken(t testing.TB) string {
+	t.Helper()
+	softtokenOnce.Do(buildSofttoken)
+	if softtokenMiss != "" {
+		Missing(t, "%s", softtokenMiss)
+	}
+	if softtokenErr != nil {
+		t.Fatalf("testkit: %v", softtokenErr)
+	}
+	return softtokenPath
+}
+
+func buildSofttoken() {
+	const name = "libgostkey-softtoken.so"
+	root := RepoRoot()
+	for _, tool := range []string{"make", "cc", "pkg-config"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			softtokenMiss = tool + " (needed to build the softtoken; or run make build)"
+			return
+		}
+	}
+	if err := exec.Command("pkg-config", "--exists", "libcrypto", "p11-kit-1").Run(); err != nil {
+		softtokenMiss = "libssl-dev and libp11-kit-dev (needed to build the softtoken; make build installs them)"
+		return
+	}
+	inBin := filepath.Join(root, "bin", name)
+	// -q: exit status 0 when the target is up to date, without building.
+	if exec.Command("make", "-s", "-q", "-C", root, filepath.Join("bin", name)).Run() == nil {
+		softtokenPath = inBin
+		return
+	}
+	dir, err := os.MkdirTemp("", "gostkey-softtoken-")
+	if err != nil {
+		softtokenErr = err
+		return
+	}
+	so := filepath.Join(dir, name)
+	if out, err := exec.Command("make", "-s", "-C", root, "BIN="+dir, so).CombinedOutput(); err != nil {
+		softtokenErr = fmt.Errorf("building the softtoken (make %s) failed, try make build: %w: %s", so, err, bytes.TrimSpace(out))
+		return
+	}
+	softtokenPath = so
+}
+
 // VectorsDir holds the standard test vectors (RFC 9215 certificates, TC26
 // reference CMS) inside the repository.
 func VectorsDir() string {
