@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # make demo: gostkey's main job on embedded defaults, start to finish, in a
 # throwaway directory. Each step prints what it does; any failure stops it.
+# KEEP=1 keeps the directory (token, certificate, signatures) to look at.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="$root/bin"
 export OPENSSL_CONF="$root/testdata/openssl-gost.cnf"
+# PIN files and token files readable by the user only.
+umask 077
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+if [ "${KEEP:-}" = 1 ]; then
+	trap 'echo; echo "work directory kept: $work (GOSTKEY_SOFTTOKEN_DIR=$work/tokens)"' EXIT
+else
+	trap 'rm -rf "$work"' EXIT
+fi
 step() { printf '\n== %s\n' "$*"; }
 
 step "Streebog digests of README.md: gostkey and openssl agree"
@@ -27,7 +34,6 @@ tok=(--module "$module" --token demo --pin-file "$work/user.pin")
 
 step "Initialize a software token"
 "$bin/gostkey" token init --module "$module" --label demo --so-pin-file "$work/so.pin" --pin-file "$work/user.pin"
-"$bin/gostkey" token list --module "$module"
 
 step "Generate a GOST R 34.10-2012 key on the token (TC26 256-bit paramSetA)"
 "$bin/gostkey" key gen "${tok[@]}" --alg gost256-A --label signer
@@ -37,11 +43,15 @@ step "Self-signed qualified-style certificate for the key, stored on the token"
 	--subject 'CN=Иван Петров,SN=Петров,GN=Иван Сергеевич,SNILS=11223344595,INN=500100732259,C=RU'
 "$bin/gostkey" cert import "${tok[@]}" --key signer --in "$work/signer.pem"
 "$bin/gostkey" cert show "$work/signer.pem"
-"$bin/gostkey" key list "${tok[@]}"
 
 step "Sign a document on the token (detached CAdES-BES)"
 printf 'Договор № 17 от %s\n' "$(date +%d.%m.%Y)" >"$work/contract.txt"
 "$bin/gostkey" sign "${tok[@]}" --key signer --in "$work/contract.txt" --out "$work/contract.txt.sig"
+
+step "Sign two more documents with one login (a signature beside each)"
+printf 'Акт № 1\n' >"$work/act1.txt"
+printf 'Акт № 2\n' >"$work/act2.txt"
+"$bin/gostkey" sign "${tok[@]}" --key signer --in "$work/act1.txt" --in "$work/act2.txt"
 
 step "Verify with gostkey"
 "$bin/gostkey" verify --sig "$work/contract.txt.sig" --content "$work/contract.txt" --ca "$work/signer.pem"

@@ -4,6 +4,19 @@
 # prepared machine and self-sufficient on a fresh one.
 set -euo pipefail
 
+# Go comes from go.dev, not from Debian (whose Go is older than go.mod's).
+need_go=1.26
+go_help="get Go $need_go or later from https://go.dev/dl/ (unpack to /usr/local/go, add /usr/local/go/bin to PATH)"
+if ! command -v go >/dev/null 2>&1; then
+	echo "install-deps: no go command: $go_help" >&2
+	exit 1
+fi
+have_go=$(go version | grep -oE 'go[0-9]+\.[0-9]+' | head -n1 | cut -c3-)
+if [ -z "$have_go" ] || [ "$(printf '%s\n%s\n' "$need_go" "$have_go" | sort -t. -k1,1n -k2,2n | head -n1)" != "$need_go" ]; then
+	echo "install-deps: $(go version) is too old: $go_help" >&2
+	exit 1
+fi
+
 packages=(
 	build-essential
 	pkg-config

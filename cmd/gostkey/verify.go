@@ -130,7 +130,7 @@ func verify(ctx context.Context, std stdio, vf *verifyFlags) error {
 		}
 		printSigner(report, i+1, s, vf.noChain, unchecked, revocation)
 		if s.Err != nil {
-			failed = append(failed, fmt.Errorf("signer %d: %w", i+1, s.Err))
+			failed = append(failed, s.Err) // it names the signer
 		}
 	}
 	if len(failed) > 0 {
