@@ -106,30 +106,40 @@ func configPath() string {
 
 // loadConfig reads the configuration; a missing file is an empty one.
 func loadConfig(path string) (*config, error) {
-	var c config
 	if path == "" {
-		return &c, nil
+		return &config{}, nil
 	}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return &c, nil
+		return &config{}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	c, err := parseConfig(data, filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// parseConfig decodes and validates a configuration; relative root paths
+// are taken from dir.
+func parseConfig(data []byte, dir string) (*config, error) {
+	var c config
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		return nil, err
 	}
 	if dec.More() {
-		return nil, fmt.Errorf("config %s: data after the JSON object", path)
+		return nil, errors.New("data after the JSON object")
 	}
 	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		return nil, err
 	}
-	if err := c.loadRoots(filepath.Dir(path)); err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+	if err := c.loadRoots(dir); err != nil {
+		return nil, err
 	}
 	return &c, nil
 }

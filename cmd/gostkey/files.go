@@ -278,8 +278,11 @@ func walkTLV(data []byte, off, depth int) (int, string) {
 
 func looksLikeText(data []byte) bool {
 	sample := data[:min(len(data), 512)]
-	if !utf8.Valid(sample) && utf8.Valid(sample[:max(0, len(sample)-3)]) {
-		sample = sample[:len(sample)-3] // a character cut by the sample's end
+	if len(data) > len(sample) {
+		// Drop a character the sample's end cut in two.
+		for i := 0; i < utf8.UTFMax-1 && !utf8.Valid(sample); i++ {
+			sample = sample[:len(sample)-1]
+		}
 	}
 	if !utf8.Valid(sample) {
 		return false
