@@ -434,7 +434,7 @@ func TestCRLDescribe(t *testing.T) {
   Идентификатор ключа издателя (Authority key ID): 01:02:03:04
   Расширение (Extension) 1.2.4: 3 bytes 0101ff
   Отозванные сертификаты (Revoked certificates): 2
-    Серийный номер (Serial number): 1A:2B
+    Серийный номер (Serial number): 1A2B
       Дата отзыва (Revocation date): 2026-11-23 10:00:00 UTC
       Причина (Reason): сертификат заменён (superseded)
       Дата компрометации (Invalidity date): 2026-11-23 09:00:00 UTC

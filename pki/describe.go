@@ -177,7 +177,9 @@ func colonHex(b []byte) string {
 }
 
 // describeSerial prints a serial number the same way for certificates, CRL
-// entries and OCSP CertIDs, zero as 00 rather than nothing.
+// entries and OCSP CertIDs, and as `openssl x509 -serial` and the gostkey
+// CLI do (upper-case hex, two digits a byte, no colons), so that one can
+// be searched for the other; zero as 00 rather than nothing.
 func describeSerial(n *big.Int) string {
 	switch {
 	case n == nil:
@@ -185,7 +187,7 @@ func describeSerial(n *big.Int) string {
 	case n.Sign() == 0:
 		return "00"
 	}
-	return colonHex(n.Bytes())
+	return fmt.Sprintf("%X", n.Bytes())
 }
 
 // describeBytes prints the value of an extension Describe has no words for.

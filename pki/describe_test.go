@@ -29,7 +29,7 @@ func TestDescribeCertificate(t *testing.T) {
 	}
 	out := b.String()
 	for _, want := range []string{
-		"Серийный номер (Serial number): 7F:7F:",
+		"Серийный номер (Serial number): 7F7F",
 		"Алгоритм подписи (Signature algorithm): GOST R 34.10-2012 256 with Streebog-256",
 		"Издатель (Issuer): OGRN=1027700132195,INNLE=7707083893,CN=Тестовый корневой УЦ,O=Тестовый УЦ,C=RU",
 		"    СНИЛС (SNILS): 11223344595\n",
