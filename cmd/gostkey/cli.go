@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -159,7 +160,7 @@ func newRoot(std stdio) *cobra.Command {
 	root.SetErr(std.err)
 	root.SetVersionTemplate("gostkey {{.Version}}\n")
 	root.CompletionOptions.HiddenDefaultCmd = true
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdLineError{err} })
+	root.SetFlagErrorFunc(flagError)
 	root.PersistentFlags().BoolVar(&g.strict, "strict", false, "refuse instead of warn: PIN files readable by group or others")
 
 	groups := map[string]*cobra.Command{"": root}
@@ -203,6 +204,17 @@ func newRoot(std stdio) *cobra.Command {
 		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintf(cmd.OutOrStdout(), "gostkey %s\n", root.Version) },
 	})
 	return root
+}
+
+// singleDash finds a long flag typed with one dash (-alg), which the
+// old flag package took and pflag reads as the shorthands -a -l -g.
+var singleDash = regexp.MustCompile(`^unknown shorthand flag: '.' in -([a-z][a-z0-9-]+)$`)
+
+func flagError(cmd *cobra.Command, err error) error {
+	if m := singleDash.FindStringSubmatch(err.Error()); m != nil && cmd.Flags().Lookup(m[1]) != nil {
+		return cmdLinef("unknown flag -%s: long flags take two dashes: --%s", m[1], m[1])
+	}
+	return cmdLineError{err}
 }
 
 var groupSummaries = map[string]string{
