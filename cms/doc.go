@@ -40,8 +40,11 @@
 // signedAttrs) (or over the content digest when there are no signed
 // attributes), matches signingCertificateV2 (and the SHA-1
 // signingCertificate) against the certificate, compares messageDigest with
-// the content, and verifies the chain to VerifyOptions.Roots at the
-// signing time (or VerifyOptions.CurrentTime, or now). With
+// the content, and verifies the chain to VerifyOptions.Roots now, or at
+// VerifyOptions.CurrentTime, a time the caller asserts; the signer's own
+// signingTime is reported (SignerResult.SigningTime) but never trusted,
+// since the holder of an expired or revoked certificate's key can backdate
+// it. SignerResult.CheckedAt and TimeBasis say which time was used. With
 // VerifyOptions.CRLs or OCSP it then checks every certificate of the chain
 // but the root for revocation (pki.CRL.CheckCertificate, pki.QueryOCSP);
 // VerifyContext bounds OCSP queries with a context. Each failure is a

@@ -116,8 +116,11 @@ type VerifyOptions struct {
 	// stays nil. A caller with no roots (a CLI run without --ca) says so
 	// explicitly.
 	SkipChainVerification bool
-	// CurrentTime is when the chain must be valid. Zero means the signer's
-	// signingTime attribute when present (the CAdES-BES claim), else now.
+	// CurrentTime is when the chain must be valid and unrevoked: zero
+	// means now. A nonzero CurrentTime is a time the caller asserts (a
+	// CLI's --at), reported back as TimeAsserted. The signer's own
+	// signingTime is never used: it is only the signer's claim, which the
+	// holder of an expired or revoked certificate's key can backdate.
 	CurrentTime time.Time
 	// RequireCAdES makes a missing signingCertificate(V2) attribute a
 	// MissingAttribute failure, as `openssl cms -verify -cades` does.
@@ -130,10 +133,12 @@ type VerifyOptions struct {
 	// responder is asked (through OCSPQuery, default pki.QueryOCSP). A
 	// certificate neither settles fails with RevocationUnknown. A CRL
 	// clears a certificate only while it is current (thisUpdate ≤ now ≤
-	// nextUpdate, now being CurrentTime when set); its revocations count
-	// whatever its age. A revocation dated after the checked time leaves
-	// the signature valid, unless its reason is a key or CA compromise or
-	// unspecified.
+	// nextUpdate, now being the real time even when CurrentTime is
+	// asserted: a compromise reported since must still be seen); its
+	// revocations count whatever its age. Checked now, every revocation
+	// counts. Checked at an asserted CurrentTime, a revocation dated after
+	// it leaves the signature valid, unless its reason is a key, CA or AA
+	// compromise or unspecified.
 	CRLs      []*pki.CRL
 	OCSP      bool
 	OCSPQuery OCSPQuery
@@ -149,6 +154,37 @@ type VerifyResult struct {
 	Signers []*SignerResult
 }
 
+// TimeBasis says where the time a signer's chain and revocation were
+// checked at came from, so that a caller can print "checked at T (now)"
+// or "checked at T (asserted)". A signer's own signingTime is never one:
+// it is the signer's claim, reported in SignerResult.SigningTime only.
+// A trusted timestamp (CAdES-T) would be a third basis.
+type TimeBasis int
+
+const (
+	// TimeNotChecked: verification stopped before the chain was checked,
+	// or VerifyOptions.SkipChainVerification was set.
+	TimeNotChecked TimeBasis = iota
+	// TimeNow: VerifyOptions.CurrentTime was zero; checked at the time of
+	// verification.
+	TimeNow
+	// TimeAsserted: checked at VerifyOptions.CurrentTime, a time the
+	// caller asserts (gostkey verify --at).
+	TimeAsserted
+)
+
+func (b TimeBasis) String() string {
+	switch b {
+	case TimeNotChecked:
+		return "not checked"
+	case TimeNow:
+		return "now"
+	case TimeAsserted:
+		return "asserted"
+	}
+	return fmt.Sprintf("TimeBasis(%d)", int(b))
+}
+
 // SignerResult is one signer's outcome.
 type SignerResult struct {
 	// Certificate is the signer certificate; nil if not found.
@@ -160,8 +196,14 @@ type SignerResult struct {
 	// and DigestAlgorithm.
 	Algorithm       pki.SignatureAlgorithm
 	DigestAlgorithm asn1.ObjectIdentifier
-	// SigningTime is the signingTime attribute; zero when absent.
+	// SigningTime is the signingTime attribute, the signer's unverified
+	// claim; zero when absent. No decision depends on it.
 	SigningTime time.Time
+	// CheckedAt is the time the chain (and revocation) were checked at,
+	// and TimeBasis where it came from; zero and TimeNotChecked when the
+	// chain was not checked.
+	CheckedAt time.Time
+	TimeBasis TimeBasis
 	// SignedAttributes reports whether the SignerInfo had signed
 	// attributes; CAdES whether it also had a signingCertificate(V2)
 	// that matched the certificate (a CAdES-BES signature).
@@ -305,20 +347,21 @@ func verifySigner(ctx context.Context, sd *SignedData, si *SignerInfo, r *Signer
 	if len(opts.Roots) == 0 {
 		return fail(ChainInvalid, "no trusted roots given", nil)
 	}
-	at := opts.CurrentTime
-	if at.IsZero() {
-		at = r.SigningTime
+	// The signer's signingTime is a claim anyone holding the key can
+	// backdate, so it never moves the check into the past: only a time
+	// the caller asserts does. (A trusted timestamp, CAdES-T, would be the
+	// other such basis.)
+	r.CheckedAt, r.TimeBasis = opts.CurrentTime, TimeAsserted
+	if r.CheckedAt.IsZero() {
+		r.CheckedAt, r.TimeBasis = time.Now(), TimeNow
 	}
-	if at.IsZero() {
-		at = time.Now()
-	}
-	chain, err := cert.Verify(pki.VerifyOptions{Roots: opts.Roots, Intermediates: certs.all(), CurrentTime: at})
+	chain, err := cert.Verify(pki.VerifyOptions{Roots: opts.Roots, Intermediates: certs.all(), CurrentTime: r.CheckedAt})
 	if err != nil {
 		return fail(ChainInvalid, "", err)
 	}
 	r.Chain = chain
 	if len(opts.CRLs) > 0 || opts.OCSP {
-		return checkRevocation(ctx, chain, at, opts)
+		return checkRevocation(ctx, chain, r.CheckedAt, r.TimeBasis == TimeAsserted, opts)
 	}
 	return nil
 }
