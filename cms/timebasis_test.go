@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"math/big"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -19,9 +18,19 @@ import (
 // with rootFile as the only trust anchor, at the current time.
 func opensslVerifyWith(t *testing.T, rootFile string, sig []byte) error {
 	t.Helper()
-	_, err := testkit.TryOpenSSL(t, nil, "cms", "-verify", "-binary", "-inform", "DER", "-in", testkit.WriteFile(t, "sig", sig),
-		"-CAfile", rootFile, "-purpose", "any", "-out", filepath.Join(t.TempDir(), "out"))
+	_, err := opensslVerifyPurpose(t, rootFile, sig, "any")
 	return err
+}
+
+// opensslVerifyPurpose is opensslVerifyWith with openssl's -purpose
+// (empty: openssl's default for cms, smimesign); it returns the content.
+func opensslVerifyPurpose(t *testing.T, rootFile string, sig []byte, purpose string) ([]byte, error) {
+	t.Helper()
+	args := []string{"cms", "-verify", "-binary", "-inform", "DER", "-in", testkit.WriteFile(t, "sig", sig), "-CAfile", rootFile}
+	if purpose != "" {
+		args = append(args, "-purpose", purpose)
+	}
+	return testkit.TryOpenSSL(t, nil, args...)
 }
 
 // pastRoot certifies id's root key (made by openssl) again, valid from a

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"slices"
 	"time"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -57,6 +58,11 @@ const (
 	Revoked
 	// RevocationUnknown: revocation was asked for but could not be decided.
 	RevocationUnknown
+	// WrongPurpose: the signer certificate is not fit for
+	// VerifyOptions.Purpose: its keyUsage allows neither digitalSignature
+	// nor nonRepudiation, or its extKeyUsage (or, along the chain, an
+	// issuer's) names none of the purpose's usages.
+	WrongPurpose
 )
 
 var reasonNames = map[Reason]string{
@@ -73,6 +79,7 @@ var reasonNames = map[Reason]string{
 	ChainInvalid:               "certificate chain invalid",
 	Revoked:                    "certificate revoked",
 	RevocationUnknown:          "revocation status unknown",
+	WrongPurpose:               "certificate not fit for the purpose",
 }
 
 func (r Reason) String() string {
@@ -103,6 +110,84 @@ func (e *SignerError) Error() string {
 
 func (e *SignerError) Unwrap() error { return e.Err }
 
+// Purpose is what a signer certificate must be fit for.
+type Purpose int
+
+const (
+	// PurposeDocumentSigning, the zero value, is what OpenSSL's smimesign
+	// purpose accepts (no extKeyUsage, anyExtendedKeyUsage or
+	// emailProtection) plus the Russian document-signing usage
+	// (1.2.643.6.3), required of the signer certificate and, where they
+	// have an extKeyUsage, of its issuers.
+	PurposeDocumentSigning Purpose = iota
+	// PurposeAny accepts any extKeyUsage, as openssl's -purpose any. The
+	// keyUsage rule (digitalSignature or nonRepudiation) still applies:
+	// a key certified only for other uses does not sign documents.
+	PurposeAny
+)
+
+var purposeNames = map[Purpose]string{PurposeDocumentSigning: "document", PurposeAny: "any"}
+
+// String is the name ParsePurpose reads: "document" or "any".
+func (p Purpose) String() string {
+	if s, ok := purposeNames[p]; ok {
+		return s
+	}
+	return fmt.Sprintf("Purpose(%d)", int(p))
+}
+
+// ParsePurpose reads a purpose name as a CLI's --purpose gives it:
+// "document" (the default) or "any".
+func ParsePurpose(s string) (Purpose, error) {
+	for p, name := range purposeNames {
+		if s == name {
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("cms: unknown purpose %q (want document or any)", s)
+}
+
+// oidEKUMessageExchange (1.2.643.6.3) is the usage Russian CAs write for
+// signing in electronic trading systems and in software exchanging
+// electronic messages, the document-signing usage of the Russian PKI.
+var oidEKUMessageExchange = asn1.ObjectIdentifier{1, 2, 643, 6, 3}
+
+// documentSigningEKUs are the extKeyUsage values of which a document
+// signer's certificate, when it has the extension, must name one (or
+// anyExtendedKeyUsage).
+var documentSigningEKUs = []asn1.ObjectIdentifier{pki.OIDExtKeyUsageEmailProtection, oidEKUMessageExchange}
+
+// extKeyUsages are the usages p asks of a certificate; nil asks none.
+func (p Purpose) extKeyUsages() ([]asn1.ObjectIdentifier, error) {
+	switch p {
+	case PurposeDocumentSigning:
+		return documentSigningEKUs, nil
+	case PurposeAny:
+		return nil, nil
+	}
+	return nil, fmt.Errorf("unknown purpose %v", p)
+}
+
+// checkPurpose applies opts.Purpose to the signer certificate itself, so
+// that it holds with SkipChainVerification too; pki.Verify checks the
+// same usages along the chain.
+func checkPurpose(cert *pki.Certificate, ekus []asn1.ObjectIdentifier) *SignerError {
+	// Like OpenSSL's smimesign purpose, accept digitalSignature or
+	// nonRepudiation.
+	if cert.KeyUsage != 0 && cert.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
+		return fail(WrongPurpose, "the certificate's key usage does not allow signing", nil)
+	}
+	if len(ekus) == 0 || len(cert.ExtKeyUsage) == 0 {
+		return nil
+	}
+	for _, have := range cert.ExtKeyUsage {
+		if have.Equal(pki.OIDExtKeyUsageAny) || slices.ContainsFunc(ekus, have.Equal) {
+			return nil
+		}
+	}
+	return fail(WrongPurpose, "the certificate's extended key usage does not allow signing documents", nil)
+}
+
 // VerifyOptions control Verify. The zero value checks signatures, the
 // attribute rules and the chain, and fails every signer for want of roots.
 type VerifyOptions struct {
@@ -122,6 +207,10 @@ type VerifyOptions struct {
 	// signingTime is never used: it is only the signer's claim, which the
 	// holder of an expired or revoked certificate's key can backdate.
 	CurrentTime time.Time
+	// Purpose is what the signer certificate (and its chain) must be fit
+	// for; the zero value is PurposeDocumentSigning. A misfit is a
+	// WrongPurpose failure.
+	Purpose Purpose
 	// RequireCAdES makes a missing signingCertificate(V2) attribute a
 	// MissingAttribute failure, as `openssl cms -verify -cades` does.
 	RequireCAdES bool
@@ -333,10 +422,12 @@ func verifySigner(ctx context.Context, sd *SignedData, si *SignerInfo, r *Signer
 			return fail(DigestMismatch, "", nil)
 		}
 	}
-	// A signing certificate may be limited to other uses; like OpenSSL's
-	// smimesign purpose, accept digitalSignature or nonRepudiation.
-	if cert.KeyUsage != 0 && cert.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
-		return fail(ChainInvalid, "the certificate's key usage does not allow signing", nil)
+	ekus, err := opts.Purpose.extKeyUsages()
+	if err != nil {
+		return fail(WrongPurpose, "", err)
+	}
+	if ferr := checkPurpose(cert, ekus); ferr != nil {
+		return ferr
 	}
 	if opts.SkipChainVerification {
 		if len(opts.CRLs) > 0 || opts.OCSP {
@@ -355,8 +446,12 @@ func verifySigner(ctx context.Context, sd *SignedData, si *SignerInfo, r *Signer
 	if r.CheckedAt.IsZero() {
 		r.CheckedAt, r.TimeBasis = time.Now(), TimeNow
 	}
-	chain, err := cert.Verify(pki.VerifyOptions{Roots: opts.Roots, Intermediates: certs.all(), CurrentTime: r.CheckedAt})
-	if err != nil {
+	chain, err := cert.Verify(pki.VerifyOptions{Roots: opts.Roots, Intermediates: certs.all(), CurrentTime: r.CheckedAt, ExtKeyUsage: ekus})
+	var invalid *pki.CertificateInvalidError
+	switch {
+	case errors.As(err, &invalid) && invalid.Reason == pki.IncompatibleUsage:
+		return fail(WrongPurpose, "", err)
+	case err != nil:
 		return fail(ChainInvalid, "", err)
 	}
 	r.Chain = chain
