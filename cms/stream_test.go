@@ -2,6 +2,8 @@ package cms
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -104,5 +106,109 @@ func TestSignStream(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// streamVerify runs VerifyStream on sig with content copied to a buffer.
+func streamVerify(sig []byte, content io.Reader, opts *VerifyOptions) (*VerifyResult, []byte, error) {
+	var out bytes.Buffer
+	res, err := VerifyStream(context.Background(), bytes.NewReader(sig), content, &out, opts)
+	return res, out.Bytes(), err
+}
+
+// TestVerifyStream: what SignStream, Sign and `openssl cms -sign` (with
+// and without -stream, DER and PEM) write verifies through VerifyStream
+// as through Verify, with the embedded content streamed out.
+func TestVerifyStream(t *testing.T) {
+	id := newIdentity(t, "gost512-A")
+	content := streamContent(300<<10 + 5)
+	signers := []Signer{{Key: id.key, Certificate: id.cert}}
+	opts := &VerifyOptions{Roots: []*pki.Certificate{id.root}, RequireCAdES: true}
+	sigs := map[string][]byte{}
+	for _, tc := range []struct {
+		name  string
+		size  int64
+		asPEM bool
+	}{{"stream-definite", int64(len(content)), false}, {"stream-indefinite", -1, false}, {"stream-definite-pem", int64(len(content)), true}, {"stream-indefinite-pem", -1, true}} {
+		var b bytes.Buffer
+		if err := SignStream(&b, bytes.NewReader(content), tc.size, signers, &SignOptions{PEM: tc.asPEM}); err != nil {
+			t.Fatal(err)
+		}
+		sigs[tc.name] = b.Bytes()
+	}
+	contentFile := testkit.WriteFile(t, "content", content)
+	for name, extra := range map[string][]string{
+		"openssl-der":        {"-outform", "DER"},
+		"openssl-stream-der": {"-outform", "DER", "-stream"},
+		"openssl-pem":        {"-outform", "PEM"},
+		"openssl-stream-pem": {"-outform", "PEM", "-stream"},
+	} {
+		sigs[name] = testkit.OpenSSL(t, nil, append([]string{"cms", "-sign", "-binary", "-nodetach", "-cades", "-md", "md_gost12_512",
+			"-in", contentFile, "-signer", id.certFile, "-inkey", id.keyFile}, extra...)...)
+	}
+	if !bytes.Contains(sigs["openssl-stream-der"][:200], []byte{0x24, 0x80}) {
+		t.Fatal("openssl -stream did not write a constructed indefinite-length OCTET STRING; the test lost its point")
+	}
+	for name, sig := range sigs {
+		res, out, err := streamVerify(sig, nil, opts)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if !bytes.Equal(out, content) || res.Content != nil || res.Detached {
+			t.Errorf("%s: %d bytes out, want %d", name, len(out), len(content))
+		}
+		if s := res.Signers[0]; !bytes.Equal(s.Certificate.Raw, id.cert.Raw) || len(s.Chain) != 2 || !s.CAdES || s.TimeBasis != TimeNow {
+			t.Errorf("%s: signer %+v", name, s)
+		}
+		// The same document given beside it, and another one.
+		if _, _, err := streamVerify(sig, bytes.NewReader(content), opts); err != nil {
+			t.Errorf("%s with its content: %v", name, err)
+		}
+		for _, other := range [][]byte{content[:len(content)-1], append(bytes.Clone(content), 0), flipAt(content, 1000)} {
+			if _, _, err := streamVerify(sig, bytes.NewReader(other), opts); reasonOf(err) != DigestMismatch {
+				t.Errorf("%s with other content: %v, want %v", name, err, DigestMismatch)
+			}
+		}
+	}
+
+	// Detached: out gets nothing, the content is digested.
+	detached, err := Sign(bytes.NewReader(content), id.key, id.cert, &SignOptions{Detached: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, out, err := streamVerify(detached, bytes.NewReader(content), opts); err != nil || len(out) != 0 || !res.Detached {
+		t.Errorf("detached: %v, %d bytes out", err, len(out))
+	}
+	if _, _, err := streamVerify(detached, nil, opts); reasonOf(err) != ContentMissing {
+		t.Errorf("detached without content: %v", err)
+	}
+
+	// A tampered content byte fails the signer, after streaming it out.
+	sig := sigs["stream-indefinite"]
+	at := bytes.Index(sig, content[:64])
+	if _, _, err := streamVerify(flipAt(sig, at+70000), nil, opts); reasonOf(err) != DigestMismatch {
+		t.Errorf("tampered content: %v", err)
+	}
+}
+
+// TestVerifyStreamMalformed: input cut anywhere, or with bytes after it,
+// is ErrMalformed, never a valid result.
+func TestVerifyStreamMalformed(t *testing.T) {
+	id := newIdentity(t, "gost256-TCA")
+	for _, size := range []int64{int64(len(testContent)), -1} {
+		var b bytes.Buffer
+		if err := SignStream(&b, bytes.NewReader(testContent), size, []Signer{{Key: id.key, Certificate: id.cert}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		sig := b.Bytes()
+		for n := range len(sig) {
+			if _, _, err := streamVerify(sig[:n], nil, &VerifyOptions{SkipChainVerification: true}); !errors.Is(err, ErrMalformed) {
+				t.Fatalf("size %d, cut at %d of %d: %v, want ErrMalformed", size, n, len(sig), err)
+			}
+		}
+		if _, _, err := streamVerify(append(bytes.Clone(sig), 0), nil, &VerifyOptions{SkipChainVerification: true}); !errors.Is(err, ErrMalformed) {
+			t.Errorf("size %d, trailing byte: %v, want ErrMalformed", size, err)
+		}
 	}
 }

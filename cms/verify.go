@@ -360,6 +360,12 @@ func VerifyContext(ctx context.Context, signedData []byte, content io.Reader, op
 			return nil, err
 		}
 	}
+	return verifySigners(ctx, sd, res, digests, contentErr, opts)
+}
+
+// verifySigners verifies each signer of sd, given the content digests
+// (keyed by digest OID string) or the failure every signer shares.
+func verifySigners(ctx context.Context, sd *SignedData, res *VerifyResult, digests map[string][]byte, contentErr *SignerError, opts *VerifyOptions) (*VerifyResult, error) {
 	certs := newCertPool(sd.Certificates, opts)
 	var errs []error
 	for i, si := range sd.Signers {
@@ -394,7 +400,12 @@ func verifySigner(ctx context.Context, sd *SignedData, si *SignerInfo, r *Signer
 	if contentErr != nil {
 		return contentErr
 	}
-	contentDigest := digests[si.DigestAlgorithm.Algorithm.String()]
+	contentDigest, ok := digests[si.DigestAlgorithm.Algorithm.String()]
+	if !ok {
+		// VerifyStream digests the content in one pass with the algorithms
+		// SignedData.digestAlgorithms announces before it.
+		return fail(UnsupportedAlgorithm, fmt.Sprintf("digest algorithm %v is not among the SignedData's digestAlgorithms", si.DigestAlgorithm.Algorithm), nil)
+	}
 	if si.RawSignedAttrs == nil {
 		// Without signed attributes the signature is over the content
 		// digest itself (RFC 5652 §5.4).
