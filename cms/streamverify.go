@@ -606,38 +606,51 @@ func parseDigestAlgorithms(elem []byte) ([]asn1.ObjectIdentifier, error) {
 	return oids, nil
 }
 
-// parse reassembles the skeleton as a DER SignedData with an empty
-// content, for parseDER to check and decode as Parse would.
+// parse reassembles the skeleton as a SignedData with an empty content
+// and decodes it as Parse would: as strict DER first, else with every
+// field normalized from BER.
 func (sk *skeleton) parse() (*SignedData, error) {
+	sd, err := parseDER(sk.assemble(func(b []byte) ([]byte, error) { return b, nil }))
+	if err != nil {
+		der := sk.assemble(berToDER)
+		if der == nil {
+			return nil, err
+		}
+		if sd, err = parseDER(der); err != nil {
+			return nil, err
+		}
+	}
+	// The content went to the caller's writer.
+	sd.Content = nil
+	return sd, nil
+}
+
+// assemble encodes the skeleton's fields, each passed through conv, as a
+// ContentInfo; nil when conv fails.
+func (sk *skeleton) assemble(conv func([]byte) ([]byte, error)) []byte {
 	var body []byte
 	for _, elem := range [][]byte{sk.version, sk.digestAlgorithms} {
-		der, err := berToDER(elem)
+		der, err := conv(elem)
 		if err != nil {
-			return nil, malformed("bad SignedData field")
+			return nil
 		}
 		body = append(body, der...)
 	}
-	ctype, err := berToDER(sk.contentType)
+	ctype, err := conv(sk.contentType)
 	if err != nil {
-		return nil, malformed("bad eContentType")
+		return nil
 	}
 	if sk.attached {
 		ctype = append(ctype, 0xa0, 0x02, 0x04, 0x00)
 	}
 	body = appendElement(body, []byte{0x30}, ctype)
 	for _, elem := range sk.rest {
-		der, err := berToDER(elem)
+		der, err := conv(elem)
 		if err != nil {
-			return nil, malformed("bad SignedData field")
+			return nil
 		}
 		body = append(body, der...)
 	}
 	ci := append(append([]byte{}, derOIDSignedData...), appendElement(nil, []byte{0xa0}, appendElement(nil, []byte{0x30}, body))...)
-	sd, err := parseDER(appendElement(nil, []byte{0x30}, ci))
-	if err != nil {
-		return nil, err
-	}
-	// The content went to the caller's writer.
-	sd.Content = nil
-	return sd, nil
+	return appendElement(nil, []byte{0x30}, ci)
 }
