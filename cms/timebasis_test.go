@@ -188,3 +188,46 @@ func TestRevokedBeforeNow(t *testing.T) {
 		}
 	}
 }
+
+// TestPrivateKeyUsagePeriod: a signer certificate still valid whose
+// privateKeyUsagePeriod (the time its key may sign) has ended cannot vouch
+// for a signature checked now, whatever signingTime it claims: the key
+// may have signed yesterday with a backdated claim. A time the caller
+// asserts inside the period can.
+func TestPrivateKeyUsagePeriod(t *testing.T) {
+	id := newIdentity(t, "gost256-TCA")
+	now := time.Now()
+	root, _ := pastRoot(t, id)
+	keyEnded := now.AddDate(0, 0, -5).Truncate(time.Second)
+	cert := issueLeaf(t, id, root, now.AddDate(0, 0, -60), now.AddDate(0, 0, 30), func(c *pki.Certificate) {
+		c.PrivateKeyUsageNotBefore, c.PrivateKeyUsageNotAfter = now.AddDate(0, 0, -60).Truncate(time.Second), keyEnded
+	})
+	notYet := issueLeaf(t, id, root, now.AddDate(0, 0, -60), now.AddDate(0, 0, 30), func(c *pki.Certificate) {
+		c.PrivateKeyUsageNotBefore, c.PrivateKeyUsageNotAfter = now.AddDate(0, 0, 5).Truncate(time.Second), now.AddDate(0, 0, 20).Truncate(time.Second)
+	})
+	claimed := now.AddDate(0, 0, -10).Truncate(time.Second)
+	sign := func(c *pki.Certificate) []byte {
+		sig, err := Sign(bytes.NewReader(testContent), id.key, c, &SignOptions{SigningTime: claimed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sig
+	}
+	sig, early := sign(cert), sign(notYet)
+	for _, tc := range []struct {
+		name string
+		sig  []byte
+		at   time.Time
+		want Reason
+	}{
+		{"key period ended, now", sig, time.Time{}, ChainInvalid},
+		{"key period ended, asserted inside it", sig, claimed, 0},
+		{"key period ended, asserted after it", sig, keyEnded.Add(time.Hour), ChainInvalid},
+		{"key period not begun, now", early, time.Time{}, ChainInvalid},
+	} {
+		_, err := Verify(tc.sig, nil, &VerifyOptions{Roots: []*pki.Certificate{root}, CurrentTime: tc.at})
+		if got := reasonOf(err); got != tc.want {
+			t.Errorf("%s: got %v (%v), want %v", tc.name, got, err, tc.want)
+		}
+	}
+}

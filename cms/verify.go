@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/big"
 	"slices"
+	"strings"
 	"time"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -52,7 +53,8 @@ const (
 	// ContentMissing: a detached SignedData was verified without content.
 	ContentMissing
 	// ChainInvalid: the signer certificate does not chain to a given root
-	// at the verification time (or no roots were given).
+	// at the verification time (or no roots were given), or that time is
+	// outside its privateKeyUsagePeriod.
 	ChainInvalid
 	// Revoked: a certificate of the chain is revoked.
 	Revoked
@@ -465,11 +467,35 @@ func verifySigner(ctx context.Context, sd *SignedData, si *SignerInfo, r *Signer
 	case err != nil:
 		return fail(ChainInvalid, "", err)
 	}
+	if ferr := checkKeyUsagePeriod(cert, r.CheckedAt); ferr != nil {
+		return ferr
+	}
 	r.Chain = chain
 	if len(opts.CRLs) > 0 || opts.OCSP {
 		return checkRevocation(ctx, chain, r.CheckedAt, r.TimeBasis == TimeAsserted, opts)
 	}
 	return nil
+}
+
+// checkKeyUsagePeriod applies the signer certificate's
+// privateKeyUsagePeriod, the time its key may sign in (Russian qualified
+// certificates carry one shorter than the validity): at must lie in it.
+// Outside it nothing shows the signature was made while the key could
+// sign; a claimed signingTime inside it is the signer's word only.
+func checkKeyUsagePeriod(cert *pki.Certificate, at time.Time) *SignerError {
+	from, until := cert.PrivateKeyUsageNotBefore, cert.PrivateKeyUsageNotAfter
+	if (from.IsZero() || !at.Before(from)) && (until.IsZero() || !at.After(until)) {
+		return nil
+	}
+	var period []string
+	if !from.IsZero() {
+		period = append(period, "from "+from.UTC().Format(time.RFC3339))
+	}
+	if !until.IsZero() {
+		period = append(period, "until "+until.UTC().Format(time.RFC3339))
+	}
+	return fail(ChainInvalid, fmt.Sprintf("the signing key may sign only %s (privateKeyUsagePeriod), checked at %s",
+		strings.Join(period, " "), at.UTC().Format(time.RFC3339)), nil)
 }
 
 // checkAttributes applies the signed-attribute rules of RFC 5652 §5.3 and
