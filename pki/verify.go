@@ -96,9 +96,14 @@ type VerifyOptions struct {
 	Intermediates []*Certificate // candidates for the middle of the chain
 	CurrentTime   time.Time      // zero: time.Now()
 	// KeyUsage lists bits the leaf's keyUsage must have (a leaf without
-	// the extension allows every usage). ExtKeyUsage lists purposes of
-	// which the leaf's extKeyUsage, when present, must allow one.
-	KeyUsage    x509.KeyUsage
+	// the extension allows every usage).
+	KeyUsage x509.KeyUsage
+	// ExtKeyUsage lists acceptable purposes, any one of which will do.
+	// Each certificate of the chain that has an extKeyUsage extension,
+	// CAs and trust anchor included, must allow one of them, and the
+	// same one all the way: purposes a certificate does not allow are
+	// struck off for the certificates below it, as crypto/x509 does.
+	// anyExtendedKeyUsage allows every purpose. Empty: no check.
 	ExtKeyUsage []asn1.ObjectIdentifier
 }
 
@@ -126,8 +131,8 @@ func (c *Certificate) Verify(opts VerifyOptions) ([]*Certificate, error) {
 // VerifyContext builds a chain from c to one of opts.Roots and checks it:
 // every signature, every validity period at opts.CurrentTime, that each
 // issuer is a CA with keyCertSign (when it has a keyUsage) within its path
-// length, the leaf's usage against opts, and that no certificate has an
-// unhandled critical extension. It returns the chain, leaf first and root
+// length, the leaf's key usage and the chain's extended key usages against
+// opts, and that no certificate has an unhandled critical extension. It returns the chain, leaf first and root
 // last.
 //
 // Trust anchors that are version 1 certificates are taken as CAs, as
@@ -386,7 +391,8 @@ func foldSpaces(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // admit applies to c, at index i of the chain (0 the leaf), every rule
 // but its signature: validity at v.now, critical extensions, the leaf's
-// usage, and for issuers CA-ness, keyCertSign and path length. The rules
+// key usage, for issuers CA-ness, keyCertSign and path length, and for
+// all the requested purposes. The rules
 // depend on c and i alone (and deeper is never more lenient), so a chain
 // whose certificates each passed is valid. It returns the requested
 // purposes c leaves allowed.
@@ -422,7 +428,30 @@ func (v *verifier) admit(c *Certificate, i int, anchor bool, purposes []bool) ([
 		return nil, &CertificateInvalidError{Cert: c, Reason: TooManyIntermediates,
 			Detail: fmt.Sprintf("pathLenConstraint %d, %d intermediate CAs below", c.MaxPathLen, below)}
 	}
-	return purposes, nil
+	// A CA's extKeyUsage bounds what it certifies. The trust anchor's
+	// counts too, as crypto/x509 has it: a root its owner restricted to
+	// TLS does not vouch for document signers.
+	narrowed, ok := narrowPurposes(c, v.opts.ExtKeyUsage, purposes)
+	if !ok {
+		return nil, v.usageError(c, purposes)
+	}
+	return narrowed, nil
+}
+
+// usageError reports that c's extKeyUsage allows none of the purposes
+// still allowed below it.
+func (v *verifier) usageError(c *Certificate, purposes []bool) error {
+	var have, want []string
+	for _, oid := range c.ExtKeyUsage {
+		have = append(have, titled(extKeyUsageTitles, oid))
+	}
+	for j, allowed := range purposes {
+		if allowed {
+			want = append(want, titled(extKeyUsageTitles, v.opts.ExtKeyUsage[j]))
+		}
+	}
+	return &CertificateInvalidError{Cert: c, Reason: IncompatibleUsage,
+		Detail: fmt.Sprintf("extended key usage %s allows none of %s", strings.Join(have, ", "), strings.Join(want, ", "))}
 }
 
 func (v *verifier) checkLeafUsage(c *Certificate, purposes []bool) ([]bool, error) {
@@ -432,7 +461,7 @@ func (v *verifier) checkLeafUsage(c *Certificate, purposes []bool) ([]bool, erro
 	}
 	narrowed, ok := narrowPurposes(c, v.opts.ExtKeyUsage, purposes)
 	if !ok {
-		return nil, &CertificateInvalidError{Cert: c, Reason: IncompatibleUsage, Detail: "extended key usage allows none of the requested purposes"}
+		return nil, v.usageError(c, purposes)
 	}
 	return narrowed, nil
 }
