@@ -9,7 +9,7 @@ package pki
 //	ParseCRL(pemOrDER) (*CRL, error)
 //	(*CRL).CheckSignatureFrom(issuer *Certificate) error
 //	(*CRL).Lookup(serial *big.Int) (*RevokedCertificate, bool)
-//	(*CRL).CheckCertificate(cert, issuer *Certificate) error // *RevokedError when listed
+//	(*CRL).CheckCertificate(cert, issuer *Certificate) error // *RevokedError when listed; an error when out of scope (RFC 5280 §6.3.3)
 //	(*CRL).Describe(io.Writer) error
 //	CRLReason (String, ParseCRLReason) — shared with OCSP revokedInfo.
 
