@@ -99,7 +99,7 @@ func checkOCSP(ctx context.Context, cert, issuer *pki.Certificate, at time.Time,
 	if err != nil {
 		return fail(RevocationUnknown, "OCSP", err)
 	}
-	err = resp.CheckCertificate(cert)
+	err = resp.CheckCertificateAt(cert, pki.OCSPFreshness{Skew: opts.OCSPSkew, MaxAge: opts.OCSPMaxAge})
 	var revoked *pki.RevokedError
 	switch {
 	case err == nil:

@@ -57,7 +57,7 @@ func TestRevocation(t *testing.T) {
 				return nil, err
 			}
 			return &pki.OCSPResponse{Responses: []pki.OCSPSingleResponse{{
-				CertID: pki.OCSPCertID{SerialNumber: cert.SerialNumber}, Status: status, RevokedAt: at, RevocationReason: reason}}}, nil
+				CertID: pki.OCSPCertID{SerialNumber: cert.SerialNumber}, Status: status, RevokedAt: at, RevocationReason: reason, ThisUpdate: time.Now()}}}, nil
 		}
 	}
 	before, after := signedAt.Add(-time.Hour), signedAt.Add(30*time.Second)

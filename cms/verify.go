@@ -233,6 +233,15 @@ type VerifyOptions struct {
 	CRLs      []*pki.CRL
 	OCSP      bool
 	OCSPQuery OCSPQuery
+	// An OCSP answer counts only while it is current at the real time
+	// (pki.OCSPResponse.CheckCertificateAt): thisUpdate and producedAt
+	// not after now + OCSPSkew, nextUpdate, when present, not before
+	// now - OCSPSkew, and, for an answer without nextUpdate that did not
+	// echo our nonce, thisUpdate not more than OCSPMaxAge ago. Zero means
+	// pki.DefaultOCSPSkew (5 minutes) and pki.DefaultOCSPMaxAge (1 hour).
+	// An answer out of its time is RevocationUnknown.
+	OCSPMaxAge time.Duration
+	OCSPSkew   time.Duration
 }
 
 // VerifyResult is what Verify found. Signers is in SignedData order and
