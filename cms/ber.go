@@ -128,20 +128,22 @@ func readBERHeader(in []byte) (tag, body, rest []byte, indefinite bool, err erro
 
 // appendElement appends a DER element with a minimal definite length.
 func appendElement(dst, tag, content []byte) []byte {
+	return append(appendHeader(dst, tag, int64(len(content))), content...)
+}
+
+// appendHeader appends the identifier and minimal definite length octets
+// of an element whose content is l bytes long.
+func appendHeader(dst, tag []byte, l int64) []byte {
 	dst = append(dst, tag...)
-	l := len(content)
-	switch {
-	case l < 0x80:
-		dst = append(dst, byte(l))
-	default:
-		var buf [8]byte
-		i := len(buf)
-		for v := l; v > 0; v >>= 8 {
-			i--
-			buf[i] = byte(v)
-		}
-		dst = append(dst, 0x80|byte(len(buf)-i))
-		dst = append(dst, buf[i:]...)
+	if l < 0x80 {
+		return append(dst, byte(l))
 	}
-	return append(dst, content...)
+	var buf [8]byte
+	i := len(buf)
+	for v := l; v > 0; v >>= 8 {
+		i--
+		buf[i] = byte(v)
+	}
+	dst = append(dst, 0x80|byte(len(buf)-i))
+	return append(dst, buf[i:]...)
 }

@@ -40,8 +40,16 @@
 // signedAttrs) (or over the content digest when there are no signed
 // attributes), matches signingCertificateV2 (and the SHA-1
 // signingCertificate) against the certificate, compares messageDigest with
-// the content, and verifies the chain to VerifyOptions.Roots at the
-// signing time (or VerifyOptions.CurrentTime, or now). With
+// the content, checks that the certificate is fit for
+// VerifyOptions.Purpose (by default document signing: keyUsage
+// digitalSignature or nonRepudiation, and an extKeyUsage, where the
+// certificate or an issuer has one, allowing emailProtection, any usage or
+// the Russian document-signing usage; WrongPurpose otherwise), and
+// verifies the chain to VerifyOptions.Roots now, or at
+// VerifyOptions.CurrentTime, a time the caller asserts; the signer's own
+// signingTime is reported (SignerResult.SigningTime) but never trusted,
+// since the holder of an expired or revoked certificate's key can backdate
+// it. SignerResult.CheckedAt and TimeBasis say which time was used. With
 // VerifyOptions.CRLs or OCSP it then checks every certificate of the chain
 // but the root for revocation (pki.CRL.CheckCertificate, pki.QueryOCSP);
 // VerifyContext bounds OCSP queries with a context. Each failure is a
@@ -53,9 +61,18 @@
 //
 // The content is read exactly once, in constant memory, for detached
 // signing and for verification: all digests the signers need are computed
-// in one pass through an io.MultiWriter. An attached signature holds the
-// content in memory, since it is part of the output (and of the input when
-// verifying).
+// in one pass through an io.MultiWriter. Sign, SignMulti and Verify hold
+// an attached signature's content in memory, since it is part of the
+// output (and of the input when verifying); SignStream and VerifyStream
+// do not:
+//
+//	err := cms.SignStream(out, file, size, []cms.Signer{{Key: key, Certificate: cert}}, nil)
+//	res, err := cms.VerifyStream(ctx, sigFile, nil, contentOut, &cms.VerifyOptions{Roots: roots})
+//
+// SignStream writes DER identical to SignMulti's when the content size is
+// known, indefinite-length BER (as `openssl cms -sign -stream`) when it is
+// not; VerifyStream reads either, PEM too, hashing the embedded content
+// while it copies it out.
 //
 // # Input forms
 //

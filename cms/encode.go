@@ -89,13 +89,20 @@ type signedDataFields struct {
 }
 
 func marshalSignedData(f *signedDataFields) ([]byte, error) {
+	head, err := f.head()
+	if err != nil {
+		return nil, err
+	}
+	tail, err := f.tail()
+	if err != nil {
+		return nil, err
+	}
 	var b cryptobyte.Builder
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 		b.AddASN1ObjectIdentifier(oidSignedData)
 		b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
 			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-				b.AddASN1Int64(int64(f.version))
-				addSet(b, cbasn1.SET, f.digestAlgorithms)
+				b.AddBytes(head)
 				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 					b.AddASN1ObjectIdentifier(f.contentType)
 					if f.content != nil {
@@ -104,17 +111,34 @@ func marshalSignedData(f *signedDataFields) ([]byte, error) {
 						})
 					}
 				})
-				if len(f.certificates) > 0 {
-					addSet(b, cbasn1.Tag(0).Constructed().ContextSpecific(), f.certificates)
-				}
-				if len(f.crls) > 0 {
-					addSet(b, cbasn1.Tag(1).Constructed().ContextSpecific(), f.crls)
-				}
-				addSet(b, cbasn1.SET, f.signerInfos)
+				b.AddBytes(tail)
 			})
 		})
 	})
 	return b.Bytes()
+}
+
+// head is the DER of the SignedData fields before encapContentInfo:
+// version and digestAlgorithms.
+func (f *signedDataFields) head() ([]byte, error) {
+	return marshalElement(func(b *cryptobyte.Builder) {
+		b.AddASN1Int64(int64(f.version))
+		addSet(b, cbasn1.SET, f.digestAlgorithms)
+	})
+}
+
+// tail is the DER of the SignedData fields after encapContentInfo:
+// certificates, crls and signerInfos.
+func (f *signedDataFields) tail() ([]byte, error) {
+	return marshalElement(func(b *cryptobyte.Builder) {
+		if len(f.certificates) > 0 {
+			addSet(b, cbasn1.Tag(0).Constructed().ContextSpecific(), f.certificates)
+		}
+		if len(f.crls) > 0 {
+			addSet(b, cbasn1.Tag(1).Constructed().ContextSpecific(), f.crls)
+		}
+		addSet(b, cbasn1.SET, f.signerInfos)
+	})
 }
 
 // signedDataVersion is the SignedData version RFC 5652 §5.1 asks for,

@@ -26,14 +26,15 @@ func defaultOCSPQuery(ctx context.Context, url string, cert, issuer *pki.Certifi
 // responder of the certificate is asked. A certificate neither settles is
 // RevocationUnknown: asking for revocation checks and getting none is a
 // failure, not a pass.
-func checkRevocation(ctx context.Context, chain []*pki.Certificate, at time.Time, opts *VerifyOptions) *SignerError {
-	now := opts.CurrentTime
-	if now.IsZero() {
-		now = time.Now()
-	}
+//
+// at is the time checked at; asserted says the caller asserted it (else it
+// is now). A CRL's currency is judged at the real time in either case: only
+// a CRL current now can say that no compromise was reported since at.
+func checkRevocation(ctx context.Context, chain []*pki.Certificate, at time.Time, asserted bool, opts *VerifyOptions) *SignerError {
+	now := time.Now()
 	for i := 0; i+1 < len(chain); i++ {
 		cert, issuer := chain[i], chain[i+1]
-		settled, stale, ferr := checkCRLs(cert, issuer, at, now, opts.CRLs)
+		settled, stale, ferr := checkCRLs(cert, issuer, at, asserted, now, opts.CRLs)
 		switch {
 		case ferr == nil && settled:
 			continue
@@ -43,7 +44,7 @@ func checkRevocation(ctx context.Context, chain []*pki.Certificate, at time.Time
 		case ferr == nil && !opts.OCSP:
 			ferr = fail(RevocationUnknown, "no CRL from its issuer", nil)
 		case ferr == nil:
-			ferr = checkOCSP(ctx, cert, issuer, at, opts)
+			ferr = checkOCSP(ctx, cert, issuer, at, asserted, opts)
 		}
 		if ferr != nil {
 			ferr.Detail = strings.TrimSuffix(fmt.Sprintf("certificate %X: %s", cert.SerialNumber, ferr.Detail), ": ")
@@ -60,7 +61,7 @@ func checkRevocation(ctx context.Context, chain []*pki.Certificate, at time.Time
 // (thisUpdate ≤ now ≤ nextUpdate), as OpenSSL's -crl_check has it: an
 // expired CRL would otherwise clear a certificate revoked since. stale is
 // such an expired CRL, for the error message.
-func checkCRLs(cert, issuer *pki.Certificate, at, now time.Time, crls []*pki.CRL) (settled bool, stale *pki.CRL, ferr *SignerError) {
+func checkCRLs(cert, issuer *pki.Certificate, at time.Time, asserted bool, now time.Time, crls []*pki.CRL) (settled bool, stale *pki.CRL, ferr *SignerError) {
 	for _, crl := range crls {
 		if !bytes.Equal(crl.RawIssuer, issuer.RawSubject) {
 			continue
@@ -69,7 +70,7 @@ func checkCRLs(cert, issuer *pki.Certificate, at, now time.Time, crls []*pki.CRL
 		var revoked *pki.RevokedError
 		switch {
 		case errors.As(err, &revoked):
-			if ferr := revocationFailure(revoked, at); ferr != nil {
+			if ferr := revocationFailure(revoked, at, asserted); ferr != nil {
 				return true, nil, ferr
 			}
 			settled = true
@@ -86,7 +87,7 @@ func crlCurrent(crl *pki.CRL, now time.Time) bool {
 	return !now.Before(crl.ThisUpdate) && (crl.NextUpdate.IsZero() || !now.After(crl.NextUpdate))
 }
 
-func checkOCSP(ctx context.Context, cert, issuer *pki.Certificate, at time.Time, opts *VerifyOptions) *SignerError {
+func checkOCSP(ctx context.Context, cert, issuer *pki.Certificate, at time.Time, asserted bool, opts *VerifyOptions) *SignerError {
 	if len(cert.OCSPServer) == 0 {
 		return fail(RevocationUnknown, "no CRL given and no OCSP responder in the certificate", nil)
 	}
@@ -98,33 +99,38 @@ func checkOCSP(ctx context.Context, cert, issuer *pki.Certificate, at time.Time,
 	if err != nil {
 		return fail(RevocationUnknown, "OCSP", err)
 	}
-	err = resp.CheckCertificate(cert)
+	err = resp.CheckCertificateAt(cert, pki.OCSPFreshness{Skew: opts.OCSPSkew, MaxAge: opts.OCSPMaxAge})
 	var revoked *pki.RevokedError
 	switch {
 	case err == nil:
 		return nil
 	case errors.As(err, &revoked):
-		return revocationFailure(revoked, at)
+		return revocationFailure(revoked, at, asserted)
 	default:
 		return fail(RevocationUnknown, "OCSP", err)
 	}
 }
 
 // revocationFailure applies revokedAt to a revocation: a Revoked failure,
-// or nil when the revocation leaves a signature made at time at standing.
-func revocationFailure(revoked *pki.RevokedError, at time.Time) *SignerError {
-	if !revokedAt(revoked.RevokedAt, revoked.Reason, at) {
+// or nil when the revocation leaves a signature checked at time at
+// standing.
+func revocationFailure(revoked *pki.RevokedError, at time.Time, asserted bool) *SignerError {
+	if !revokedAt(revoked.RevokedAt, revoked.Reason, at, asserted) {
 		return nil
 	}
 	return fail(Revoked, "", revoked)
 }
 
 // revokedAt says whether a revocation invalidates a signature checked at
-// time at. A revocation after the (claimed) signing time leaves an earlier
-// signature standing, except for a key compromise: the key may have been
-// in other hands before the compromise was reported, and a CAdES-BES
-// signing time is only the signer's claim.
-func revokedAt(when time.Time, reason pki.CRLReason, at time.Time) bool {
+// time at. Checked now, every revocation does. Checked at a time the
+// caller asserts, a revocation after it leaves the signature standing,
+// except for a compromise (or no reason given): the key may have been in
+// other hands before the compromise was reported. The signer's claimed
+// signingTime plays no part: its holder can backdate it.
+func revokedAt(when time.Time, reason pki.CRLReason, at time.Time, asserted bool) bool {
+	if !asserted {
+		return true
+	}
 	switch reason {
 	case pki.ReasonKeyCompromise, pki.ReasonCACompromise, pki.ReasonAACompromise, pki.ReasonUnspecified:
 		return true

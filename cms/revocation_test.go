@@ -57,7 +57,7 @@ func TestRevocation(t *testing.T) {
 				return nil, err
 			}
 			return &pki.OCSPResponse{Responses: []pki.OCSPSingleResponse{{
-				CertID: pki.OCSPCertID{SerialNumber: cert.SerialNumber}, Status: status, RevokedAt: at, RevocationReason: reason}}}, nil
+				CertID: pki.OCSPCertID{SerialNumber: cert.SerialNumber}, Status: status, RevokedAt: at, RevocationReason: reason, ThisUpdate: time.Now()}}}, nil
 		}
 	}
 	before, after := signedAt.Add(-time.Hour), signedAt.Add(30*time.Second)
@@ -72,7 +72,9 @@ func TestRevocation(t *testing.T) {
 		{"CRL without the certificate", VerifyOptions{CRLs: []*pki.CRL{makeCRL(t, id)}}, 0},
 		{"CRL: key compromise", VerifyOptions{CRLs: []*pki.CRL{makeCRL(t, id, revoked(pki.ReasonKeyCompromise, after))}}, Revoked},
 		{"CRL: superseded before signing", VerifyOptions{CRLs: []*pki.CRL{makeCRL(t, id, revoked(pki.ReasonSuperseded, before))}}, Revoked},
-		{"CRL: superseded after signing", VerifyOptions{CRLs: []*pki.CRL{makeCRL(t, id, revoked(pki.ReasonSuperseded, after))}}, 0},
+		// Checked now, every revocation counts, whatever the signer claims.
+		{"CRL: superseded after the claimed signing time", VerifyOptions{CRLs: []*pki.CRL{makeCRL(t, id, revoked(pki.ReasonSuperseded, after))}}, Revoked},
+		{"CRL: superseded after an asserted time", VerifyOptions{CurrentTime: signedAt, CRLs: []*pki.CRL{makeCRL(t, id, revoked(pki.ReasonSuperseded, after))}}, 0},
 		{"expired CRL without the certificate", VerifyOptions{CRLs: []*pki.CRL{expired}}, RevocationUnknown},
 		{"CRL not yet issued", VerifyOptions{CRLs: []*pki.CRL{future}}, RevocationUnknown},
 		{"expired CRL, current CRL", VerifyOptions{CRLs: []*pki.CRL{expired, makeCRL(t, id)}}, 0},

@@ -306,21 +306,21 @@ func digestContent(content io.Reader, oids []asn1.ObjectIdentifier, keep io.Writ
 // addSigners signs for each prepared signer and adds its SignerInfo,
 // digestAlgorithm and certificate to f.
 func (f *signedDataFields) addSigners(signers []preparedSigner, digests map[string][]byte, opts *SignOptions) error {
-	signingTime := opts.SigningTime
-	if signingTime.IsZero() {
-		signingTime = time.Now()
+	f.addSignerFields(signers, opts)
+	signerInfos, err := signAll(signers, digests, opts)
+	if err != nil {
+		return err
 	}
-	rnd := opts.Rand
-	if rnd == nil {
-		rnd = rand.Reader
-	}
+	f.signerInfos = append(f.signerInfos, signerInfos...)
+	return nil
+}
+
+// addSignerFields adds what the signers contribute to f besides their
+// SignerInfos: digestAlgorithms, certificates (with opts.ExtraCerts) and
+// the version. A streaming signer writes these before the content.
+func (f *signedDataFields) addSignerFields(signers []preparedSigner, opts *SignOptions) {
 	versions := []int{}
-	for i, s := range signers {
-		si, err := signOne(rnd, s, digests[s.Algorithm.DigestOID().String()], signingTime)
-		if err != nil {
-			return fmt.Errorf("cms: signer %d: %w", i+1, err)
-		}
-		f.signerInfos = append(f.signerInfos, si)
+	for _, s := range signers {
 		f.digestAlgorithms = append(f.digestAlgorithms, s.digestAI)
 		f.certificates = append(f.certificates, s.Certificate.Raw)
 		versions = append(versions, 1)
@@ -329,7 +329,27 @@ func (f *signedDataFields) addSigners(signers []preparedSigner, digests map[stri
 		f.certificates = append(f.certificates, c.Raw)
 	}
 	f.version = signedDataVersion(f.contentType, versions...)
-	return nil
+}
+
+// signAll signs for each prepared signer and returns the SignerInfos.
+func signAll(signers []preparedSigner, digests map[string][]byte, opts *SignOptions) ([][]byte, error) {
+	signingTime := opts.SigningTime
+	if signingTime.IsZero() {
+		signingTime = time.Now()
+	}
+	rnd := opts.Rand
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	var out [][]byte
+	for i, s := range signers {
+		si, err := signOne(rnd, s, digests[s.Algorithm.DigestOID().String()], signingTime)
+		if err != nil {
+			return nil, fmt.Errorf("cms: signer %d: %w", i+1, err)
+		}
+		out = append(out, si)
+	}
+	return out, nil
 }
 
 // signOne builds the CAdES-BES signed attributes, signs them and returns
@@ -354,13 +374,19 @@ func signAttributes(rnd io.Reader, s preparedSigner, attrs [][]byte) ([]byte, er
 	if err != nil {
 		return nil, fmt.Errorf("signing: %w", err)
 	}
+	return marshalSignerInfo(s, body, sig)
+}
+
+// marshalSignerInfo encodes a SignerInfo with the given signed-attributes
+// body and signature value.
+func marshalSignerInfo(s preparedSigner, signedAttrsBody, sig []byte) ([]byte, error) {
 	return marshalElement(func(b *cryptobyte.Builder) {
 		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 			b.AddASN1Int64(1)
 			addIssuerAndSerial(b, s.Certificate.RawIssuer, s.Certificate.SerialNumber)
 			b.AddBytes(s.digestAI)
 			b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
-				b.AddBytes(body)
+				b.AddBytes(signedAttrsBody)
 			})
 			b.AddBytes(s.signatureAI)
 			b.AddASN1OctetString(sig)

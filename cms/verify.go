@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"slices"
+	"strings"
 	"time"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -51,12 +53,18 @@ const (
 	// ContentMissing: a detached SignedData was verified without content.
 	ContentMissing
 	// ChainInvalid: the signer certificate does not chain to a given root
-	// at the verification time (or no roots were given).
+	// at the verification time (or no roots were given), or that time is
+	// outside its privateKeyUsagePeriod.
 	ChainInvalid
 	// Revoked: a certificate of the chain is revoked.
 	Revoked
 	// RevocationUnknown: revocation was asked for but could not be decided.
 	RevocationUnknown
+	// WrongPurpose: the signer certificate is not fit for
+	// VerifyOptions.Purpose: its keyUsage allows neither digitalSignature
+	// nor nonRepudiation, or its extKeyUsage (or, along the chain, an
+	// issuer's) names none of the purpose's usages.
+	WrongPurpose
 )
 
 var reasonNames = map[Reason]string{
@@ -73,6 +81,7 @@ var reasonNames = map[Reason]string{
 	ChainInvalid:               "certificate chain invalid",
 	Revoked:                    "certificate revoked",
 	RevocationUnknown:          "revocation status unknown",
+	WrongPurpose:               "certificate not fit for the purpose",
 }
 
 func (r Reason) String() string {
@@ -103,6 +112,84 @@ func (e *SignerError) Error() string {
 
 func (e *SignerError) Unwrap() error { return e.Err }
 
+// Purpose is what a signer certificate must be fit for.
+type Purpose int
+
+const (
+	// PurposeDocumentSigning, the zero value, is what OpenSSL's smimesign
+	// purpose accepts (no extKeyUsage, anyExtendedKeyUsage or
+	// emailProtection) plus the Russian document-signing usage
+	// (1.2.643.6.3), required of the signer certificate and, where they
+	// have an extKeyUsage, of its issuers.
+	PurposeDocumentSigning Purpose = iota
+	// PurposeAny accepts any extKeyUsage, as openssl's -purpose any. The
+	// keyUsage rule (digitalSignature or nonRepudiation) still applies:
+	// a key certified only for other uses does not sign documents.
+	PurposeAny
+)
+
+var purposeNames = map[Purpose]string{PurposeDocumentSigning: "document", PurposeAny: "any"}
+
+// String is the name ParsePurpose reads: "document" or "any".
+func (p Purpose) String() string {
+	if s, ok := purposeNames[p]; ok {
+		return s
+	}
+	return fmt.Sprintf("Purpose(%d)", int(p))
+}
+
+// ParsePurpose reads a purpose name as a CLI's --purpose gives it:
+// "document" (the default) or "any".
+func ParsePurpose(s string) (Purpose, error) {
+	for p, name := range purposeNames {
+		if s == name {
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("cms: unknown purpose %q (want document or any)", s)
+}
+
+// oidEKUMessageExchange (1.2.643.6.3) is the usage Russian CAs write for
+// signing in electronic trading systems and in software exchanging
+// electronic messages, the document-signing usage of the Russian PKI.
+var oidEKUMessageExchange = asn1.ObjectIdentifier{1, 2, 643, 6, 3}
+
+// documentSigningEKUs are the extKeyUsage values of which a document
+// signer's certificate, when it has the extension, must name one (or
+// anyExtendedKeyUsage).
+var documentSigningEKUs = []asn1.ObjectIdentifier{pki.OIDExtKeyUsageEmailProtection, oidEKUMessageExchange}
+
+// extKeyUsages are the usages p asks of a certificate; nil asks none.
+func (p Purpose) extKeyUsages() ([]asn1.ObjectIdentifier, error) {
+	switch p {
+	case PurposeDocumentSigning:
+		return documentSigningEKUs, nil
+	case PurposeAny:
+		return nil, nil
+	}
+	return nil, fmt.Errorf("unknown purpose %v", p)
+}
+
+// checkPurpose applies opts.Purpose to the signer certificate itself, so
+// that it holds with SkipChainVerification too; pki.Verify checks the
+// same usages along the chain.
+func checkPurpose(cert *pki.Certificate, ekus []asn1.ObjectIdentifier) *SignerError {
+	// Like OpenSSL's smimesign purpose, accept digitalSignature or
+	// nonRepudiation.
+	if cert.KeyUsage != 0 && cert.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
+		return fail(WrongPurpose, "the certificate's key usage does not allow signing", nil)
+	}
+	if len(ekus) == 0 || len(cert.ExtKeyUsage) == 0 {
+		return nil
+	}
+	for _, have := range cert.ExtKeyUsage {
+		if have.Equal(pki.OIDExtKeyUsageAny) || slices.ContainsFunc(ekus, have.Equal) {
+			return nil
+		}
+	}
+	return fail(WrongPurpose, "the certificate's extended key usage does not allow signing documents", nil)
+}
+
 // VerifyOptions control Verify. The zero value checks signatures, the
 // attribute rules and the chain, and fails every signer for want of roots.
 type VerifyOptions struct {
@@ -116,9 +203,16 @@ type VerifyOptions struct {
 	// stays nil. A caller with no roots (a CLI run without --ca) says so
 	// explicitly.
 	SkipChainVerification bool
-	// CurrentTime is when the chain must be valid. Zero means the signer's
-	// signingTime attribute when present (the CAdES-BES claim), else now.
+	// CurrentTime is when the chain must be valid and unrevoked: zero
+	// means now. A nonzero CurrentTime is a time the caller asserts (a
+	// CLI's --at), reported back as TimeAsserted. The signer's own
+	// signingTime is never used: it is only the signer's claim, which the
+	// holder of an expired or revoked certificate's key can backdate.
 	CurrentTime time.Time
+	// Purpose is what the signer certificate (and its chain) must be fit
+	// for; the zero value is PurposeDocumentSigning. A misfit is a
+	// WrongPurpose failure.
+	Purpose Purpose
 	// RequireCAdES makes a missing signingCertificate(V2) attribute a
 	// MissingAttribute failure, as `openssl cms -verify -cades` does.
 	RequireCAdES bool
@@ -130,13 +224,24 @@ type VerifyOptions struct {
 	// responder is asked (through OCSPQuery, default pki.QueryOCSP). A
 	// certificate neither settles fails with RevocationUnknown. A CRL
 	// clears a certificate only while it is current (thisUpdate ≤ now ≤
-	// nextUpdate, now being CurrentTime when set); its revocations count
-	// whatever its age. A revocation dated after the checked time leaves
-	// the signature valid, unless its reason is a key or CA compromise or
-	// unspecified.
+	// nextUpdate, now being the real time even when CurrentTime is
+	// asserted: a compromise reported since must still be seen); its
+	// revocations count whatever its age. Checked now, every revocation
+	// counts. Checked at an asserted CurrentTime, a revocation dated after
+	// it leaves the signature valid, unless its reason is a key, CA or AA
+	// compromise or unspecified.
 	CRLs      []*pki.CRL
 	OCSP      bool
 	OCSPQuery OCSPQuery
+	// An OCSP answer counts only while it is current at the real time
+	// (pki.OCSPResponse.CheckCertificateAt): thisUpdate and producedAt
+	// not after now + OCSPSkew, nextUpdate, when present, not before
+	// now - OCSPSkew, and, for an answer without nextUpdate that did not
+	// echo our nonce, thisUpdate not more than OCSPMaxAge ago. Zero means
+	// pki.DefaultOCSPSkew (5 minutes) and pki.DefaultOCSPMaxAge (1 hour).
+	// An answer out of its time is RevocationUnknown.
+	OCSPMaxAge time.Duration
+	OCSPSkew   time.Duration
 }
 
 // VerifyResult is what Verify found. Signers is in SignedData order and
@@ -147,6 +252,37 @@ type VerifyResult struct {
 	// Content is the embedded content of an attached SignedData.
 	Content []byte
 	Signers []*SignerResult
+}
+
+// TimeBasis says where the time a signer's chain and revocation were
+// checked at came from, so that a caller can print "checked at T (now)"
+// or "checked at T (asserted)". A signer's own signingTime is never one:
+// it is the signer's claim, reported in SignerResult.SigningTime only.
+// A trusted timestamp (CAdES-T) would be a third basis.
+type TimeBasis int
+
+const (
+	// TimeNotChecked: verification stopped before the chain was checked,
+	// or VerifyOptions.SkipChainVerification was set.
+	TimeNotChecked TimeBasis = iota
+	// TimeNow: VerifyOptions.CurrentTime was zero; checked at the time of
+	// verification.
+	TimeNow
+	// TimeAsserted: checked at VerifyOptions.CurrentTime, a time the
+	// caller asserts (gostkey verify --at).
+	TimeAsserted
+)
+
+func (b TimeBasis) String() string {
+	switch b {
+	case TimeNotChecked:
+		return "not checked"
+	case TimeNow:
+		return "now"
+	case TimeAsserted:
+		return "asserted"
+	}
+	return fmt.Sprintf("TimeBasis(%d)", int(b))
 }
 
 // SignerResult is one signer's outcome.
@@ -160,8 +296,14 @@ type SignerResult struct {
 	// and DigestAlgorithm.
 	Algorithm       pki.SignatureAlgorithm
 	DigestAlgorithm asn1.ObjectIdentifier
-	// SigningTime is the signingTime attribute; zero when absent.
+	// SigningTime is the signingTime attribute, the signer's unverified
+	// claim; zero when absent. No decision depends on it.
 	SigningTime time.Time
+	// CheckedAt is the time the chain (and revocation) were checked at,
+	// and TimeBasis where it came from; zero and TimeNotChecked when the
+	// chain was not checked.
+	CheckedAt time.Time
+	TimeBasis TimeBasis
 	// SignedAttributes reports whether the SignerInfo had signed
 	// attributes; CAdES whether it also had a signingCertificate(V2)
 	// that matched the certificate (a CAdES-BES signature).
@@ -229,6 +371,12 @@ func VerifyContext(ctx context.Context, signedData []byte, content io.Reader, op
 			return nil, err
 		}
 	}
+	return verifySigners(ctx, sd, res, digests, contentErr, opts)
+}
+
+// verifySigners verifies each signer of sd, given the content digests
+// (keyed by digest OID string) or the failure every signer shares.
+func verifySigners(ctx context.Context, sd *SignedData, res *VerifyResult, digests map[string][]byte, contentErr *SignerError, opts *VerifyOptions) (*VerifyResult, error) {
 	certs := newCertPool(sd.Certificates, opts)
 	var errs []error
 	for i, si := range sd.Signers {
@@ -263,7 +411,12 @@ func verifySigner(ctx context.Context, sd *SignedData, si *SignerInfo, r *Signer
 	if contentErr != nil {
 		return contentErr
 	}
-	contentDigest := digests[si.DigestAlgorithm.Algorithm.String()]
+	contentDigest, ok := digests[si.DigestAlgorithm.Algorithm.String()]
+	if !ok {
+		// VerifyStream digests the content in one pass with the algorithms
+		// SignedData.digestAlgorithms announces before it.
+		return fail(UnsupportedAlgorithm, fmt.Sprintf("digest algorithm %v is not among the SignedData's digestAlgorithms", si.DigestAlgorithm.Algorithm), nil)
+	}
 	if si.RawSignedAttrs == nil {
 		// Without signed attributes the signature is over the content
 		// digest itself (RFC 5652 §5.4).
@@ -291,10 +444,12 @@ func verifySigner(ctx context.Context, sd *SignedData, si *SignerInfo, r *Signer
 			return fail(DigestMismatch, "", nil)
 		}
 	}
-	// A signing certificate may be limited to other uses; like OpenSSL's
-	// smimesign purpose, accept digitalSignature or nonRepudiation.
-	if cert.KeyUsage != 0 && cert.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
-		return fail(ChainInvalid, "the certificate's key usage does not allow signing", nil)
+	ekus, err := opts.Purpose.extKeyUsages()
+	if err != nil {
+		return fail(WrongPurpose, "", err)
+	}
+	if ferr := checkPurpose(cert, ekus); ferr != nil {
+		return ferr
 	}
 	if opts.SkipChainVerification {
 		if len(opts.CRLs) > 0 || opts.OCSP {
@@ -305,22 +460,51 @@ func verifySigner(ctx context.Context, sd *SignedData, si *SignerInfo, r *Signer
 	if len(opts.Roots) == 0 {
 		return fail(ChainInvalid, "no trusted roots given", nil)
 	}
-	at := opts.CurrentTime
-	if at.IsZero() {
-		at = r.SigningTime
+	// The signer's signingTime is a claim anyone holding the key can
+	// backdate, so it never moves the check into the past: only a time
+	// the caller asserts does. (A trusted timestamp, CAdES-T, would be the
+	// other such basis.)
+	r.CheckedAt, r.TimeBasis = opts.CurrentTime, TimeAsserted
+	if r.CheckedAt.IsZero() {
+		r.CheckedAt, r.TimeBasis = time.Now(), TimeNow
 	}
-	if at.IsZero() {
-		at = time.Now()
-	}
-	chain, err := cert.Verify(pki.VerifyOptions{Roots: opts.Roots, Intermediates: certs.all(), CurrentTime: at})
-	if err != nil {
+	chain, err := cert.Verify(pki.VerifyOptions{Roots: opts.Roots, Intermediates: certs.all(), CurrentTime: r.CheckedAt, ExtKeyUsage: ekus})
+	var invalid *pki.CertificateInvalidError
+	switch {
+	case errors.As(err, &invalid) && invalid.Reason == pki.IncompatibleUsage:
+		return fail(WrongPurpose, "", err)
+	case err != nil:
 		return fail(ChainInvalid, "", err)
+	}
+	if ferr := checkKeyUsagePeriod(cert, r.CheckedAt); ferr != nil {
+		return ferr
 	}
 	r.Chain = chain
 	if len(opts.CRLs) > 0 || opts.OCSP {
-		return checkRevocation(ctx, chain, at, opts)
+		return checkRevocation(ctx, chain, r.CheckedAt, r.TimeBasis == TimeAsserted, opts)
 	}
 	return nil
+}
+
+// checkKeyUsagePeriod applies the signer certificate's
+// privateKeyUsagePeriod, the time its key may sign in (Russian qualified
+// certificates carry one shorter than the validity): at must lie in it.
+// Outside it nothing shows the signature was made while the key could
+// sign; a claimed signingTime inside it is the signer's word only.
+func checkKeyUsagePeriod(cert *pki.Certificate, at time.Time) *SignerError {
+	from, until := cert.PrivateKeyUsageNotBefore, cert.PrivateKeyUsageNotAfter
+	if (from.IsZero() || !at.Before(from)) && (until.IsZero() || !at.After(until)) {
+		return nil
+	}
+	var period []string
+	if !from.IsZero() {
+		period = append(period, "from "+from.UTC().Format(time.RFC3339))
+	}
+	if !until.IsZero() {
+		period = append(period, "until "+until.UTC().Format(time.RFC3339))
+	}
+	return fail(ChainInvalid, fmt.Sprintf("the signing key may sign only %s (privateKeyUsagePeriod), checked at %s",
+		strings.Join(period, " "), at.UTC().Format(time.RFC3339)), nil)
 }
 
 // checkAttributes applies the signed-attribute rules of RFC 5652 §5.3 and

@@ -9,7 +9,7 @@ package pki
 //	ParseCRL(pemOrDER) (*CRL, error)
 //	(*CRL).CheckSignatureFrom(issuer *Certificate) error
 //	(*CRL).Lookup(serial *big.Int) (*RevokedCertificate, bool)
-//	(*CRL).CheckCertificate(cert, issuer *Certificate) error // *RevokedError when listed
+//	(*CRL).CheckCertificate(cert, issuer *Certificate) error // *RevokedError when listed; an error when out of scope (RFC 5280 §6.3.3)
 //	(*CRL).Describe(io.Writer) error
 //	CRLReason (String, ParseCRLReason) — shared with OCSP revokedInfo.
 
@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -155,7 +156,10 @@ type CRL struct {
 // (RFC 5280 §5.2.5): where the CRL is published and which certificates it
 // covers.
 type IssuingDistributionPoint struct {
-	URIs                       []string // fullName URIs
+	// URIs are the fullName URIs of the distributionPoint: a CRL with a
+	// distributionPoint covers only certificates whose CRL distribution
+	// points name one of them (CheckCertificate).
+	URIs                       []string
 	OnlyContainsUserCerts      bool
 	OnlyContainsCACerts        bool
 	OnlyContainsAttributeCerts bool
@@ -163,6 +167,10 @@ type IssuingDistributionPoint struct {
 	// certificate it does not list may be on another partition.
 	OnlySomeReasons bool
 	IndirectCRL     bool
+
+	// namesPoint records that the extension has a distributionPoint,
+	// whether or not any of its names is a URI.
+	namesPoint bool
 }
 
 type crlIDPASN1 struct {
@@ -188,9 +196,10 @@ func crlParseIDP(der []byte) (*IssuingDistributionPoint, error) {
 		OnlySomeReasons:            a.OnlySomeReasons.BitLength > 0,
 		IndirectCRL:                a.IndirectCRL,
 	}
-	if len(a.DistributionPoint.Bytes) == 0 {
+	if len(a.DistributionPoint.FullBytes) == 0 {
 		return idp, nil
 	}
+	idp.namesPoint = true
 	// DistributionPointName is a CHOICE, so [0] wraps it explicitly;
 	// fullName is its [0] IMPLICIT GeneralNames.
 	var name asn1.RawValue
@@ -608,10 +617,11 @@ func (e *RevokedError) Error() string {
 // and within the CRL's scope, and cert must not be listed; a listed one
 // yields a *RevokedError. An entry with ReasonRemoveFromCRL (a delta CRL
 // releasing a hold) does not count as revoked. A CRL that cannot settle
-// the question (a delta CRL not listing cert, a CRL for other kinds of
-// certificates or only some reasons) returns an error that is not a
-// *RevokedError. Whether the CRL is current (NextUpdate) is the caller's
-// policy.
+// the question returns an error that is not a *RevokedError: a delta CRL
+// not listing cert, a CRL whose scope (RFC 5280 §6.3.3) leaves cert out,
+// such as one partition's CRL for a certificate of another, and a CRL for
+// only some reasons not listing cert. Whether the CRL is current
+// (NextUpdate) is the caller's policy.
 func (crl *CRL) CheckCertificate(cert, issuer *Certificate) error {
 	if cert == nil {
 		return errors.New("pki: no certificate to check against the CRL")
@@ -633,29 +643,76 @@ func (crl *CRL) CheckCertificate(cert, issuer *Certificate) error {
 		return &RevokedError{SerialNumber: rc.SerialNumber, RevokedAt: rc.RevocationTime, Reason: rc.ReasonCode, Source: "CRL"}
 	case crl.BaseCRLNumber != nil:
 		return errors.New("pki: a delta CRL that does not list the certificate says nothing without its base CRL")
+	case crl.IssuingDistributionPoint != nil && crl.IssuingDistributionPoint.OnlySomeReasons:
+		// The other reasons are on other CRLs: a revocation for one of
+		// them would not be listed here.
+		return errors.New("pki: the CRL covers only some revocation reasons, so not being listed on it does not clear the certificate")
 	}
 	return nil
 }
 
-// covers reports, as an error, a scope that leaves cert out or that
-// CheckCertificate cannot judge alone.
+// covers reports, as an error, a scope (RFC 5280 §6.3.3 (b)) that leaves
+// cert out or that CheckCertificate cannot judge: such a CRL neither
+// clears nor revokes cert. Reason partitions are CheckCertificate's: a CRL
+// for some reasons still revokes.
 func (crl *CRL) covers(cert *Certificate) error {
 	idp := crl.IssuingDistributionPoint
 	switch {
 	case idp == nil:
 		return nil
 	case idp.IndirectCRL:
+		// Its entries may be other issuers' (certificateIssuer), which
+		// pki does not track.
 		return errors.New("pki: indirect CRLs are not supported")
-	case idp.OnlySomeReasons:
-		return errors.New("pki: the CRL covers only some revocation reasons")
 	case idp.OnlyContainsAttributeCerts:
 		return errors.New("pki: the CRL covers attribute certificates only")
 	case idp.OnlyContainsCACerts && !cert.IsCA:
 		return errors.New("pki: the CRL covers CA certificates only")
 	case idp.OnlyContainsUserCerts && cert.IsCA:
 		return errors.New("pki: the CRL covers end-entity certificates only")
+	case idp.namesPoint && !crlPointsMeet(idp.URIs, cert.CRLDistributionPoints):
+		// As OpenSSL does, a certificate without distribution points is
+		// not in any partition either.
+		return fmt.Errorf("pki: the CRL's issuing distribution point (%s) is none of the certificate's CRL distribution points (%s): it is another partition's CRL",
+			crlListOrNone(idp.URIs), crlListOrNone(cert.CRLDistributionPoints))
 	}
 	return nil
+}
+
+// crlPointsMeet reports whether a CRL's distribution point URIs and a
+// certificate's share one.
+func crlPointsMeet(crlURIs, certURIs []string) bool {
+	for _, a := range crlURIs {
+		for _, b := range certURIs {
+			if crlSameURI(a, b) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// crlSameURI compares URIs as RFC 5280 §7.4 has it: the scheme and host
+// without regard to case, the rest exactly.
+func crlSameURI(a, b string) bool {
+	if a == b {
+		return true
+	}
+	ua, err1 := url.Parse(a)
+	ub, err2 := url.Parse(b)
+	if err1 != nil || err2 != nil || ua.Opaque != "" || ub.Opaque != "" {
+		return false
+	}
+	return strings.EqualFold(ua.Scheme, ub.Scheme) && strings.EqualFold(ua.Host, ub.Host) &&
+		ua.User.String() == ub.User.String() && ua.EscapedPath() == ub.EscapedPath() &&
+		ua.RawQuery == ub.RawQuery && ua.Fragment == ub.Fragment
+}
+
+func crlListOrNone(uris []string) string {
+	if len(uris) == 0 {
+		return "none by URI"
+	}
+	return strings.Join(uris, ", ")
 }
 
 // Russian titles of the reason codes, for Describe.

@@ -111,8 +111,11 @@ func newRevPKI(t *testing.T, spec revKeySpec) *revPKI {
 			"-days", "10", "-extfile", extPath, "-out", out)
 		return &revIssued{path: out, cert: revParseCertFile(t, out)}
 	}
-	p.revoked = issue("revoked", "0x1001", "keyUsage=critical,digitalSignature\n")
-	p.good = issue("good", "0x1003", "keyUsage=critical,digitalSignature\n")
+	// The leaves name the distribution point the delta CRL is scoped to
+	// (RFC 5280 §6.3.3: a CRL with one covers only such certificates).
+	leafExt := "keyUsage=critical,digitalSignature\ncrlDistributionPoints=URI:http://ca.test/revocation.crl\n"
+	p.revoked = issue("revoked", "0x1001", leafExt)
+	p.good = issue("good", "0x1003", leafExt)
 	p.responder = issue("responder", "0x1004", "keyUsage=critical,digitalSignature\nextendedKeyUsage=OCSPSigning\n")
 
 	// A minimal `openssl ca` setup: database, CRL number, the CA files.
@@ -144,7 +147,7 @@ fullname = URI:http://ca.test/revocation.crl
 	ca := func(args ...string) { run(append([]string{"ca", "-config", p.configPath, "-batch"}, args...)...) }
 	ca("-revoke", p.revoked.path, "-crl_compromise", revCompromiseTime.Format("20060102150405Z"))
 	if spec.full {
-		p.superseded = issue("superseded", "0x1002", "keyUsage=critical,digitalSignature\n")
+		p.superseded = issue("superseded", "0x1002", leafExt)
 		ca("-revoke", p.superseded.path, "-crl_reason", "superseded")
 		ca("-valid", p.good.path)
 	}

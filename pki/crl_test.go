@@ -567,3 +567,153 @@ func TestCRLExtraExtensionsOverride(t *testing.T) {
 		t.Error("an extension given twice was accepted")
 	}
 }
+
+// issueDP makes a certificate from ca naming the given CRL distribution
+// points; isCA makes it a CA certificate.
+func (ca *revGoCA) issueDP(t testing.TB, serial int64, isCA bool, dps ...string) *Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent, err := x509.ParseCertificate(ca.cert.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(serial),
+		Subject:               pkix.Name{CommonName: "partitioned " + big.NewInt(serial).String()},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: isCA,
+		IsCA:                  isCA,
+		CRLDistributionPoints: dps,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), ca.signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// idpFullName is an issuingDistributionPoint's distributionPoint naming
+// the URIs: [0] { fullName [0] { [6] uri ... } }.
+func idpFullName(t testing.TB, uris ...string) asn1.RawValue {
+	t.Helper()
+	var names []byte
+	for _, u := range uris {
+		b, err := asn1.Marshal(asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: generalNameURI, Bytes: []byte(u)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, b...)
+	}
+	full, err := asn1.Marshal(asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: names})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: full}
+}
+
+// TestCRLScope: RFC 5280 §6.3.3's scope rules. A CRL of another partition
+// (its issuingDistributionPoint names another distribution point), or of
+// other kinds of certificates, says nothing about a certificate: it can
+// neither clear it nor revoke it. A CRL for only some reasons can revoke
+// but not clear.
+func TestCRLScope(t *testing.T) {
+	ca := newRevGoCA(t, "Partitioned CA")
+	const part1, part2 = "http://ca.example/part1.crl", "http://ca.example/part2.crl"
+	inPart1 := ca.issueDP(t, 10, false, part1)
+	revokedInPart1 := ca.issueDP(t, 11, false, part1)
+	twoDPs := ca.issueDP(t, 12, false, "ldap://ca.example/cn=part2", part2)
+	noDP := ca.issueDP(t, 13, false)
+	subCA := ca.issueDP(t, 14, true, part1)
+	upperCase := ca.issueDP(t, 15, false, "HTTP://CA.Example/part1.crl")
+	this := time.Now().Add(-time.Minute)
+	mk := func(a *crlIDPASN1, revoked ...int64) *CRL {
+		var exts []pkix.Extension
+		if a != nil {
+			v, err := asn1.Marshal(*a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			exts = []pkix.Extension{{Id: OIDExtensionIssuingDistributionPoint, Critical: true, Value: v}}
+		}
+		var entries []RevokedCertificate
+		for _, s := range revoked {
+			entries = append(entries, RevokedCertificate{SerialNumber: big.NewInt(s), RevocationTime: this, ReasonCode: ReasonKeyCompromise})
+		}
+		der, err := CreateCRL(rand.Reader, &CRLTemplate{Number: big.NewInt(7), ThisUpdate: this, NextUpdate: this.Add(time.Hour),
+			RevokedCertificates: entries, ExtraExtensions: exts}, ca.cert, ca.signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		crl, err := ParseCRL(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return crl
+	}
+	relative, err := asn1.Marshal(asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 1, IsCompound: true,
+		Bytes: []byte{0x30, 0x0b, 0x06, 0x03, 0x55, 0x04, 0x03, 0x0c, 0x04, 'p', 'a', 'r', 't'}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	someReasons := asn1.BitString{Bytes: []byte{0x40}, BitLength: 2} // keyCompromise
+	const (
+		notRevoked = iota
+		revokedErr
+		otherErr
+	)
+	tests := []struct {
+		name    string
+		crl     *CRL
+		cert    *Certificate
+		want    int
+		errText string
+	}{
+		{"empty CRL of another partition", mk(&crlIDPASN1{DistributionPoint: idpFullName(t, part2)}), inPart1, otherErr, "distribution point"},
+		{"another partition's CRL listing the serial", mk(&crlIDPASN1{DistributionPoint: idpFullName(t, part2)}, 11), revokedInPart1, otherErr, "distribution point"},
+		{"own partition, not listed", mk(&crlIDPASN1{DistributionPoint: idpFullName(t, part1)}, 11), inPart1, notRevoked, ""},
+		{"own partition, listed", mk(&crlIDPASN1{DistributionPoint: idpFullName(t, part1)}, 11), revokedInPart1, revokedErr, ""},
+		{"one of the certificate's points", mk(&crlIDPASN1{DistributionPoint: idpFullName(t, "http://mirror.example/p2.crl", part2)}), twoDPs, notRevoked, ""},
+		{"scheme and host compared without case", mk(&crlIDPASN1{DistributionPoint: idpFullName(t, part1)}), upperCase, notRevoked, ""},
+		{"certificate without distribution points", mk(&crlIDPASN1{DistributionPoint: idpFullName(t, part1)}), noDP, otherErr, "distribution point"},
+		{"partition named relative to the issuer", mk(&crlIDPASN1{DistributionPoint: asn1.RawValue{FullBytes: append([]byte{0xa0, byte(len(relative))}, relative...)}}), inPart1, otherErr, "distribution point"},
+		{"complete CRL, partitioned certificate", mk(nil), inPart1, notRevoked, ""},
+		{"user certificates only, CA", mk(&crlIDPASN1{DistributionPoint: idpFullName(t, part1), OnlyContainsUserCerts: true}), subCA, otherErr, "end-entity"},
+		{"CA certificates only, CA", mk(&crlIDPASN1{DistributionPoint: idpFullName(t, part1), OnlyContainsCACerts: true}), subCA, notRevoked, ""},
+		{"CA certificates only, leaf", mk(&crlIDPASN1{OnlyContainsCACerts: true}), inPart1, otherErr, "CA certificates only"},
+		{"attribute certificates only", mk(&crlIDPASN1{OnlyContainsAttributeCerts: true}), inPart1, otherErr, "attribute"},
+		{"some reasons, not listed", mk(&crlIDPASN1{OnlySomeReasons: someReasons}), inPart1, otherErr, "some revocation reasons"},
+		{"some reasons, listed", mk(&crlIDPASN1{OnlySomeReasons: someReasons}, 11), revokedInPart1, revokedErr, ""},
+		{"indirect", mk(&crlIDPASN1{IndirectCRL: true}, 11), revokedInPart1, otherErr, "indirect CRLs are not supported"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.crl.CheckCertificate(tt.cert, ca.cert)
+			var re *RevokedError
+			got := otherErr
+			switch {
+			case err == nil:
+				got = notRevoked
+			case errors.As(err, &re):
+				got = revokedErr
+			}
+			if got != tt.want {
+				t.Fatalf("CheckCertificate = %v (outcome %d), want outcome %d", err, got, tt.want)
+			}
+			if got == otherErr && !strings.Contains(err.Error(), tt.errText) {
+				t.Errorf("error %q does not say %q", err, tt.errText)
+			}
+			if got == revokedErr && re.SerialNumber.Int64() != 11 {
+				t.Errorf("RevokedError %+v", re)
+			}
+		})
+	}
+}

@@ -74,6 +74,15 @@ var extKeyUsageTitles = []struct {
 	{OIDExtKeyUsageAny, "any"}, {OIDExtKeyUsageServerAuth, "serverAuth"}, {OIDExtKeyUsageClientAuth, "clientAuth"},
 	{OIDExtKeyUsageCodeSigning, "codeSigning"}, {OIDExtKeyUsageEmailProtection, "emailProtection"},
 	{OIDExtKeyUsageTimeStamping, "timeStamping"}, {OIDExtKeyUsageOCSPSigning, "OCSPSigning"},
+	{OIDExtKeyUsageDocumentSigning, "documentSigning"}, {OIDExtKeyUsageMSDocumentSigning, "Microsoft documentSigning"},
+	{OIDExtKeyUsageCryptoProTLSProxy, "аудит TLS (CryptoPro TLS proxy)"},
+	{OIDExtKeyUsageCryptoProRAClientAuth, "временный доступ к ЦР (CryptoPro RA client auth)"},
+	{OIDExtKeyUsageCryptoProWebContentSigning, "подпись веб-содержимого (CryptoPro web content signing)"},
+	{OIDExtKeyUsageCryptoProRAAdministrator, "администратор ЦР (CryptoPro RA administrator)"},
+	{OIDExtKeyUsageCryptoProRAOperator, "оператор ЦР (CryptoPro RA operator)"},
+	{OIDExtKeyUsageCryptoProRAUser, "пользователь ЦР (CryptoPro RA user)"},
+	{OIDExtKeyUsageCryptoProTSPUser, "пользователь службы штампов времени (CryptoPro TSP user)"},
+	{OIDExtKeyUsageCryptoProOCSPUser, "пользователь службы актуальных статусов (CryptoPro OCSP user)"},
 }
 
 func titled(list []struct {

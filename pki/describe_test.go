@@ -22,6 +22,7 @@ func TestDescribeCertificate(t *testing.T) {
 	root := issue(t, caTemplate("Тестовый корневой УЦ"), nil, testKey(t, "streebog256"))
 	tmpl := leafTemplate()
 	tmpl.Subject.INN = "500100732258" // wrong control digit: shown, and flagged
+	tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, OIDExtKeyUsageCryptoProRAUser)
 	leaf := issue(t, tmpl, root, testKey(t, "streebog512")).cert
 	var b strings.Builder
 	if err := Describe(&b, leaf); err != nil {
@@ -41,6 +42,7 @@ func TestDescribeCertificate(t *testing.T) {
 		"Открытый ключ (Public key): GOST R 34.10-2012 512 bit",
 		"Основные ограничения (basicConstraints) (critical): CA: no",
 		"Использование ключа (keyUsage) (critical): digitalSignature, nonRepudiation, keyEncipherment",
+		"Расширенное использование ключа (extKeyUsage): clientAuth 1.3.6.1.5.5.7.3.2, emailProtection 1.3.6.1.5.5.7.3.4, пользователь ЦР (CryptoPro RA user) 1.2.643.2.2.34.6\n",
 		"Политики, класс средства ЭП (certificatePolicies): КС1 (KC1) 1.2.643.100.113.1, КС2 (KC2) 1.2.643.100.113.2",
 		"Средство ЭП владельца (subjectSignTool): СКЗИ «gostkey»",
 		"      Средство УЦ (cATool): ПАК «gostkey-ca»",

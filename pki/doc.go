@@ -57,7 +57,9 @@
 //
 // Certificate.Verify builds a chain to one of the given roots and checks
 // signatures, validity periods, basic constraints and path length, key
-// usage and unknown critical extensions. Failures are
+// usage, extended key usage along the chain and unknown critical
+// extensions. The search is bounded (signature checks, candidates per
+// step, no state explored twice) and VerifyContext stops on cancellation. Failures are
 // *CertificateInvalidError, whose Reason says which check failed and whose
 // Cert is the certificate that failed it. Verify does not look at
 // revocation: that is the CRL and OCSP API's job, below.
@@ -74,9 +76,11 @@
 // requests with SHA-1, SHA-2 or Streebog CertIDs; CreateOCSPResponse signs
 // responses as the CA or as a delegated responder; ParseOCSPResponse with
 // an issuer verifies who signed before returning anything;
-// (*OCSPResponse).CheckCertificate gives the verdict. QueryOCSP is the HTTP
-// client, ReadOCSPHTTPRequest the responder's reader of POST and GET
-// requests.
+// (*OCSPResponse).CheckCertificateAt gives the verdict of a response that
+// is current (thisUpdate not in the future, nextUpdate not passed, and
+// without nextUpdate either our nonce echoed or a bounded age). QueryOCSP
+// is the HTTP client, sending a nonce and refusing another one back;
+// ReadOCSPHTTPRequest is the responder's reader of POST and GET requests.
 //
 // The full signatures are listed in the "API in brief" comments at the top
 // of crl.go and ocsp.go.

@@ -50,6 +50,42 @@ var (
 	OIDExtKeyUsageEmailProtection = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 4}
 	OIDExtKeyUsageTimeStamping    = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 8}
 	OIDExtKeyUsageOCSPSigning     = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 9}
+	// OIDExtKeyUsageDocumentSigning is RFC 9336's general-purpose
+	// id-kp-documentSigning.
+	OIDExtKeyUsageDocumentSigning = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 36}
+	// OIDExtKeyUsageMSDocumentSigning is Microsoft's document signing
+	// purpose (szOID_KP_DOCUMENT_SIGNING), which some document signing
+	// certificates carry instead of RFC 9336's.
+	OIDExtKeyUsageMSDocumentSigning = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 10, 3, 12}
+)
+
+// Extended key usage OIDs of the Russian PKI, from the CryptoPro arc
+// (1.2.643.2.2.34, CryptoPro CA's purposes). Qualified certificates for
+// signing documents issued on CryptoPro CA software commonly carry
+// OIDExtKeyUsageCryptoProRAUser beside emailProtection and clientAuth.
+var (
+	// OIDExtKeyUsageCryptoProTLSProxy: TLS traffic audit (szOID_KP_TLS_PROXY).
+	OIDExtKeyUsageCryptoProTLSProxy = asn1.ObjectIdentifier{1, 2, 643, 2, 2, 34, 1}
+	// OIDExtKeyUsageCryptoProRAClientAuth: temporary access to the
+	// registration centre (szOID_KP_RA_CLIENT_AUTH).
+	OIDExtKeyUsageCryptoProRAClientAuth = asn1.ObjectIdentifier{1, 2, 643, 2, 2, 34, 2}
+	// OIDExtKeyUsageCryptoProWebContentSigning: signing web content
+	// (szOID_KP_WEB_CONTENT_SIGNING).
+	OIDExtKeyUsageCryptoProWebContentSigning = asn1.ObjectIdentifier{1, 2, 643, 2, 2, 34, 3}
+	// OIDExtKeyUsageCryptoProRAAdministrator: registration centre
+	// administrator (szOID_KP_RA_ADMINISTRATOR).
+	OIDExtKeyUsageCryptoProRAAdministrator = asn1.ObjectIdentifier{1, 2, 643, 2, 2, 34, 4}
+	// OIDExtKeyUsageCryptoProRAOperator: registration centre operator
+	// (szOID_KP_RA_OPERATOR).
+	OIDExtKeyUsageCryptoProRAOperator = asn1.ObjectIdentifier{1, 2, 643, 2, 2, 34, 5}
+	// OIDExtKeyUsageCryptoProRAUser: user of the registration centre
+	// («Пользователь Центра Регистрации, HTTP, TLS клиент»).
+	OIDExtKeyUsageCryptoProRAUser = asn1.ObjectIdentifier{1, 2, 643, 2, 2, 34, 6}
+	// OIDExtKeyUsageCryptoProTSPUser: user of the time-stamp service.
+	OIDExtKeyUsageCryptoProTSPUser = asn1.ObjectIdentifier{1, 2, 643, 2, 2, 34, 25}
+	// OIDExtKeyUsageCryptoProOCSPUser: user of the certificate status
+	// (OCSP) service.
+	OIDExtKeyUsageCryptoProOCSPUser = asn1.ObjectIdentifier{1, 2, 643, 2, 2, 34, 26}
 )
 
 // IssuerSignTool is the issuerSignTool extension (1.2.643.100.112): the

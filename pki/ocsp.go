@@ -14,8 +14,10 @@ package pki
 //	CreateOCSPErrorResponse(OCSPResponseStatus) ([]byte, error)
 //	ParseOCSPResponse(der, issuer *Certificate) (*OCSPResponse, error) // *OCSPResponseError for unsuccessful statuses
 //	(*OCSPResponse).CheckSignatureFrom(issuer) error; (*OCSPResponse).Lookup(serial)
-//	(*OCSPResponse).CheckCertificate(cert) error // nil good, *RevokedError, ErrOCSPUnknownCertificate
-//	QueryOCSP(ctx, url, cert, issuer *Certificate, CertIDHash) (*OCSPResponse, error) // client side
+//	(*OCSPResponse).CheckCertificateAt(cert, OCSPFreshness) error // nil good, *RevokedError, ErrOCSPUnknownCertificate, *OCSPFreshnessError
+//	(*OCSPResponse).CheckCertificate(cert) error                  // CheckCertificateAt with the default freshness
+//	(*OCSPResponse).CheckNonce(nonce) error                       // ErrOCSPNonceMismatch; sets NonceMatched
+//	QueryOCSP(ctx, url, cert, issuer *Certificate, CertIDHash) (*OCSPResponse, error) // client side, with a nonce
 //	QueryOCSPWithClient(ctx, *http.Client, url, cert, issuer, CertIDHash)
 //	ReadOCSPHTTPRequest(*http.Request, pathPrefix) (*OCSPRequest, error)               // responder side, POST or GET
 //	(*OCSPRequest).Describe, (*OCSPResponse).Describe
@@ -453,7 +455,11 @@ type OCSPResponse struct {
 	ProducedAt       time.Time
 	Responses        []OCSPSingleResponse
 	// Nonce is the echoed nonce, nil when absent.
-	Nonce              []byte
+	Nonce []byte
+	// NonceMatched records that Nonce is the one our request carried
+	// (CheckNonce, which QueryOCSP calls): the response was made for
+	// this request, so it is fresh whatever its nextUpdate.
+	NonceMatched       bool
 	Extensions         []pkix.Extension
 	SignatureAlgorithm SignatureAlgorithm
 	Signature          []byte
@@ -479,18 +485,112 @@ func (r *OCSPResponse) Lookup(serial *big.Int) (*OCSPSingleResponse, bool) {
 // responder says it does not know the certificate.
 var ErrOCSPUnknownCertificate = errors.New("pki: OCSP responder does not know the certificate")
 
-// CheckCertificate reads the response's verdict on cert: nil for good, a
-// *RevokedError for revoked, ErrOCSPUnknownCertificate for unknown, and an
-// error when the response does not mention cert. It assumes the response
-// was verified against cert's issuer (ParseOCSPResponse with the issuer,
-// or QueryOCSP), which also ties its CertIDs to that issuer.
+// CheckCertificate is CheckCertificateAt with the default freshness
+// rules (OCSPFreshness's zero value).
 func (r *OCSPResponse) CheckCertificate(cert *Certificate) error {
+	return r.CheckCertificateAt(cert, OCSPFreshness{})
+}
+
+// Defaults of OCSPFreshness.
+const (
+	// DefaultOCSPSkew is the clock difference allowed between the
+	// responder and us.
+	DefaultOCSPSkew = 5 * time.Minute
+	// DefaultOCSPMaxAge is how old a response without nextUpdate (and
+	// without our nonce) may be. RFC 6960 leaves it to local policy; an
+	// hour is what a responder signing on demand easily meets and what
+	// a replayed or cached answer about a since revoked certificate
+	// hardly fits in.
+	DefaultOCSPMaxAge = time.Hour
+)
+
+// OCSPFreshness is the time policy CheckCertificateAt holds a response to.
+type OCSPFreshness struct {
+	// Now is the time judged at; zero means time.Now().
+	Now time.Time
+	// Skew is the clock difference allowed between the responder and us;
+	// zero means DefaultOCSPSkew.
+	Skew time.Duration
+	// MaxAge bounds the age of thisUpdate in a response that has no
+	// nextUpdate and did not echo our nonce (NonceMatched): such a
+	// response would otherwise be good forever. Zero means
+	// DefaultOCSPMaxAge.
+	MaxAge time.Duration
+}
+
+// OCSPFreshnessReason says which time rule a response broke.
+type OCSPFreshnessReason int
+
+const (
+	// OCSPNotYetValid: thisUpdate or producedAt is after Now + Skew.
+	OCSPNotYetValid OCSPFreshnessReason = iota + 1
+	// OCSPExpired: nextUpdate is before Now - Skew.
+	OCSPExpired
+	// OCSPTooOld: no nextUpdate, no nonce of ours, and thisUpdate more
+	// than MaxAge before Now.
+	OCSPTooOld
+)
+
+func (r OCSPFreshnessReason) String() string {
+	switch r {
+	case OCSPNotYetValid:
+		return "not yet valid"
+	case OCSPExpired:
+		return "out of date"
+	case OCSPTooOld:
+		return "too old"
+	}
+	return fmt.Sprintf("OCSPFreshnessReason(%d)", int(r))
+}
+
+// OCSPFreshnessError reports a response not current at the time judged.
+type OCSPFreshnessError struct {
+	Reason OCSPFreshnessReason
+	Detail string
+}
+
+func (e *OCSPFreshnessError) Error() string {
+	return "pki: OCSP response is " + e.Reason.String() + ": " + e.Detail
+}
+
+// ErrOCSPNonceMismatch is CheckNonce's (and QueryOCSP's) answer to a
+// response that echoes a nonce other than ours: it answers another
+// request, perhaps a replayed one.
+var ErrOCSPNonceMismatch = errors.New("pki: OCSP response nonce does not match the request's: it answers another request")
+
+// CheckNonce compares the response's nonce with the one our request sent.
+// Equal, it sets NonceMatched; another nonce is ErrOCSPNonceMismatch; no
+// nonce is not an error (responders serving pre-signed answers leave it
+// out) and leaves NonceMatched false, so freshness rests on the times.
+func (r *OCSPResponse) CheckNonce(nonce []byte) error {
+	switch {
+	case r.Nonce == nil:
+		return nil
+	case len(nonce) == 0 || !bytes.Equal(r.Nonce, nonce):
+		return ErrOCSPNonceMismatch
+	}
+	r.NonceMatched = true
+	return nil
+}
+
+// CheckCertificateAt reads the response's verdict on cert, once the
+// response is current under f: nil for good, a *RevokedError for revoked,
+// ErrOCSPUnknownCertificate for unknown, an *OCSPFreshnessError for a
+// response out of its time (checked first: such a response is no evidence
+// either way), and an error when the response does not mention cert. It
+// assumes the response was verified against cert's issuer
+// (ParseOCSPResponse with the issuer, or QueryOCSP), which also ties its
+// CertIDs to that issuer.
+func (r *OCSPResponse) CheckCertificateAt(cert *Certificate, f OCSPFreshness) error {
 	if cert == nil {
 		return errors.New("pki: no certificate to check against the OCSP response")
 	}
 	sr, ok := r.Lookup(cert.SerialNumber)
 	if !ok {
 		return errors.New("pki: OCSP response does not mention the certificate")
+	}
+	if err := r.checkFresh(sr, f); err != nil {
+		return err
 	}
 	switch sr.Status {
 	case OCSPGood:
@@ -500,6 +600,41 @@ func (r *OCSPResponse) CheckCertificate(cert *Certificate) error {
 	default:
 		return ErrOCSPUnknownCertificate
 	}
+}
+
+func (r *OCSPResponse) checkFresh(sr *OCSPSingleResponse, f OCSPFreshness) error {
+	now, skew, maxAge := f.Now, f.Skew, f.MaxAge
+	if now.IsZero() {
+		now = time.Now()
+	}
+	if skew == 0 {
+		skew = DefaultOCSPSkew
+	}
+	if maxAge == 0 {
+		maxAge = DefaultOCSPMaxAge
+	}
+	if skew < 0 || maxAge < 0 {
+		return fmt.Errorf("pki: negative OCSP clock skew (%v) or maximum age (%v)", f.Skew, f.MaxAge)
+	}
+	at := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+	for _, t := range []struct {
+		name string
+		when time.Time
+	}{{"thisUpdate", sr.ThisUpdate}, {"producedAt", r.ProducedAt}} {
+		if t.when.After(now.Add(skew)) {
+			return &OCSPFreshnessError{Reason: OCSPNotYetValid,
+				Detail: fmt.Sprintf("%s %s is after %s, beyond the %v clock skew allowed", t.name, at(t.when), at(now), skew)}
+		}
+	}
+	switch {
+	case !sr.NextUpdate.IsZero() && sr.NextUpdate.Before(now.Add(-skew)):
+		return &OCSPFreshnessError{Reason: OCSPExpired,
+			Detail: fmt.Sprintf("nextUpdate %s is before %s, beyond the %v clock skew allowed", at(sr.NextUpdate), at(now), skew)}
+	case sr.NextUpdate.IsZero() && !r.NonceMatched && sr.ThisUpdate.Before(now.Add(-maxAge)):
+		return &OCSPFreshnessError{Reason: OCSPTooOld,
+			Detail: fmt.Sprintf("it has no nextUpdate and did not echo our nonce, and thisUpdate %s is more than %v before %s", at(sr.ThisUpdate), maxAge, at(now))}
+	}
+	return nil
 }
 
 type ocspResponseASN1 struct {

@@ -11,23 +11,20 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 )
 
 // ocspMaxResponseSize bounds what QueryOCSP reads: a response carries a
 // few certificates at most.
 const ocspMaxResponseSize = 1 << 20
 
-// ocspClockSkew is the slack QueryOCSP allows between the responder's
-// clock and ours.
-const ocspClockSkew = 5 * time.Minute
-
 // QueryOCSP asks the responder at url about cert (RFC 6960 over HTTP POST,
-// application/ocsp-request) with a fresh nonce, and returns the response
-// once it is verified against issuer, its nonce (if echoed) matches, and it
-// holds a current answer about cert: r.CheckCertificate(cert) is then the
-// verdict, r.Lookup(cert.SerialNumber) the details. An unsuccessful
-// responder status is an *OCSPResponseError.
+// application/ocsp-request) with a fresh random nonce, and returns the
+// response once it is verified against issuer, it answers about cert, and
+// its nonce, if it echoes one, is ours (else ErrOCSPNonceMismatch; an
+// echoed nonce sets NonceMatched). Whether the answer is current is the
+// caller's time policy: r.CheckCertificateAt(cert, f) (or CheckCertificate,
+// with the defaults) is the verdict, r.Lookup(cert.SerialNumber) the
+// details. An unsuccessful responder status is an *OCSPResponseError.
 // hash picks the CertID hash; zero means SHA-1.
 func QueryOCSP(ctx context.Context, url string, cert, issuer *Certificate, hash CertIDHash) (*OCSPResponse, error) {
 	return QueryOCSPWithClient(ctx, http.DefaultClient, url, cert, issuer, hash)
@@ -69,21 +66,11 @@ func QueryOCSPWithClient(ctx context.Context, client *http.Client, url string, c
 	if err != nil {
 		return nil, err
 	}
-	// A responder serving pre-signed answers may leave the nonce out; one
-	// that echoes a different nonce is answering someone else.
-	if r.Nonce != nil && !bytes.Equal(r.Nonce, nonce) {
-		return nil, errors.New("pki: OCSP response nonce does not match the request")
+	if err := r.CheckNonce(nonce); err != nil {
+		return nil, err
 	}
-	sr, ok := r.Lookup(cert.SerialNumber)
-	if !ok {
+	if _, ok := r.Lookup(cert.SerialNumber); !ok {
 		return nil, errors.New("pki: OCSP response does not mention the certificate")
-	}
-	now := time.Now()
-	if sr.ThisUpdate.After(now.Add(ocspClockSkew)) {
-		return nil, errors.New("pki: OCSP response is not yet valid")
-	}
-	if !sr.NextUpdate.IsZero() && sr.NextUpdate.Before(now.Add(-ocspClockSkew)) {
-		return nil, errors.New("pki: OCSP response is out of date")
 	}
 	return r, nil
 }

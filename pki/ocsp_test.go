@@ -19,6 +19,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -402,18 +403,21 @@ func TestQueryOCSP(t *testing.T) {
 	}
 	echo := func(n []byte) []byte { return n }
 	tests := []struct {
-		name    string
-		b       behaviour
-		wantErr string
+		name         string
+		b            behaviour
+		wantErr      string
+		nonceMatched bool
+		stale        OCSPFreshnessReason // CheckCertificate's, 0: the verdict
 	}{
-		{"echoes nonce", behaviour{nonce: echo}, ""},
-		{"no nonce", behaviour{nonce: func([]byte) []byte { return nil }}, ""},
-		{"wrong nonce", behaviour{nonce: func([]byte) []byte { return []byte("replayed") }}, "nonce"},
-		{"tryLater", behaviour{status: OCSPTryLater}, "tryLater"},
-		{"HTTP 500", behaviour{httpCode: 500}, "HTTP 500"},
-		{"about another certificate", behaviour{nonce: echo, serial: 5}, "does not mention"},
-		{"stale", behaviour{nonce: echo, thisDelta: -3 * time.Hour}, "out of date"},
-		{"from the future", behaviour{nonce: echo, thisDelta: time.Hour}, "not yet valid"},
+		{"echoes nonce", behaviour{nonce: echo}, "", true, 0},
+		{"no nonce", behaviour{nonce: func([]byte) []byte { return nil }}, "", false, 0},
+		{"wrong nonce", behaviour{nonce: func([]byte) []byte { return []byte("replayed") }}, "nonce does not match", false, 0},
+		{"tryLater", behaviour{status: OCSPTryLater}, "tryLater", false, 0},
+		{"HTTP 500", behaviour{httpCode: 500}, "HTTP 500", false, 0},
+		{"about another certificate", behaviour{nonce: echo, serial: 5}, "does not mention", false, 0},
+		// Time is CheckCertificate's business, not the transport's.
+		{"stale", behaviour{nonce: echo, thisDelta: -3 * time.Hour}, "", true, OCSPExpired},
+		{"from the future", behaviour{nonce: echo, thisDelta: time.Hour}, "", true, OCSPNotYetValid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -429,17 +433,54 @@ func TestQueryOCSP(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if r.NonceMatched != tt.nonceMatched {
+				t.Errorf("NonceMatched = %v, want %v", r.NonceMatched, tt.nonceMatched)
+			}
 			sr, ok := r.Lookup(leaf.SerialNumber)
 			if !ok || sr.Status != OCSPRevoked || sr.RevocationReason != ReasonSuperseded || !sr.RevokedAt.Equal(revokedAt) ||
 				sr.CertID.Hash != CertIDSHA256 {
 				t.Errorf("single response %+v", sr)
 			}
 			var re *RevokedError
-			if err := r.CheckCertificate(leaf); !errors.As(err, &re) || re.Reason != ReasonSuperseded || re.Source != "OCSP" {
+			var fe *OCSPFreshnessError
+			switch err := r.CheckCertificate(leaf); {
+			case tt.stale != 0:
+				if !errors.As(err, &fe) || fe.Reason != tt.stale {
+					t.Errorf("CheckCertificate: %v, want %v", err, tt.stale)
+				}
+			case !errors.As(err, &re) || re.Reason != ReasonSuperseded || re.Source != "OCSP":
 				t.Errorf("CheckCertificate: %v", err)
 			}
 		})
 	}
+	t.Run("wrong nonce is typed", func(t *testing.T) {
+		srv := httptest.NewServer(responder(behaviour{nonce: func([]byte) []byte { return []byte("replayed") }}))
+		defer srv.Close()
+		if _, err := QueryOCSP(context.Background(), srv.URL, leaf, ca.cert, 0); !errors.Is(err, ErrOCSPNonceMismatch) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("a fresh random nonce each time", func(t *testing.T) {
+		var mu sync.Mutex
+		var nonces [][]byte
+		srv := httptest.NewServer(responder(behaviour{nonce: func(n []byte) []byte {
+			mu.Lock()
+			defer mu.Unlock()
+			nonces = append(nonces, n)
+			return n
+		}}))
+		defer srv.Close()
+		for range 2 {
+			if _, err := QueryOCSP(context.Background(), srv.URL, leaf, ca.cert, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(nonces) != 2 || len(nonces[0]) != 16 || len(nonces[1]) != 16 || bytes.Equal(nonces[0], nonces[1]) {
+			t.Errorf("nonces sent: %x", nonces)
+		}
+	})
 	t.Run("TLS with a private root", func(t *testing.T) {
 		srv := httptest.NewTLSServer(responder(behaviour{nonce: echo}))
 		defer srv.Close()
@@ -463,6 +504,90 @@ func TestQueryOCSP(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 	})
+}
+
+// TestOCSPCheckCertificateAt: the time rules, at a fixed now. A response
+// with neither nextUpdate nor our nonce is bounded by MaxAge: before, one
+// from years ago was good forever (issue 7, item 6).
+func TestOCSPCheckCertificateAt(t *testing.T) {
+	ca := newRevGoCA(t, "Freshness CA")
+	leaf, _ := ca.issue(t, 0x99)
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	mk := func(thisUpdate, nextUpdate, producedAt time.Time, nonceMatched bool) *OCSPResponse {
+		id, err := NewOCSPCertID(CertIDSHA1, ca.cert, leaf.SerialNumber)
+		if err != nil {
+			t.Fatal(err)
+		}
+		der, err := CreateOCSPResponse(rand.Reader, &OCSPResponseTemplate{ProducedAt: producedAt,
+			Responses: []OCSPSingleResponse{{CertID: id, Status: OCSPGood, ThisUpdate: thisUpdate, NextUpdate: nextUpdate}}}, ca.cert, nil, ca.signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := ParseOCSPResponse(der, ca.cert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.NonceMatched = nonceMatched
+		return r
+	}
+	var never time.Time
+	yearsAgo := now.AddDate(-3, 0, 0)
+	tests := []struct {
+		name string
+		r    *OCSPResponse
+		f    OCSPFreshness
+		want OCSPFreshnessReason // 0: good
+	}{
+		{"no nextUpdate, no nonce, years old", mk(yearsAgo, never, yearsAgo, false), OCSPFreshness{Now: now}, OCSPTooOld},
+		{"no nextUpdate, our nonce, years old", mk(yearsAgo, never, now, true), OCSPFreshness{Now: now}, 0},
+		{"no nextUpdate, no nonce, a minute old", mk(now.Add(-time.Minute), never, now.Add(-time.Minute), false), OCSPFreshness{Now: now}, 0},
+		{"no nextUpdate, 59 minutes old", mk(now.Add(-59*time.Minute), never, now, false), OCSPFreshness{Now: now}, 0},
+		{"no nextUpdate, 61 minutes old", mk(now.Add(-61*time.Minute), never, now, false), OCSPFreshness{Now: now}, OCSPTooOld},
+		{"no nextUpdate, 61 minutes old, MaxAge 2h", mk(now.Add(-61*time.Minute), never, now, false), OCSPFreshness{Now: now, MaxAge: 2 * time.Hour}, 0},
+		{"nextUpdate ahead", mk(yearsAgo, now.Add(time.Hour), now, false), OCSPFreshness{Now: now}, 0},
+		{"nextUpdate passed", mk(now.Add(-2*time.Hour), now.Add(-time.Hour), now.Add(-2*time.Hour), true), OCSPFreshness{Now: now}, OCSPExpired},
+		{"nextUpdate passed within the skew", mk(now.Add(-2*time.Hour), now.Add(-4*time.Minute), now.Add(-2*time.Hour), false), OCSPFreshness{Now: now}, 0},
+		{"thisUpdate ahead beyond the skew", mk(now.Add(10*time.Minute), now.Add(time.Hour), now, true), OCSPFreshness{Now: now}, OCSPNotYetValid},
+		{"thisUpdate ahead within a wider skew", mk(now.Add(10*time.Minute), now.Add(time.Hour), now, true), OCSPFreshness{Now: now, Skew: 15 * time.Minute}, 0},
+		{"thisUpdate ahead within the skew", mk(now.Add(4*time.Minute), now.Add(time.Hour), now, false), OCSPFreshness{Now: now}, 0},
+		{"producedAt ahead", mk(now, now.Add(time.Hour), now.Add(time.Hour), true), OCSPFreshness{Now: now}, OCSPNotYetValid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.r.CheckCertificateAt(leaf, tt.f)
+			var fe *OCSPFreshnessError
+			switch {
+			case tt.want == 0 && err != nil:
+				t.Fatalf("got %v, want good", err)
+			case tt.want != 0 && (!errors.As(err, &fe) || fe.Reason != tt.want):
+				t.Fatalf("got %v, want %v", err, tt.want)
+			}
+		})
+	}
+	old := mk(yearsAgo, never, yearsAgo, false)
+	if err := old.CheckCertificate(leaf); err == nil || !strings.Contains(err.Error(), "OCSP response is too old: it has no nextUpdate and did not echo our nonce") {
+		t.Errorf("CheckCertificate of a response from years ago: %v", err)
+	}
+	if err := old.CheckCertificateAt(leaf, OCSPFreshness{Now: now, Skew: -time.Second}); err == nil || errors.As(err, new(*OCSPFreshnessError)) {
+		t.Errorf("negative skew: %v", err)
+	}
+}
+
+func TestOCSPCheckNonce(t *testing.T) {
+	r := &OCSPResponse{Nonce: []byte("ours")}
+	if err := r.CheckNonce([]byte("theirs")); !errors.Is(err, ErrOCSPNonceMismatch) || r.NonceMatched {
+		t.Errorf("other nonce: %v, matched %v", err, r.NonceMatched)
+	}
+	if err := r.CheckNonce(nil); !errors.Is(err, ErrOCSPNonceMismatch) || r.NonceMatched {
+		t.Errorf("no nonce sent: %v, matched %v", err, r.NonceMatched)
+	}
+	if err := r.CheckNonce([]byte("ours")); err != nil || !r.NonceMatched {
+		t.Errorf("our nonce: %v, matched %v", err, r.NonceMatched)
+	}
+	r = &OCSPResponse{}
+	if err := r.CheckNonce([]byte("ours")); err != nil || r.NonceMatched {
+		t.Errorf("no nonce echoed: %v, matched %v", err, r.NonceMatched)
+	}
 }
 
 func TestReadOCSPHTTPRequest(t *testing.T) {

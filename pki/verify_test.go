@@ -157,3 +157,64 @@ func TestTamperEveryByte(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyEKUNesting: with purposes requested, every certificate of the
+// chain with an extKeyUsage, the trust anchor included (as crypto/x509
+// checks), must allow one of them, and the same one all along: a CA
+// restricted to serverAuth does not issue document signers.
+func TestVerifyEKUNesting(t *testing.T) {
+	rootKey, midKey, leafKey := testKey(t, "streebog256"), testKey(t, "streebog512"), testKey(t, "p256")
+	email, client, server := OIDExtKeyUsageEmailProtection, OIDExtKeyUsageClientAuth, OIDExtKeyUsageServerAuth
+	ekus := func(e ...asn1.ObjectIdentifier) []asn1.ObjectIdentifier { return e }
+	chain := func(rootEKU, midEKU, leafEKU []asn1.ObjectIdentifier) (leaf, mid, root *Certificate) {
+		rt := caTemplate("root")
+		rt.ExtKeyUsage = rootEKU
+		r := issue(t, rt, nil, rootKey)
+		mt := caTemplate("intermediate")
+		mt.ExtKeyUsage = midEKU
+		m := issue(t, mt, r, midKey)
+		lt := leafTemplate()
+		lt.ExtKeyUsage = leafEKU
+		return issue(t, lt, m, leafKey).cert, m.cert, r.cert
+	}
+	const (
+		ok = iota
+		leafFails
+		midFails
+		rootFails
+	)
+	tests := []struct {
+		name                    string
+		root, mid, leaf, wanted []asn1.ObjectIdentifier
+		want                    int
+	}{
+		{"serverAuth-only intermediate, emailProtection asked", nil, ekus(server), ekus(email), ekus(email), midFails},
+		{"anyExtendedKeyUsage intermediate", nil, ekus(OIDExtKeyUsageAny), ekus(email), ekus(email), ok},
+		{"intermediate allows it", nil, ekus(server, email), ekus(email, client), ekus(email), ok},
+		{"intermediate without the extension", nil, nil, ekus(email), ekus(email), ok},
+		{"leaf without the extension, intermediate restricted", nil, ekus(server), nil, ekus(email), midFails},
+		{"nothing asked", ekus(server), ekus(server), ekus(email), nil, ok},
+		{"serverAuth-only root", ekus(server), nil, ekus(email), ekus(email), rootFails},
+		{"one of two asked survives", nil, ekus(client), ekus(email, client), ekus(email, client), ok},
+		// Each allows one of the purposes asked, but not the same one.
+		{"no purpose common to the chain", nil, ekus(client), ekus(email), ekus(email, client), midFails},
+		{"leaf allows none", nil, nil, ekus(server), ekus(email), leafFails},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			leaf, mid, root := chain(tt.root, tt.mid, tt.leaf)
+			got, err := leaf.Verify(VerifyOptions{Roots: []*Certificate{root}, Intermediates: []*Certificate{mid}, CurrentTime: testNow, ExtKeyUsage: tt.wanted})
+			if tt.want == ok {
+				if err != nil || len(got) != 3 {
+					t.Fatalf("got %d certificates, %v; want the chain", len(got), err)
+				}
+				return
+			}
+			culprit := []*Certificate{nil, leaf, mid, root}[tt.want]
+			var ce *CertificateInvalidError
+			if !errors.As(err, &ce) || ce.Reason != IncompatibleUsage || !ce.Cert.Equal(culprit) {
+				t.Fatalf("got %v; want IncompatibleUsage naming %q", err, culprit.Subject.CommonName)
+			}
+		})
+	}
+}
