@@ -33,6 +33,33 @@ func writeOutput(path string, data []byte, stdout io.Writer) error {
 }
 
 func writeFileAtomic(path string, data []byte) error {
+	return writeAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// streamOutput is writeOutput for output made as it is written, in
+// constant memory: write streams it to the file (atomically, as
+// writeOutput does) or to standard output.
+func streamOutput(path string, stdout io.Writer, write func(io.Writer) error) error {
+	if path == "-" {
+		return write(stdout)
+	}
+	var werr error
+	err := writeAtomic(path, func(w io.Writer) error {
+		werr = write(w)
+		return werr
+	})
+	if err != nil && werr == nil {
+		return usageError{fmt.Errorf("cannot write %s: %w", path, bareCause(err))}
+	}
+	return err
+}
+
+// writeAtomic writes a temporary file beside path with write and renames
+// it to path only when everything went well.
+func writeAtomic(path string, write func(io.Writer) error) error {
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		return errors.New("is a directory")
 	}
@@ -41,7 +68,7 @@ func writeFileAtomic(path string, data []byte) error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
+	if err := write(tmp); err != nil {
 		tmp.Close()
 		return err
 	}

@@ -112,6 +112,25 @@ func signOne(doc, out string, existing []byte, cosignFile string, key crypto.Sig
 		return err
 	}
 	defer in.Close()
+	if existing == nil && !opts.Detached {
+		// An attached signature holds the document: streamed, it costs
+		// constant memory whatever the document's size. A known size
+		// makes DER; a pipe makes indefinite-length BER.
+		size := int64(-1)
+		if f, ok := in.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+				size = st.Size()
+			}
+		}
+		err := streamOutput(out, std.out, func(w io.Writer) error {
+			return cms.SignStream(w, in, size, []cms.Signer{{Key: key, Certificate: cert}}, opts)
+		})
+		var ue usageError
+		if err != nil && !errors.As(err, &ue) {
+			return tokenError(fmt.Errorf("%s: %w", doc, err))
+		}
+		return err
+	}
 	var sig []byte
 	if existing != nil {
 		sig, err = cms.AddSigner(existing, in, key, cert, opts)

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -30,7 +32,9 @@ type verifyFlags struct {
 	cas, crls          []string
 	ocsp, requireRevoc bool
 	ocspTimeout        time.Duration
+	ocspMaxAge         time.Duration
 	cades, noChain     bool
+	at, purpose        string
 }
 
 func setupVerify(fs *pflag.FlagSet, _ *globals) runFunc {
@@ -44,7 +48,10 @@ func setupVerify(fs *pflag.FlagSet, _ *globals) runFunc {
 	fs.DurationVar(&vf.ocspTimeout, "ocsp-timeout", 30*time.Second, "give up on OCSP responders after `DURATION`")
 	fs.BoolVar(&vf.requireRevoc, "require-revocation", false, "fail when revocation could not be checked (with --ocsp: a certificate names no OCSP responder)")
 	fs.BoolVar(&vf.cades, "cades", false, "require CAdES-BES (a signingCertificate attribute), as openssl cms -verify -cades")
-	fs.StringVar(&vf.out, "out", "", "write the content of an attached signature to `FILE` (- for standard output)")
+	fs.DurationVar(&vf.ocspMaxAge, "ocsp-max-age", 0, "accept an OCSP answer without nextUpdate (and without our nonce) for `DURATION` after its thisUpdate (default 1h)")
+	fs.StringVar(&vf.at, "at", "", "check the chain and revocation at `TIME` (RFC 3339, e.g. 2026-01-31T12:00:00Z), a time you assert, instead of now")
+	fs.StringVar(&vf.purpose, "purpose", "document", "what the signer certificate must be fit for: `PURPOSE` document (S/MIME or Russian document signing) or any")
+	fs.StringVar(&vf.out, "out", "", "write the content of an attached signature to `FILE` once verified (- for standard output)")
 	return func(ctx context.Context, std stdio, _ []string) error {
 		return verify(ctx, std, &vf)
 	}
@@ -64,7 +71,22 @@ func verify(ctx context.Context, std stdio, vf *verifyFlags) error {
 	if vf.requireRevoc && !revocation {
 		return cmdLinef("--require-revocation needs --crl or --ocsp")
 	}
-	opts := &cms.VerifyOptions{RequireCAdES: vf.cades, OCSP: vf.ocsp, SkipChainVerification: vf.noChain}
+	if vf.noChain && vf.at != "" {
+		return cmdLinef("--no-chain checks no chain: --at has nothing to apply to")
+	}
+	if vf.ocspMaxAge < 0 {
+		return cmdLinef("--ocsp-max-age must not be negative")
+	}
+	purpose, err := cms.ParsePurpose(vf.purpose)
+	if err != nil {
+		return cmdLinef("--purpose: %v", err)
+	}
+	opts := &cms.VerifyOptions{RequireCAdES: vf.cades, OCSP: vf.ocsp, SkipChainVerification: vf.noChain, Purpose: purpose, OCSPMaxAge: vf.ocspMaxAge}
+	if vf.at != "" {
+		if opts.CurrentTime, err = time.Parse(time.RFC3339, vf.at); err != nil {
+			return cmdLinef("--at %q: want an RFC 3339 time such as 2026-01-31T12:00:00Z", vf.at)
+		}
+	}
 	switch {
 	case vf.noChain:
 	case len(vf.cas) > 0:
@@ -94,10 +116,12 @@ func verify(ctx context.Context, std stdio, vf *verifyFlags) error {
 		}
 		opts.CRLs = append(opts.CRLs, crl)
 	}
-	sig, err := readInput(vf.sig, std.in)
+	sigIn, err := openInput(vf.sig, std.in)
 	if err != nil {
 		return err
 	}
+	defer sigIn.Close()
+	sig := &recorder{r: sigIn}
 	var content io.Reader
 	if vf.content != "" {
 		f, err := openInput(vf.content, std.in)
@@ -113,10 +137,27 @@ func verify(ctx context.Context, std stdio, vf *verifyFlags) error {
 		ctx, cancel = context.WithTimeout(ctx, vf.ocspTimeout)
 		defer cancel()
 	}
-	res, verr := cms.VerifyContext(ctx, sig, content, opts)
+	// The content goes aside and reaches --out only once verified: a
+	// consumer of the file or of standard output never sees content
+	// whose signature failed.
+	var aside *os.File
+	var contentOut io.Writer
+	if vf.out != "" {
+		dir := os.TempDir()
+		if vf.out != "-" {
+			dir = filepath.Dir(vf.out)
+		}
+		if aside, err = os.CreateTemp(dir, ".gostkey-*"); err != nil {
+			return usageError{fmt.Errorf("cannot write %s: %w", vf.out, bareCause(err))}
+		}
+		defer os.Remove(aside.Name())
+		defer aside.Close()
+		contentOut = aside
+	}
+	res, verr := cms.VerifyStream(ctx, sig, content, contentOut, opts)
 	if res == nil {
 		if errors.Is(verr, cms.ErrMalformed) {
-			return malformedError(vf.sig, "a CMS signature", sig, verr)
+			return sig.malformed(vf.sig, verr)
 		}
 		return usageError{verr}
 	}
@@ -140,7 +181,7 @@ func verify(ctx context.Context, std stdio, vf *verifyFlags) error {
 		if res.Detached {
 			return cmdLinef("--out: the signature is detached; the content is in your --content file")
 		}
-		if err := writeOutput(vf.out, res.Content, std.out); err != nil {
+		if err := keepAside(aside, vf.out, std.out); err != nil {
 			return err
 		}
 	}
@@ -173,7 +214,7 @@ func attributesRead(s *cms.SignerResult) bool {
 		return s.Err == nil
 	}
 	switch se.Reason {
-	case cms.DigestMismatch, cms.ChainInvalid, cms.Revoked, cms.RevocationUnknown:
+	case cms.DigestMismatch, cms.WrongPurpose, cms.ChainInvalid, cms.Revoked, cms.RevocationUnknown:
 		return true
 	}
 	return false
@@ -206,6 +247,12 @@ func printSigner(w io.Writer, n int, s *cms.SignerResult, noChain bool, unchecke
 	}
 	if !s.SigningTime.IsZero() {
 		fmt.Fprintf(w, "  claimed signing time: %s\n", s.SigningTime.UTC().Format(time.RFC3339))
+	}
+	switch s.TimeBasis {
+	case cms.TimeAsserted:
+		fmt.Fprintf(w, "  checked at %s (asserted by --at)\n", s.CheckedAt.UTC().Format(time.RFC3339))
+	case cms.TimeNow:
+		fmt.Fprintf(w, "  checked at %s (now)\n", s.CheckedAt.UTC().Format(time.RFC3339))
 	}
 	if attributesRead(s) {
 		fmt.Fprintf(w, "  algorithm: %s; CAdES-BES: %s\n", s.Algorithm, yesNo(s.CAdES))
@@ -249,4 +296,68 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// keepAside moves verified content from the file it was written aside to
+// --out: renamed into place, or copied to standard output.
+func keepAside(aside *os.File, out string, stdout io.Writer) error {
+	if err := aside.Sync(); err != nil {
+		return usageError{fmt.Errorf("cannot write %s: %w", out, bareCause(err))}
+	}
+	if out == "-" {
+		if _, err := aside.Seek(0, io.SeekStart); err != nil {
+			return usageError{err}
+		}
+		if _, err := io.Copy(stdout, aside); err != nil {
+			return usageError{fmt.Errorf("standard output: %w", err)}
+		}
+		return nil
+	}
+	if st, err := os.Stat(out); err == nil && st.IsDir() {
+		return usagef("cannot write %s: is a directory", out)
+	}
+	if err := os.Chmod(aside.Name(), 0o644); err != nil {
+		return usageError{fmt.Errorf("cannot write %s: %w", out, bareCause(err))}
+	}
+	if err := os.Rename(aside.Name(), out); err != nil {
+		return usageError{fmt.Errorf("cannot write %s: %w", out, bareCause(err))}
+	}
+	return nil
+}
+
+// diagLimit is how much of a signature is kept for describing what is
+// wrong with it when it turns out malformed; a bigger one is described
+// by the parser's words only.
+const diagLimit = 16 << 20
+
+// recorder passes a signature through to the streaming verifier and keeps
+// its first diagLimit bytes.
+type recorder struct {
+	r    io.Reader
+	buf  []byte
+	over bool
+}
+
+func (rc *recorder) Read(p []byte) (int, error) {
+	n, err := rc.r.Read(p)
+	if !rc.over {
+		if len(rc.buf)+n > diagLimit {
+			rc.over, rc.buf = true, nil
+		} else {
+			rc.buf = append(rc.buf, p[:n]...)
+		}
+	}
+	return n, err
+}
+
+// malformed describes an unreadable signature: the verifier stops at the
+// first bad element, so the rest is read first, for the whole picture.
+func (rc *recorder) malformed(file string, err error) error {
+	if _, cerr := io.CopyN(io.Discard, rc, diagLimit); cerr == io.EOF && !rc.over {
+		return malformedError(file, "a CMS signature", rc.buf, err)
+	}
+	if reason := plainReason(err); reason != "" {
+		return usagef("%s: not a CMS signature (%s)", file, strings.TrimPrefix(reason, cms.ErrMalformed.Error()+": "))
+	}
+	return usagef("%s: not a CMS signature (malformed)", file)
 }
