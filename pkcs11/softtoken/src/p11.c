@@ -547,12 +547,13 @@ static object_t *obj_find(session_t *s, CK_OBJECT_HANDLE h)
 	return NULL;
 }
 
-static CK_RV obj_insert(session_t *s, attrs_t *attrs, CK_OBJECT_HANDLE *h)
+/* obj_new makes an object of a session's from attrs (taken over) and names
+ * a token object's file; obj_add then puts it on the slot's list. */
+static object_t *obj_new(session_t *s, attrs_t *attrs)
 {
-	slot_t *sl = s->slot;
 	object_t *o = calloc(1, sizeof(*o));
 	if (o == NULL)
-		return CKR_HOST_MEMORY;
+		return NULL;
 	o->attrs = *attrs;
 	memset(attrs, 0, sizeof(*attrs));
 	o->token = attrs_bool(&o->attrs, CKA_TOKEN, CK_FALSE);
@@ -562,19 +563,44 @@ static CK_RV obj_insert(session_t *s, attrs_t *attrs, CK_OBJECT_HANDLE *h)
 		unsigned char r[8];
 		if (random_bytes(r, sizeof(r))) {
 			obj_free(o);
-			return CKR_FUNCTION_FAILED;
+			return NULL;
 		}
 		hex_encode(r, sizeof(r), o->fid);
-		CK_RV rv = obj_save(sl, o);
-		if (rv != CKR_OK) {
-			obj_free(o);
-			return rv;
-		}
 	}
+	return o;
+}
+
+static CK_OBJECT_HANDLE obj_add(slot_t *sl, object_t *o)
+{
 	o->h = o->token ? token_handle(sl, o->fid) : g_next_handle++;
 	o->next = sl->objs;
 	sl->objs = o;
-	*h = o->h;
+	return o->h;
+}
+
+/* Every write or removal of a token's files happens under its file lock
+ * (store.c relies on it to clean up after a killed writer). */
+static CK_RV obj_save_locked(slot_t *sl, object_t *o)
+{
+	int fd = store_lock(sl->dir);
+	if (fd < 0)
+		return CKR_DEVICE_ERROR;
+	CK_RV rv = obj_save(sl, o);
+	store_unlock(fd);
+	return rv;
+}
+
+static CK_RV obj_insert(session_t *s, attrs_t *attrs, CK_OBJECT_HANDLE *h)
+{
+	object_t *o = obj_new(s, attrs);
+	if (o == NULL)
+		return CKR_HOST_MEMORY;
+	CK_RV rv = o->token ? obj_save_locked(s->slot, o) : CKR_OK;
+	if (rv != CKR_OK) {
+		obj_free(o);
+		return rv;
+	}
+	*h = obj_add(s->slot, o);
 	return CKR_OK;
 }
 
@@ -584,9 +610,50 @@ static void obj_unlink(slot_t *sl, object_t *o)
 	while (*pp != o)
 		pp = &(*pp)->next;
 	*pp = o->next;
-	if (o->token)
+	if (o->token) {
+		int fd = store_lock(sl->dir);
 		store_delete_object(sl->dir, o->fid);
+		store_unlock(fd);
+	}
 	obj_free(o);
+}
+
+/* pair_save writes the token halves of a new key pair so that both or
+ * neither survive a crash: with two token objects, a journal naming both is
+ * on disk before either and removed after both (store_recover rolls an
+ * unfinished one back when the token is next opened). */
+static CK_RV pair_save(slot_t *sl, object_t *pub, object_t *priv)
+{
+	if (!pub->token && !priv->token)
+		return CKR_OK;
+	int fd = store_lock(sl->dir);
+	if (fd < 0)
+		return CKR_DEVICE_ERROR;
+	CK_RV rv = CKR_OK;
+	int both = pub->token && priv->token;
+	char fids[2][17];
+	memcpy(fids[0], pub->fid, 17);
+	memcpy(fids[1], priv->fid, 17);
+	if (both && store_journal_begin(sl->dir, fids, 2))
+		rv = CKR_DEVICE_ERROR;
+	if (rv == CKR_OK && pub->token)
+		rv = obj_save(sl, pub);
+	if (rv == CKR_OK && priv->token)
+		rv = obj_save(sl, priv);
+	if (rv == CKR_OK && both && store_journal_end(sl->dir, pub->fid))
+		rv = CKR_DEVICE_ERROR;
+	if (rv != CKR_OK) {
+		/* Nothing of a failed pair may stay: remove what was written
+		 * first, the journal last, as the recovery would. */
+		if (pub->token)
+			store_delete_object(sl->dir, pub->fid);
+		if (priv->token)
+			store_delete_object(sl->dir, priv->fid);
+		if (both)
+			store_journal_end(sl->dir, pub->fid);
+	}
+	store_unlock(fd);
+	return rv;
 }
 
 /* ---------- keys ---------- */
@@ -1432,6 +1499,18 @@ out:
 
 /* ---------- sessions ---------- */
 
+/* token_open readies a token directory for a session: under the token
+ * lock, it undoes what a writer killed midway left behind (store_recover). */
+static CK_RV token_open(slot_t *sl)
+{
+	int fd = store_lock(sl->dir);
+	if (fd < 0)
+		return CKR_DEVICE_ERROR;
+	store_recover(sl->dir);
+	store_unlock(fd);
+	return CKR_OK;
+}
+
 CK_RV C_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApplication, CK_NOTIFY Notify, CK_SESSION_HANDLE_PTR phSession)
 {
 	(void)pApplication;
@@ -1454,6 +1533,8 @@ CK_RV C_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApplication,
 		rv = CKR_SESSION_READ_WRITE_SO_EXISTS;
 		goto out;
 	}
+	if ((rv = token_open(sl)) != CKR_OK)
+		goto out;
 	session_t *s = calloc(1, sizeof(*s));
 	if (s == NULL) {
 		rv = CKR_HOST_MEMORY;
@@ -1805,7 +1886,7 @@ CK_RV C_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, 
 		goto out;
 	attrs_t old = o->attrs;
 	o->attrs = as;
-	if (o->token && (rv = obj_save(s->slot, o)) != CKR_OK) {
+	if (o->token && (rv = obj_save_locked(s->slot, o)) != CKR_OK) {
 		o->attrs = old;
 		goto out;
 	}
@@ -1928,6 +2009,7 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 	pthread_mutex_lock(&g_lock);
 	session_t *s;
 	attrs_t pub = {0}, priv = {0};
+	object_t *po = NULL, *ko = NULL;
 	unsigned char d[66], q[1 + 2 * 66];
 	CK_RV rv = get_session(hSession, &s);
 	if (rv != CKR_OK)
@@ -1989,14 +2071,22 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 		rv = CKR_HOST_MEMORY;
 		goto out;
 	}
-	if ((rv = obj_insert(s, &pub, phPublicKey)) != CKR_OK)
+	po = obj_new(s, &pub);
+	ko = obj_new(s, &priv);
+	if (po == NULL || ko == NULL) {
+		rv = CKR_HOST_MEMORY;
 		goto out;
-	if ((rv = obj_insert(s, &priv, phPrivateKey)) != CKR_OK) {
-		object_t *o = obj_find(s, *phPublicKey);
-		if (o != NULL)
-			obj_unlink(s->slot, o);
 	}
+	if ((rv = pair_save(s->slot, po, ko)) != CKR_OK)
+		goto out;
+	*phPublicKey = obj_add(s->slot, po);
+	*phPrivateKey = obj_add(s->slot, ko);
+	po = ko = NULL;
 out:
+	if (po != NULL)
+		obj_free(po);
+	if (ko != NULL)
+		obj_free(ko);
 	secure_zero(d, sizeof(d));
 	attrs_free(&pub);
 	attrs_free(&priv);

@@ -166,6 +166,16 @@ typedef struct {
 	fstamp_t stamp;
 } objent_t;
 
+/* Objects created together (a key pair): store_journal_begin records their
+ * file ids (fids[0] names the journal) before the first is written,
+ * store_journal_end removes the record after the last. The caller holds the
+ * token lock throughout. */
+int store_journal_begin(const char *dir, const char (*fids)[17], size_t n);
+int store_journal_end(const char *dir, const char *fid);
+/* store_recover, under the token lock, undoes what a killed writer left:
+ * temporary files, and the objects of an unfinished journal. */
+void store_recover(const char *dir);
+
 /* store_list_objects returns a malloc'd array of the token's object files. */
 int store_list_objects(const char *dir, objent_t **ents, size_t *n);
 int store_object_stamp(const char *dir, const char *fid, fstamp_t *stamp);

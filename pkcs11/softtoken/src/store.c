@@ -3,10 +3,12 @@
  *   token.conf   label, serial, PIN salts, the master key wrapped under each
  *                PIN, PIN failure counters (text, one "key value" a line)
  *   objects/     one <id>.obj file per token object
+ *   objects/<id>.pending  journal of a multi-object creation in progress
  *   .lock        flock(2) target serializing processes
  *   .removed     if present, the token is "pulled out"
  * Every file is replaced atomically (write_atomic), so a crash leaves the
- * previous or the next version, never a torn one.
+ * previous or the next version, never a torn one; every write happens under
+ * the .lock, so whoever holds it may remove temporary files it finds.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -170,16 +172,20 @@ static uint32_t get32(const unsigned char *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-int store_write_object(const char *dir, const char *fid, const attrs_t *clear, const unsigned char *enc, size_t enclen)
+static int obj_dir_make(const char *dir)
 {
 	char *od = path_join(dir, OBJ_DIR);
 	if (od == NULL)
 		return -1;
-	if (mkdir(od, 0700) != 0 && errno != EEXIST) {
-		free(od);
-		return -1;
-	}
+	int rc = mkdir(od, 0700) != 0 && errno != EEXIST ? -1 : 0;
 	free(od);
+	return rc;
+}
+
+int store_write_object(const char *dir, const char *fid, const attrs_t *clear, const unsigned char *enc, size_t enclen)
+{
+	if (obj_dir_make(dir))
+		return -1;
 	unsigned char *cl;
 	size_t cllen;
 	if (attrs_encode(clear, &cl, &cllen))
@@ -334,4 +340,108 @@ int store_delete_all_objects(const char *dir)
 			rc = -1;
 	free(ents);
 	return rc;
+}
+
+/* A journal lists the file ids of objects being created together (a key
+ * pair), one a line. It is on disk before the first of them and removed
+ * after the last: an open that finds one, under the lock, knows its writer
+ * died midway and removes every object it names, so the creation happened
+ * entirely or not at all. */
+static char *journal_path(const char *dir, const char *fid)
+{
+	char name[64];
+	snprintf(name, sizeof(name), OBJ_DIR "/%s.pending", fid);
+	return path_join(dir, name);
+}
+
+int store_journal_begin(const char *dir, const char (*fids)[17], size_t n)
+{
+	char buf[18 * 8];
+	if (n == 0 || n > 8 || obj_dir_make(dir))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		snprintf(buf + 17 * i, sizeof(buf) - 17 * i, "%s\n", fids[i]);
+	char *p = journal_path(dir, fids[0]);
+	int rc = p != NULL ? write_atomic(p, buf, 17 * n) : -1;
+	free(p);
+	return rc;
+}
+
+int store_journal_end(const char *dir, const char *fid)
+{
+	char *p = journal_path(dir, fid);
+	if (p == NULL)
+		return -1;
+	int rc = unlink(p) == 0 ? 0 : -1;
+	if (rc == 0)
+		sync_dir_of(p);
+	free(p);
+	return rc;
+}
+
+static int is_hex_fid(const char *s)
+{
+	for (size_t i = 0; i < 16; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* roll_back removes the objects a journal names, then the journal. */
+static void roll_back(const char *dir, const char *jname)
+{
+	char jfid[17];
+	memcpy(jfid, jname, 16);
+	jfid[16] = 0;
+	char *jp = journal_path(dir, jfid);
+	unsigned char *buf;
+	size_t len;
+	if (jp == NULL)
+		return;
+	if (read_file(jp, &buf, &len) == 0) {
+		for (size_t off = 0; off + 17 <= len; off += 17) {
+			char fid[17];
+			memcpy(fid, buf + off, 16);
+			fid[16] = 0;
+			if (buf[off + 16] == '\n' && is_hex_fid(fid))
+				store_delete_object(dir, fid);
+		}
+		free(buf);
+	}
+	unlink(jp);
+	sync_dir_of(jp);
+	free(jp);
+}
+
+/* sweep removes the temporary files in dir (a writer killed between
+ * mkostemp and rename) and, when tokdir is given (dir is its objects/),
+ * rolls back the journals there. */
+static void sweep(const char *dir, const char *tokdir)
+{
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return;
+	struct dirent *de;
+	int removed = 0;
+	while ((de = readdir(d)) != NULL) {
+		const char *n = de->d_name;
+		if (strstr(n, ".tmp-") != NULL)
+			removed |= unlinkat(dirfd(d), n, 0) == 0;
+		else if (tokdir != NULL && strlen(n) == 16 + 8 && strcmp(n + 16, ".pending") == 0 && is_hex_fid(n))
+			roll_back(tokdir, n);
+	}
+	closedir(d);
+	char *p = removed ? path_join(dir, ".") : NULL;
+	if (p != NULL)
+		sync_dir_of(p);
+	free(p);
+}
+
+void store_recover(const char *dir)
+{
+	sweep(dir, NULL);
+	char *od = path_join(dir, OBJ_DIR);
+	if (od != NULL)
+		sweep(od, dir);
+	free(od);
 }
