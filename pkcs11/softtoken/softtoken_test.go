@@ -137,7 +137,9 @@ func TestCValgrind(t *testing.T) {
 // TestPINCounterSurvivesKill kills a process in the middle of checking a
 // wrong PIN: the attempt must already be on disk, so killing the process
 // buys no extra try. The token's PBKDF2 iteration count is raised by hand
-// so that the check takes long enough to be interrupted.
+// so that the check takes long enough to be interrupted: the user PIN's
+// copy is rewritten as PBKDF2 with two billion iterations, a KDF the
+// module still reads.
 func TestPINCounterSurvivesKill(t *testing.T) {
 	t.Parallel()
 	requirePkcs11Tool(t)
@@ -153,7 +155,10 @@ func TestPINCounterSurvivesKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	slow := regexp.MustCompile(`(?m)^iterations \d+$`).ReplaceAll(state, []byte("iterations 2000000000"))
+	slow := regexp.MustCompile(`(?m)^user_kdf .*$`).ReplaceAll(state, []byte("user_kdf pbkdf2-sha256 2000000000"))
+	if bytes.Equal(slow, state) {
+		t.Fatalf("no user_kdf line in token.conf:\n%s", state)
+	}
 	if err := os.WriteFile(confs[0], slow, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -270,6 +275,8 @@ func FuzzParsers(f *testing.F) {
 	f.Add(append([]byte{0}, attrs...))
 	f.Add(append([]byte{1}, object...))
 	f.Add(append([]byte{2}, state...))
+	f.Add(append([]byte{2}, strings.Replace(strings.Replace(state, "version 1", "version 2", 1), "iterations 1000", "so_kdf scrypt 10 8 1", 1)+
+		"user_kdf pbkdf2-sha256 5\nuser_salt "+strings.Repeat("01", 16)+"\nuser_wrap "+strings.Repeat("cd", 60)+"\n"...))
 	f.Add(append([]byte{3}, "directory = /tmp/x\npin_retries = 3\nkdf_iterations = 10\n"...))
 	f.Add(append([]byte{4}, "00ff"...))
 	bin := parseFuzz(f)
@@ -290,15 +297,19 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// testScryptLog2N is the scrypt cost of the tests' tokens: N = 2^10, 1 MiB,
+// a millisecond or two (tests do many logins; the parameters are stored
+// with each wrapped PIN).
+const testScryptLog2N = "10"
+
 // env makes a fresh token base directory and a config with a cheap KDF
-// (tests do many logins; the iteration count is stored per token at init)
 // and returns the environment naming it and the base directory.
 func env(t *testing.T) ([]string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	tokens := filepath.Join(dir, "tokens")
 	conf := filepath.Join(dir, "softtoken.conf")
-	body := "directory = " + tokens + "\nkdf_iterations = 1000\npin_retries = 3\npoll_interval_ms = 20\n"
+	body := "directory = " + tokens + "\nscrypt_log2n = " + testScryptLog2N + "\npin_retries = 3\npoll_interval_ms = 20\n"
 	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -208,13 +208,19 @@ EVP_MD_CTX *gost_digest_new(int bits)
 	return ctx;
 }
 
-int kek_derive(const unsigned char *pin, size_t pinlen, const unsigned char *salt, unsigned iterations, unsigned char kek[32])
+int kek_derive(const unsigned char *pin, size_t pinlen, const unsigned char *salt, const kdf_t *kdf, unsigned char kek[32])
 {
-	/* OpenSSL takes an int: a longer PIN would be cut to its first
-	 * (pinlen mod 2^32) bytes and a wrong PIN could pass. */
-	if (pinlen > INT_MAX || iterations > INT_MAX)
+	/* OpenSSL's PBKDF2 takes an int: a longer PIN would be cut to its
+	 * first (pinlen mod 2^32) bytes and a wrong PIN could pass. */
+	if (!kdf_valid(kdf) || pinlen > INT_MAX)
 		return -1;
-	return PKCS5_PBKDF2_HMAC((const char *)pin, (int)pinlen, salt, SALT_LEN, (int)iterations, EVP_sha256(), 32, kek) ? 0 : -1;
+	if (kdf->alg == KDF_PBKDF2_SHA256)
+		return PKCS5_PBKDF2_HMAC((const char *)pin, (int)pinlen, salt, SALT_LEN, (int)kdf->iterations, EVP_sha256(), 32, kek) ? 0 : -1;
+	/* OpenSSL refuses scrypt above maxmem (32 MiB unless given): allow
+	 * exactly what these parameters need, 128·r·(N+2) + 128·r·p bytes. */
+	uint64_t n = (uint64_t)1 << kdf->log2n;
+	uint64_t maxmem = 128 * (uint64_t)kdf->r * (n + 2) + 128 * (uint64_t)kdf->r * kdf->p;
+	return EVP_PBE_scrypt((const char *)pin, pinlen, salt, SALT_LEN, n, kdf->r, kdf->p, maxmem, kek, 32) ? 0 : -1;
 }
 
 int aead_seal(const unsigned char key[32], const unsigned char *aad, size_t aadlen, const unsigned char *pt, size_t ptlen, unsigned char *out)

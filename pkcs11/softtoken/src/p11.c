@@ -4,7 +4,10 @@
  * Concurrency: one process-wide mutex serializes every call (the library
  * answers CKF_OS_LOCKING_OK by always using its own pthread locks); token
  * files are additionally serialized between processes with flock(2).
- * C_WaitForSlotEvent drops the mutex while it sleeps.
+ * C_WaitForSlotEvent drops the mutex while it sleeps. The PIN KDF (scrypt,
+ * ~200 ms) runs with both held, so logins serialize: dropping the mutex
+ * around it would need the token's flock taken without the mutex (a thread
+ * blocked in flock while holding the mutex would deadlock the holder).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -883,14 +886,18 @@ static void aad_for(const tstate_t *st, CK_USER_TYPE who, char *aad)
 	sprintf(aad, "%s:%s", st->serial, who == CKU_SO ? "so" : "user");
 }
 
+/* wrap_mk seals the master key under a PIN with the configured KDF and a
+ * fresh salt, recording the KDF beside the copy. */
 static CK_RV wrap_mk(tstate_t *st, CK_USER_TYPE who, const unsigned char *pin, CK_ULONG len, const unsigned char *mk)
 {
 	unsigned char kek[32];
 	unsigned char *salt = who == CKU_SO ? st->so_salt : st->user_salt;
 	unsigned char *wrap = who == CKU_SO ? st->so_wrap : st->user_wrap;
+	kdf_t *kdf = who == CKU_SO ? &st->so_kdf : &st->user_kdf;
 	char aad[32];
-	if (random_bytes(salt, SALT_LEN) || kek_derive(pin, len, salt, st->iterations, kek))
+	if (random_bytes(salt, SALT_LEN) || kek_derive(pin, len, salt, &g_cfg.kdf, kek))
 		return CKR_FUNCTION_FAILED;
+	*kdf = g_cfg.kdf;
 	aad_for(st, who, aad);
 	int rc = aead_seal(kek, (unsigned char *)aad, strlen(aad), mk, MK_LEN, wrap);
 	secure_zero(kek, sizeof(kek));
@@ -904,8 +911,13 @@ static CK_RV wrap_mk(tstate_t *st, CK_USER_TYPE who, const unsigned char *pin, C
 /* pin_verify checks a PIN against the token on disk and opens the master
  * key. The failure counter is raised and written before the PIN is tried,
  * so killing the process mid-check cannot buy a free attempt; success
- * resets it. The caller holds the token's file lock and passes the state. */
-static CK_RV pin_verify(const char *dir, tstate_t *st, CK_USER_TYPE who, const unsigned char *pin, CK_ULONG len, unsigned char *mk)
+ * resets it. With rewrap, a copy wrapped by a weaker KDF than the
+ * configured one (PBKDF2 from before scrypt, or smaller scrypt parameters)
+ * is wrapped again in the same state write: token.conf is replaced
+ * atomically, so a kill leaves the old copy or the new one, and the PIN
+ * opens either. The caller holds the token's file lock and passes the
+ * state. */
+static CK_RV pin_verify(const char *dir, tstate_t *st, CK_USER_TYPE who, const unsigned char *pin, CK_ULONG len, unsigned char *mk, int rewrap)
 {
 	if (who == CKU_USER && !st->has_user)
 		return CKR_USER_PIN_NOT_INITIALIZED;
@@ -914,27 +926,37 @@ static CK_RV pin_verify(const char *dir, tstate_t *st, CK_USER_TYPE who, const u
 		return CKR_PIN_LOCKED;
 	if (pin == NULL && len > 0)
 		return CKR_ARGUMENTS_BAD;
+	if (pin == NULL)
+		pin = (const unsigned char *)"";
 	(*fail)++;
 	if (store_write_state(dir, st))
 		return CKR_DEVICE_ERROR;
 	unsigned char kek[32];
 	char aad[32];
+	const kdf_t *kdf = who == CKU_SO ? &st->so_kdf : &st->user_kdf;
 	aad_for(st, who, aad);
-	int ok = kek_derive(pin != NULL ? pin : (const unsigned char *)"", len,
-			    who == CKU_SO ? st->so_salt : st->user_salt, st->iterations, kek) == 0 &&
+	int ok = kek_derive(pin, len, who == CKU_SO ? st->so_salt : st->user_salt, kdf, kek) == 0 &&
 		 aead_open(kek, (unsigned char *)aad, strlen(aad),
 			   who == CKU_SO ? st->so_wrap : st->user_wrap, WRAP_LEN, mk) == 0;
 	secure_zero(kek, sizeof(kek));
 	if (!ok)
 		return CKR_PIN_INCORRECT;
 	*fail = 0;
+	CK_RV rv = CKR_OK;
+	if (rewrap && kdf_weaker(kdf, &g_cfg.kdf)) {
+		/* A failed re-wrap must not fail the login: keep the old copy. */
+		tstate_t next = *st;
+		if (wrap_mk(&next, who, pin, len, mk) == CKR_OK)
+			*st = next;
+		secure_zero(&next, sizeof(next));
+	}
 	if (store_write_state(dir, st)) {
 		/* The caller treats the login as failed: no master key may stay
 		 * behind in its buffer (for C_Login, the slot's). */
 		secure_zero(mk, MK_LEN);
-		return CKR_DEVICE_ERROR;
+		rv = CKR_DEVICE_ERROR;
 	}
-	return CKR_OK;
+	return rv;
 }
 
 static CK_FLAGS pin_flags(const tstate_t *st)
@@ -1367,7 +1389,7 @@ CK_RV C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen, CK
 			goto out;
 		}
 		if (st.initialized) {
-			rv = pin_verify(dir, &st, CKU_SO, pPin, ulPinLen, mk);
+			rv = pin_verify(dir, &st, CKU_SO, pPin, ulPinLen, mk, 0);
 			secure_zero(mk, sizeof(mk));
 			if (rv != CKR_OK)
 				goto out;
@@ -1386,7 +1408,6 @@ CK_RV C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen, CK
 		}
 	}
 	label_from(pLabel, st.label);
-	st.iterations = g_cfg.iterations;
 	st.max_retries = g_cfg.retries;
 	st.user_fail = st.so_fail = 0;
 	st.has_user = 0;
@@ -1485,7 +1506,7 @@ CK_RV C_SetPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin, CK_ULONG ulO
 		rv = CKR_DEVICE_ERROR;
 		goto out;
 	}
-	rv = pin_verify(s->slot->dir, &st, who, pOldPin, ulOldLen, mk);
+	rv = pin_verify(s->slot->dir, &st, who, pOldPin, ulOldLen, mk, 0);
 	if (rv == CKR_OK)
 		rv = wrap_mk(&st, who, pNewPin, ulNewLen, mk);
 	secure_zero(mk, sizeof(mk));
@@ -1643,7 +1664,7 @@ CK_RV C_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR
 		rv = CKR_DEVICE_ERROR;
 		goto out;
 	}
-	rv = pin_verify(sl->dir, &st, userType, pPin, ulPinLen, sl->mk);
+	rv = pin_verify(sl->dir, &st, userType, pPin, ulPinLen, sl->mk, 1);
 	if (rv != CKR_OK)
 		goto out;
 	sl->mk_ok = 1;

@@ -60,10 +60,29 @@ int read_file(const char *path, unsigned char **data, size_t *len);
 char *path_join(const char *dir, const char *name);
 void secure_zero(void *p, size_t n);
 
+/* A PIN key derivation: its algorithm and parameters, stored beside each
+ * wrapped copy of the master key so that the parameters can change later.
+ * PBKDF2-HMAC-SHA256 (tokens before scrypt) is only read, and re-wrapped
+ * with scrypt at the next successful login. */
+enum { KDF_PBKDF2_SHA256 = 1, KDF_SCRYPT = 2 };
+
+typedef struct {
+	int alg;
+	unsigned iterations;  /* PBKDF2 */
+	unsigned log2n, r, p; /* scrypt: N = 2^log2n */
+} kdf_t;
+
+/* kdf_valid bounds what a token file or the config may ask for (scrypt
+ * memory 128·r·N at most 1 GiB). */
+int kdf_valid(const kdf_t *k);
+/* kdf_weaker tells whether a stored derivation costs less than the
+ * configured one (PBKDF2 always does), so that the login re-wraps it. */
+int kdf_weaker(const kdf_t *stored, const kdf_t *want);
+
 typedef struct {
 	char *dir;            /* token directories live below it */
 	unsigned retries;     /* PIN attempts before lockout, for new tokens */
-	unsigned iterations;  /* PBKDF2 iterations, for new tokens and PINs */
+	kdf_t kdf;            /* scrypt parameters for every PIN wrapped from now on */
 	unsigned min_pin, max_pin;
 	unsigned poll_ms;     /* C_WaitForSlotEvent polling interval */
 } config_t;
@@ -114,12 +133,12 @@ int ec_sign(EVP_PKEY *key, size_t size, const unsigned char *h, size_t hlen, uns
 int ec_verify(EVP_PKEY *key, size_t size, const unsigned char *h, size_t hlen, const unsigned char *sig);
 EVP_MD_CTX *sha_new(int bits);
 
-/* PIN-derived wrapping of the token master key (PBKDF2-HMAC-SHA256,
- * AES-256-GCM). A wrapped key is nonce(12) ‖ ciphertext(32) ‖ tag(16). */
+/* PIN-derived wrapping of the token master key (scrypt, or PBKDF2 for old
+ * tokens; AES-256-GCM). A wrapped key is nonce(12) ‖ ciphertext(32) ‖ tag(16). */
 #define MK_LEN 32
 #define SALT_LEN 16
 #define WRAP_LEN (12 + MK_LEN + 16)
-int kek_derive(const unsigned char *pin, size_t pinlen, const unsigned char *salt, unsigned iterations, unsigned char kek[32]);
+int kek_derive(const unsigned char *pin, size_t pinlen, const unsigned char *salt, const kdf_t *kdf, unsigned char kek[32]);
 int aead_seal(const unsigned char key[32], const unsigned char *aad, size_t aadlen, const unsigned char *pt, size_t ptlen, unsigned char *out);
 int aead_open(const unsigned char key[32], const unsigned char *aad, size_t aadlen, const unsigned char *in, size_t inlen, unsigned char *pt);
 #define AEAD_OVERHEAD 28
@@ -132,11 +151,12 @@ typedef struct {
 	int initialized;
 	char label[33];
 	char serial[17];
-	unsigned iterations;
 	unsigned max_retries;
 	unsigned user_fail, so_fail;
+	kdf_t so_kdf;
 	unsigned char so_salt[SALT_LEN], so_wrap[WRAP_LEN];
 	int has_user;
+	kdf_t user_kdf;
 	unsigned char user_salt[SALT_LEN], user_wrap[WRAP_LEN];
 } tstate_t;
 

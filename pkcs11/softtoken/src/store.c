@@ -1,7 +1,9 @@
 /*
  * Token directories on disk. A token is a directory holding
  *   token.conf   label, serial, PIN salts, the master key wrapped under each
- *                PIN, PIN failure counters (text, one "key value" a line)
+ *                PIN with the KDF that wrapped it, PIN failure counters
+ *                (text, one "key value" a line; version 1, before scrypt,
+ *                had one PBKDF2 "iterations" line for both copies)
  *   objects/     one <id>.obj file per token object
  *   objects/<id>.pending  journal of a multi-object creation in progress
  *   .lock        flock(2) target serializing processes
@@ -69,6 +71,32 @@ static int get_hex(const char *val, unsigned char *out, size_t want)
 	return hex_decode(val, out, want, &n) == 0 && n == want ? 0 : -1;
 }
 
+/* parse_kdf reads "scrypt LOG2N R P" or "pbkdf2-sha256 ITERATIONS". */
+static int parse_kdf(const char *val, kdf_t *k)
+{
+	char alg[16], extra;
+	unsigned a, b, c;
+	memset(k, 0, sizeof(*k));
+	if (sscanf(val, "scrypt %u %u %u %c", &a, &b, &c, &extra) == 3) {
+		k->alg = KDF_SCRYPT;
+		k->log2n = a;
+		k->r = b;
+		k->p = c;
+	} else if (sscanf(val, "%15s %u %c", alg, &a, &extra) == 2 && strcmp(alg, "pbkdf2-sha256") == 0) {
+		k->alg = KDF_PBKDF2_SHA256;
+		k->iterations = a;
+	}
+	return kdf_valid(k) ? 0 : -1;
+}
+
+static void format_kdf(const kdf_t *k, char *out, size_t n)
+{
+	if (k->alg == KDF_SCRYPT)
+		snprintf(out, n, "scrypt %u %u %u", k->log2n, k->r, k->p);
+	else
+		snprintf(out, n, "pbkdf2-sha256 %u", k->iterations);
+}
+
 int store_read_state(const char *dir, tstate_t *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -80,7 +108,8 @@ int store_read_state(const char *dir, tstate_t *st)
 	if (f == NULL)
 		return errno == ENOENT ? 0 : -1;
 	char line[512];
-	int rc = 0, have_so = 0;
+	int rc = 0, have_so = 0, version = 0;
+	unsigned iterations = 0;
 	while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
 		line[strcspn(line, "\r\n")] = 0;
 		char *val = strchr(line, ' ');
@@ -90,9 +119,10 @@ int store_read_state(const char *dir, tstate_t *st)
 		}
 		*val++ = 0;
 		size_t n;
-		if (strcmp(line, "version") == 0)
-			rc = strcmp(val, "1") == 0 ? 0 : -1;
-		else if (strcmp(line, "label") == 0) {
+		if (strcmp(line, "version") == 0) {
+			version = strcmp(val, "1") == 0 ? 1 : strcmp(val, "2") == 0 ? 2 : 0;
+			rc = version ? 0 : -1;
+		} else if (strcmp(line, "label") == 0) {
 			rc = hex_decode(val, (unsigned char *)st->label, 32, &n);
 			st->label[rc == 0 ? n : 0] = 0;
 		} else if (strcmp(line, "serial") == 0) {
@@ -100,13 +130,17 @@ int store_read_state(const char *dir, tstate_t *st)
 			if (rc == 0)
 				memcpy(st->serial, val, 17);
 		} else if (strcmp(line, "iterations") == 0)
-			st->iterations = (unsigned)strtoul(val, NULL, 10);
+			iterations = (unsigned)strtoul(val, NULL, 10);
 		else if (strcmp(line, "max_retries") == 0)
 			st->max_retries = (unsigned)strtoul(val, NULL, 10);
 		else if (strcmp(line, "user_fail") == 0)
 			st->user_fail = (unsigned)strtoul(val, NULL, 10);
 		else if (strcmp(line, "so_fail") == 0)
 			st->so_fail = (unsigned)strtoul(val, NULL, 10);
+		else if (strcmp(line, "so_kdf") == 0)
+			rc = parse_kdf(val, &st->so_kdf);
+		else if (strcmp(line, "user_kdf") == 0)
+			rc = parse_kdf(val, &st->user_kdf);
 		else if (strcmp(line, "so_salt") == 0)
 			rc = get_hex(val, st->so_salt, SALT_LEN);
 		else if (strcmp(line, "so_wrap") == 0) {
@@ -120,7 +154,13 @@ int store_read_state(const char *dir, tstate_t *st)
 		}
 	}
 	fclose(f);
-	if (rc != 0 || !have_so || st->serial[0] == 0 || st->iterations == 0 || st->max_retries == 0)
+	if (version == 1) {
+		/* Both copies were wrapped with PBKDF2 at the token's count. */
+		st->so_kdf = (kdf_t){.alg = KDF_PBKDF2_SHA256, .iterations = iterations};
+		st->user_kdf = st->so_kdf;
+	}
+	if (rc != 0 || version == 0 || !have_so || st->serial[0] == 0 || st->max_retries == 0 ||
+	    !kdf_valid(&st->so_kdf) || (st->has_user && !kdf_valid(&st->user_kdf)))
 		return -1;
 	st->initialized = 1;
 	return 0;
@@ -128,20 +168,22 @@ int store_read_state(const char *dir, tstate_t *st)
 
 int store_write_state(const char *dir, const tstate_t *st)
 {
-	char buf[2048], label[65], sosalt[2 * SALT_LEN + 1], sowrap[2 * WRAP_LEN + 1];
+	char buf[2048], label[65], sosalt[2 * SALT_LEN + 1], sowrap[2 * WRAP_LEN + 1], sokdf[64];
 	hex_encode((const unsigned char *)st->label, strlen(st->label), label);
 	hex_encode(st->so_salt, SALT_LEN, sosalt);
 	hex_encode(st->so_wrap, WRAP_LEN, sowrap);
+	format_kdf(&st->so_kdf, sokdf, sizeof(sokdf));
 	int n = snprintf(buf, sizeof(buf),
-			 "version 1\nlabel %s\nserial %s\niterations %u\nmax_retries %u\n"
-			 "user_fail %u\nso_fail %u\nso_salt %s\nso_wrap %s\n",
-			 label, st->serial, st->iterations, st->max_retries,
-			 st->user_fail, st->so_fail, sosalt, sowrap);
+			 "version 2\nlabel %s\nserial %s\nmax_retries %u\n"
+			 "user_fail %u\nso_fail %u\nso_kdf %s\nso_salt %s\nso_wrap %s\n",
+			 label, st->serial, st->max_retries,
+			 st->user_fail, st->so_fail, sokdf, sosalt, sowrap);
 	if (st->has_user) {
-		char usalt[2 * SALT_LEN + 1], uwrap[2 * WRAP_LEN + 1];
+		char usalt[2 * SALT_LEN + 1], uwrap[2 * WRAP_LEN + 1], ukdf[64];
 		hex_encode(st->user_salt, SALT_LEN, usalt);
 		hex_encode(st->user_wrap, WRAP_LEN, uwrap);
-		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "user_salt %s\nuser_wrap %s\n", usalt, uwrap);
+		format_kdf(&st->user_kdf, ukdf, sizeof(ukdf));
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "user_kdf %s\nuser_salt %s\nuser_wrap %s\n", ukdf, usalt, uwrap);
 	}
 	char *p = path_join(dir, STATE_FILE);
 	if (p == NULL)
