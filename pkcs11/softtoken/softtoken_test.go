@@ -146,7 +146,7 @@ func TestPINCounterSurvivesKill(t *testing.T) {
 	e, base := env(t)
 	p := tool{t, module(t), e}
 	p.run("--init-token", "--slot", "0", "--label", "kill", "--so-pin", "87654321")
-	p.run("--init-pin", "--slot", "0", "--so-pin", "87654321", "--pin", "1234")
+	p.run("--init-pin", "--slot", "0", "--so-pin", "87654321", "--pin", "123456")
 	confs, err := filepath.Glob(filepath.Join(base, "*", "token.conf"))
 	if err != nil || len(confs) != 1 {
 		t.Fatalf("token.conf: %v %v", confs, err)
@@ -454,7 +454,7 @@ func TestPkcs11Tool(t *testing.T) {
 		}
 	}
 	p.run("--init-token", "--slot", "0", "--label", "tool", "--so-pin", "87654321")
-	p.run("--init-pin", "--slot", "0", "--so-pin", "87654321", "--pin", "1234")
+	p.run("--init-pin", "--slot", "0", "--so-pin", "87654321", "--pin", "123456")
 	out = p.run("--list-token-slots")
 	if !strings.Contains(out, "tool") || !strings.Contains(out, "PIN initialized") {
 		t.Fatalf("token not initialized:\n%s", out)
@@ -475,7 +475,7 @@ func TestPkcs11Tool(t *testing.T) {
 	}
 	for i, tc := range tests {
 		id := fmt.Sprintf("%02x", i+1)
-		p.run("--slot", "0", "--login", "--pin", "1234", "--keypairgen", "--key-type", tc.keyType, "--label", tc.label, "--id", id)
+		p.run("--slot", "0", "--login", "--pin", "123456", "--keypairgen", "--key-type", tc.keyType, "--label", tc.label, "--id", id)
 	}
 	keys := publicKeys(t, p.run("--slot", "0", "--list-objects"))
 	msg := []byte("gostkey softtoken: signed through pkcs11-tool")
@@ -494,10 +494,10 @@ func TestPkcs11Tool(t *testing.T) {
 			digest := testkit.OpenSSL(t, msg, "dgst", tc.hash, "-binary")
 			dgFile := testkit.WriteFile(t, "digest", digest)
 			sig := filepath.Join(t.TempDir(), "sig")
-			p.run("--slot", "0", "--login", "--pin", "1234", "--sign", "--mechanism", tc.raw, "--id", id, "--input-file", dgFile, "--output-file", sig)
+			p.run("--slot", "0", "--login", "--pin", "123456", "--sign", "--mechanism", tc.raw, "--id", id, "--input-file", dgFile, "--output-file", sig)
 			testkit.OpenSSL(t, nil, "pkeyutl", "-verify", "-pubin", "-keyform", "DER", "-inkey", pub, "-in", dgFile, "-sigfile", sig)
 			sig2 := filepath.Join(t.TempDir(), "sig2")
-			p.run("--slot", "0", "--login", "--pin", "1234", "--sign", "--mechanism", tc.withHash, "--id", id, "--input-file", msgFile, "--output-file", sig2)
+			p.run("--slot", "0", "--login", "--pin", "123456", "--sign", "--mechanism", tc.withHash, "--id", id, "--input-file", msgFile, "--output-file", sig2)
 			testkit.OpenSSL(t, nil, "dgst", tc.hash, "-keyform", "DER", "-verify", pub, "-signature", sig2, msgFile)
 			// A signature over another digest must not verify: the check can fail.
 			bad := bytes.Clone(digest)
@@ -514,13 +514,13 @@ func TestPkcs11Tool(t *testing.T) {
 		t.Run("EC:"+curve, func(t *testing.T) {
 			// pkcs11-tool --sign picks its key by --id (not by label).
 			label, id := "ec-"+curve, fmt.Sprintf("e%d", i)
-			p.run("--slot", "0", "--login", "--pin", "1234", "--keypairgen", "--key-type", "EC:"+curve, "--label", label, "--id", id)
+			p.run("--slot", "0", "--login", "--pin", "123456", "--keypairgen", "--key-type", "EC:"+curve, "--label", label, "--id", id)
 			// Not --read-object: pkcs11-tool 0.23 uses freed memory when it
 			// exports an EC public key (valgrind shows it), and fails at random.
 			pub := testkit.WriteFile(t, "pub.der", ecPublicKey(t, p.run("--slot", "0", "--list-objects", "--type", "pubkey"), label))
 			msgFile := testkit.WriteFile(t, "msg", msg)
 			sig := filepath.Join(t.TempDir(), "sig")
-			p.run("--slot", "0", "--login", "--pin", "1234", "--sign", "--mechanism", "ECDSA-SHA256", "--id", id,
+			p.run("--slot", "0", "--login", "--pin", "123456", "--sign", "--mechanism", "ECDSA-SHA256", "--id", id,
 				"--signature-format", "openssl", "--input-file", msgFile, "--output-file", sig)
 			testkit.OpenSSL(t, nil, "dgst", "-sha256", "-keyform", "DER", "-verify", pub, "-signature", sig, msgFile)
 			if _, err := testkit.TryOpenSSL(t, nil, "dgst", "-sha256", "-keyform", "DER", "-verify", pub, "-signature", sig,
@@ -534,14 +534,14 @@ func TestPkcs11Tool(t *testing.T) {
 	cert := testkit.OpenSSL(t, nil, "req", "-x509", "-newkey", "gost2012_256", "-pkeyopt", "paramset:A",
 		"-nodes", "-keyout", filepath.Join(t.TempDir(), "key.pem"), "-subj", "/CN=softtoken", "-days", "1", "-outform", "DER")
 	certFile := testkit.WriteFile(t, "cert.der", cert)
-	p.run("--slot", "0", "--login", "--pin", "1234", "--write-object", certFile, "--type", "cert", "--id", "01", "--label", "k256a")
+	p.run("--slot", "0", "--login", "--pin", "123456", "--write-object", certFile, "--type", "cert", "--id", "01", "--label", "k256a")
 	got := filepath.Join(t.TempDir(), "got.der")
 	p.run("--slot", "0", "--read-object", "--type", "cert", "--id", "01", "--output-file", got)
 	if b, err := os.ReadFile(got); err != nil || !bytes.Equal(b, cert) {
 		t.Errorf("certificate read back differs (%v)", err)
 	}
 	data := testkit.WriteFile(t, "data", []byte("some data object"))
-	p.run("--slot", "0", "--login", "--pin", "1234", "--write-object", data, "--type", "data", "--label", "blob")
+	p.run("--slot", "0", "--login", "--pin", "123456", "--write-object", data, "--type", "data", "--label", "blob")
 	gotData := filepath.Join(t.TempDir(), "got.data")
 	p.run("--slot", "0", "--read-object", "--type", "data", "--label", "blob", "--output-file", gotData)
 	if b, err := os.ReadFile(gotData); err != nil || string(b) != "some data object" {
@@ -575,9 +575,9 @@ func TestOwnDirectoryModes(t *testing.T) {
 	}
 	p := tool{t, module(t), e}
 	p.run("--init-token", "--slot", "0", "--label", "mine", "--so-pin", "87654321")
-	p.run("--init-pin", "--slot", "0", "--so-pin", "87654321", "--pin", "1234")
+	p.run("--init-pin", "--slot", "0", "--so-pin", "87654321", "--pin", "123456")
 	data := testkit.WriteFile(t, "data.bin", []byte("x"))
-	p.run("--slot", "0", "--login", "--pin", "1234", "--write-object", data, "--type", "data", "--label", "d")
+	p.run("--slot", "0", "--login", "--pin", "123456", "--write-object", data, "--type", "data", "--label", "d")
 	checkModes(t, base)
 }
 

@@ -405,7 +405,10 @@ int config_load(config_t *cfg)
 	 * on the 2-core build machine (2^15 measured 104 ms, at the 100 ms
 	 * floor with no margin). */
 	cfg->kdf = (kdf_t){.alg = KDF_SCRYPT, .log2n = 16, .r = 8, .p = 1};
-	cfg->min_pin = 4;
+	/* Six characters at least: with the retry limit a PIN is guessed
+	 * online in max_retries tries out of 10^6 (digits only), and offline
+	 * (a copied token) each try costs one scrypt. */
+	cfg->min_pin = 6;
 	cfg->max_pin = 64;
 	cfg->poll_ms = 200;
 	const char *conf = getenv("GOSTKEY_SOFTTOKEN_CONF");
