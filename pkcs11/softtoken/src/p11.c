@@ -1305,6 +1305,36 @@ CK_RV C_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK_MECHANISM
 	return rv;
 }
 
+/* token_secure tightens a token directory and the base directory to the
+ * user alone, or refuses them (store_secure). The module has no log: the
+ * refusal is also one line on stderr, naming the directory, since
+ * CKR_DEVICE_ERROR alone would leave the user guessing. */
+static CK_RV token_secure(const char *dir)
+{
+	const char *bad = store_secure_root(g_cfg.dir) ? g_cfg.dir : store_secure(dir) ? dir : NULL;
+	if (bad == NULL)
+		return CKR_OK;
+	fprintf(stderr, "libgostkey-softtoken: %s: open to group or others and owned by another user (or unreadable); "
+			"refused: make it 0700 and its files 0600, owned by uid %u\n", bad, (unsigned)geteuid());
+	return CKR_DEVICE_ERROR;
+}
+
+/* token_open readies a token directory for a session: its permissions
+ * (token_secure), and under the token lock, it undoes what a writer killed
+ * midway left behind (store_recover). */
+static CK_RV token_open(slot_t *sl)
+{
+	CK_RV rv = token_secure(sl->dir);
+	if (rv != CKR_OK)
+		return rv;
+	int fd = store_lock(sl->dir);
+	if (fd < 0)
+		return CKR_DEVICE_ERROR;
+	store_recover(sl->dir);
+	store_unlock(fd);
+	return CKR_OK;
+}
+
 static void label_from(const CK_UTF8CHAR *in, char *out)
 {
 	memcpy(out, in, 32);
@@ -1374,10 +1404,8 @@ CK_RV C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen, CK
 	const char *dir = newdir != NULL ? newdir : sl->dir;
 	/* A directory the user made (an uninitialized token) may be 0755:
 	 * the token's files and their names are its owner's alone. */
-	if (chmod(dir, 0700) != 0) {
-		rv = CKR_DEVICE_ERROR;
+	if ((rv = token_secure(dir)) != CKR_OK)
 		goto out;
-	}
 	fd = store_lock(dir);
 	if (fd < 0) {
 		rv = CKR_DEVICE_ERROR;
@@ -1519,18 +1547,6 @@ out:
 }
 
 /* ---------- sessions ---------- */
-
-/* token_open readies a token directory for a session: under the token
- * lock, it undoes what a writer killed midway left behind (store_recover). */
-static CK_RV token_open(slot_t *sl)
-{
-	int fd = store_lock(sl->dir);
-	if (fd < 0)
-		return CKR_DEVICE_ERROR;
-	store_recover(sl->dir);
-	store_unlock(fd);
-	return CKR_OK;
-}
 
 CK_RV C_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApplication, CK_NOTIFY Notify, CK_SESSION_HANDLE_PTR phSession)
 {

@@ -165,6 +165,13 @@ void store_unlock(int fd);
 int store_read_state(const char *dir, tstate_t *st);    /* absent file: initialized = 0 */
 int store_write_state(const char *dir, const tstate_t *st);
 int store_present(const char *dir);
+/* store_secure makes a token directory and what is in it private (0700
+ * directories, 0600 files) where they are open to group or others and owned
+ * by this user, and fails (-1) on such an entry owned by someone else.
+ * store_secure_root does the same for the base directory, except that
+ * someone else's is refused only when group or others may write to it. */
+int store_secure(const char *dir);
+int store_secure_root(const char *dir);
 
 /* A stored object: clear attributes and an optional AES-GCM sealed blob of
  * the attributes that need the master key (all attributes of private

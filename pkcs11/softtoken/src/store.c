@@ -487,3 +487,80 @@ void store_recover(const char *dir)
 		sweep(od, dir);
 	free(od);
 }
+
+/* tighten_at makes one entry of a token directory private: owned by this
+ * user, a directory 0700 and a file 0600 once it was open to group or
+ * others; open and owned by someone else, it is refused. Symbolic links
+ * (the module makes none) are left alone: their own mode means nothing. */
+static int tighten_at(int dfd, const char *name)
+{
+	struct stat sb;
+	if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+		return errno == ENOENT ? 0 : -1;
+	if (S_ISLNK(sb.st_mode) || (sb.st_mode & 077) == 0)
+		return 0;
+	if (sb.st_uid != geteuid())
+		return -1;
+	return fchmodat(dfd, name, S_ISDIR(sb.st_mode) ? 0700 : 0600, 0);
+}
+
+/* tighten_dir applies tighten_at to dir's entries, and one level into
+ * objects/. */
+static int tighten_dir(int dfd, int depth)
+{
+	int fd = dup(dfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	int rc = 0;
+	struct dirent *de;
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		rc = tighten_at(dirfd(d), de->d_name);
+		if (rc == 0 && depth == 0 && strcmp(de->d_name, OBJ_DIR) == 0) {
+			int od = openat(dirfd(d), OBJ_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			rc = od >= 0 ? tighten_dir(od, 1) : errno == ENOENT ? 0 : -1;
+			if (od >= 0)
+				close(od);
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+int store_secure(const char *dir)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat sb;
+	if (dfd < 0 || fstat(dfd, &sb) != 0) {
+		if (dfd >= 0)
+			close(dfd);
+		return -1;
+	}
+	int rc = 0;
+	if (sb.st_mode & 077)
+		rc = sb.st_uid == geteuid() ? fchmod(dfd, 0700) : -1;
+	if (rc == 0)
+		rc = tighten_dir(dfd, 0);
+	close(dfd);
+	return rc;
+}
+
+int store_secure_root(const char *dir)
+{
+	struct stat sb;
+	if (stat(dir, &sb) != 0)
+		return -1;
+	if ((sb.st_mode & 077) == 0)
+		return 0;
+	if (sb.st_uid == geteuid())
+		return chmod(dir, 0700);
+	/* Someone else's base directory (a service's, say root's 0755) may
+	 * show the token names; one that others may write to lets them plant
+	 * or swap tokens. */
+	return sb.st_mode & 022 ? -1 : 0;
+}
