@@ -1,10 +1,15 @@
 package softtoken
 
 import (
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/gostkey/gostkey/internal/testkit"
@@ -105,6 +110,49 @@ func TestLegacyTokenRewrapped(t *testing.T) {
 	}
 	p.run("--slot", "0", "--login", "--pin", "654321", "--sign", "--mechanism", "GOSTR3410", "--id", "01", "--input-file", dg, "--output-file", sig)
 	testkit.OpenSSL(t, nil, "pkeyutl", "-verify", "-pubin", "-keyform", "DER", "-inkey", pub, "-in", dg, "-sigfile", sig)
+}
+
+// TestRewrapCrash kills the first login to a legacy token around each
+// rename of token.conf (the failure counter going up, then the reset with
+// the re-wrapped copy): whatever survives, the PIN still opens the token,
+// and the re-wrap is done by the next login if it was not yet.
+func TestRewrapCrash(t *testing.T) {
+	t.Parallel()
+	requirePkcs11Tool(t)
+	mod, shim := module(t), crashShim(t)
+	want := "scrypt " + testScryptLog2N + " 8 1"
+	for _, tc := range []struct {
+		at        int
+		when      string
+		rewrapped bool
+	}{{1, "before", false}, {1, "after", false}, {2, "before", false}, {2, "after", true}} {
+		e, base := env(t)
+		p := tool{t, mod, e}
+		dir := filepath.Join(base, "817076f83728326f")
+		copyTree(t, filepath.Join("testdata", "legacy-v1", "817076f83728326f"), dir)
+		cmd := exec.Command("pkcs11-tool", "--module", mod, "--slot", "0", "--login", "--pin", "1234", "--list-objects")
+		cmd.Env = append(slices.Clone(e), "LD_PRELOAD="+shim, fmt.Sprintf("CRASHSHIM_AT=%d", tc.at), "CRASHSHIM_WHEN="+tc.when, "CRASHSHIM_MATCH=/token.conf")
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || !ee.Sys().(syscall.WaitStatus).Signaled() {
+			t.Fatalf("%s rename %d: the login was not killed: %v\n%s", tc.when, tc.at, err, out)
+		}
+		if _, _, user := kdfLines(t, dir); (user == want) != tc.rewrapped {
+			t.Errorf("%s rename %d: user_kdf %q after the kill", tc.when, tc.at, user)
+		}
+		if out := p.run("--slot", "0", "--login", "--pin", "1234", "--list-objects"); !strings.Contains(out, "Private Key Object") {
+			t.Errorf("%s rename %d: the PIN no longer opens the token:\n%s", tc.when, tc.at, out)
+		}
+		if _, _, user := kdfLines(t, dir); user != want {
+			t.Errorf("%s rename %d: user_kdf %q after the next login, want %q", tc.when, tc.at, user, want)
+		}
+		top, _ := tokenFiles(t, dir)
+		for _, name := range top {
+			if strings.Contains(name, ".tmp-") {
+				t.Errorf("%s rename %d: left behind: %s", tc.when, tc.at, name)
+			}
+		}
+	}
 }
 
 // TestDefaultKDF initializes a token with no KDF setting: the SO PIN is
