@@ -1,6 +1,7 @@
 package softtoken
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/gostkey/gostkey/internal/testkit"
 )
@@ -167,5 +169,49 @@ func TestDefaultKDF(t *testing.T) {
 	p.run("--init-token", "--slot", "0", "--label", "default", "--so-pin", "87654321")
 	if _, so, _ := kdfLines(t, tokenDir(t, filepath.Join(dir, "tokens"))); so != "scrypt 16 8 1" {
 		t.Errorf("default so_kdf %q, want scrypt 16 8 1", so)
+	}
+}
+
+// TestLoginKDFUnlocked runs src/test/locktest.c: while one thread's login
+// derives a key that takes hours, the main thread must be able to use the
+// module. The deadline only catches a module that holds its lock for the
+// KDF (it would never finish); a passing run takes milliseconds.
+func TestLoginKDFUnlocked(t *testing.T) {
+	t.Parallel()
+	requirePkcs11Tool(t)
+	cflags, err := exec.Command("pkg-config", "--cflags", "p11-kit-1").Output()
+	if err != nil {
+		testkit.Missing(t, "pkg-config p11-kit-1 (libp11-kit-dev)")
+	}
+	bin := filepath.Join(t.TempDir(), "locktest")
+	args := append([]string{"-std=c11", "-g", "-Wall", "-Wextra", "-Werror"}, strings.Fields(string(cflags))...)
+	args = append(args, "-o", bin, filepath.Join("src", "test", "locktest.c"), "-ldl", "-lpthread")
+	if out, err := exec.Command("cc", args...).CombinedOutput(); err != nil {
+		t.Fatalf("cc locktest.c: %v\n%s", err, out)
+	}
+	e, base := env(t)
+	p := tool{t, module(t), e}
+	p.run("--init-token", "--slot", "0", "--label", "slow", "--so-pin", "so-pin-12")
+	p.run("--init-pin", "--slot", "0", "--so-pin", "so-pin-12", "--pin", "user-pin-1")
+	dir := tokenDir(t, base)
+	conf := filepath.Join(dir, "token.conf")
+	state, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := regexp.MustCompile(`(?m)^user_kdf .*$`).ReplaceAll(state, []byte("user_kdf pbkdf2-sha256 2000000000"))
+	if err := os.WriteFile(conf, slow, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, p.module, dir)
+	cmd.Env = e
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("the module stayed locked while another thread checked a PIN:\n%s", out)
+	}
+	if err != nil || !strings.Contains(string(out), "locktest: all checks passed") {
+		t.Fatalf("locktest: %v\n%s", err, out)
 	}
 }

@@ -4,10 +4,11 @@
  * Concurrency: one process-wide mutex serializes every call (the library
  * answers CKF_OS_LOCKING_OK by always using its own pthread locks); token
  * files are additionally serialized between processes with flock(2).
- * C_WaitForSlotEvent drops the mutex while it sleeps. The PIN KDF (scrypt,
- * ~200 ms) runs with both held, so logins serialize: dropping the mutex
- * around it would need the token's flock taken without the mutex (a thread
- * blocked in flock while holding the mutex would deadlock the holder).
+ * C_WaitForSlotEvent drops the mutex while it sleeps, and C_Login while it
+ * derives the PIN's key (scrypt, ~200 ms); the token's flock is only ever
+ * taken and released with the mutex held, so that no thread waits for a
+ * flock held by a thread that waits for the mutex. C_InitToken, C_InitPIN
+ * and C_SetPIN still run their KDFs locked (rare administrative calls).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -908,16 +909,10 @@ static CK_RV wrap_mk(tstate_t *st, CK_USER_TYPE who, const unsigned char *pin, C
 	return CKR_OK;
 }
 
-/* pin_verify checks a PIN against the token on disk and opens the master
- * key. The failure counter is raised and written before the PIN is tried,
- * so killing the process mid-check cannot buy a free attempt; success
- * resets it. With rewrap, a copy wrapped by a weaker KDF than the
- * configured one (PBKDF2 from before scrypt, or smaller scrypt parameters)
- * is wrapped again in the same state write: token.conf is replaced
- * atomically, so a kill leaves the old copy or the new one, and the PIN
- * opens either. The caller holds the token's file lock and passes the
- * state. */
-static CK_RV pin_verify(const char *dir, tstate_t *st, CK_USER_TYPE who, const unsigned char *pin, CK_ULONG len, unsigned char *mk, int rewrap)
+/* pin_try_begin counts an attempt against a PIN on disk before the PIN is
+ * tried, so that killing the process mid-check cannot buy a free attempt.
+ * The caller holds the token's file lock and passes the state. */
+static CK_RV pin_try_begin(const char *dir, tstate_t *st, CK_USER_TYPE who, const unsigned char *pin, CK_ULONG len)
 {
 	if (who == CKU_USER && !st->has_user)
 		return CKR_USER_PIN_NOT_INITIALIZED;
@@ -926,36 +921,84 @@ static CK_RV pin_verify(const char *dir, tstate_t *st, CK_USER_TYPE who, const u
 		return CKR_PIN_LOCKED;
 	if (pin == NULL && len > 0)
 		return CKR_ARGUMENTS_BAD;
-	if (pin == NULL)
-		pin = (const unsigned char *)"";
 	(*fail)++;
-	if (store_write_state(dir, st))
-		return CKR_DEVICE_ERROR;
+	return store_write_state(dir, st) ? CKR_DEVICE_ERROR : CKR_OK;
+}
+
+/* pin_open derives the PIN's key (the slow part) and opens the master key
+ * from st's copy into mk. With next, a copy wrapped by a weaker KDF than the
+ * configured one (PBKDF2 from before scrypt, or smaller scrypt parameters)
+ * is also wrapped again into *next, and *rewrapped says so. It reads only
+ * its arguments and g_cfg (fixed while the module is initialized), so it
+ * runs without the module's locks. */
+static int pin_open(const tstate_t *st, CK_USER_TYPE who, const unsigned char *pin, CK_ULONG len, unsigned char *mk,
+		    tstate_t *next, int *rewrapped)
+{
 	unsigned char kek[32];
 	char aad[32];
 	const kdf_t *kdf = who == CKU_SO ? &st->so_kdf : &st->user_kdf;
+	if (pin == NULL)
+		pin = (const unsigned char *)"";
 	aad_for(st, who, aad);
 	int ok = kek_derive(pin, len, who == CKU_SO ? st->so_salt : st->user_salt, kdf, kek) == 0 &&
 		 aead_open(kek, (unsigned char *)aad, strlen(aad),
 			   who == CKU_SO ? st->so_wrap : st->user_wrap, WRAP_LEN, mk) == 0;
 	secure_zero(kek, sizeof(kek));
-	if (!ok)
+	if (ok && next != NULL && kdf_weaker(kdf, &g_cfg.kdf)) {
+		/* A failed re-wrap must not fail the login: the old copy stays. */
+		*next = *st;
+		*rewrapped = wrap_mk(next, who, pin, len, mk) == CKR_OK;
+	}
+	return ok ? 0 : -1;
+}
+
+/* same_copy tells whether two states hold the same wrapped copy for who. */
+static int same_copy(const tstate_t *a, const tstate_t *b, CK_USER_TYPE who)
+{
+	if (who == CKU_SO)
+		return memcmp(a->so_salt, b->so_salt, SALT_LEN) == 0 && memcmp(a->so_wrap, b->so_wrap, WRAP_LEN) == 0 &&
+		       memcmp(&a->so_kdf, &b->so_kdf, sizeof(kdf_t)) == 0;
+	return a->has_user && b->has_user && memcmp(a->user_salt, b->user_salt, SALT_LEN) == 0 &&
+	       memcmp(a->user_wrap, b->user_wrap, WRAP_LEN) == 0 && memcmp(&a->user_kdf, &b->user_kdf, sizeof(kdf_t)) == 0;
+}
+
+/* pin_try_end records a correct PIN: the counter reset and, given next, the
+ * re-wrapped copy, in one atomic write of token.conf (a kill leaves the old
+ * copy or the new one, and the PIN opens either). The caller holds the
+ * token's file lock and passes the current state. */
+static CK_RV pin_try_end(const char *dir, tstate_t *st, CK_USER_TYPE who, const tstate_t *next)
+{
+	if (who == CKU_SO) {
+		st->so_fail = 0;
+		if (next != NULL) {
+			st->so_kdf = next->so_kdf;
+			memcpy(st->so_salt, next->so_salt, SALT_LEN);
+			memcpy(st->so_wrap, next->so_wrap, WRAP_LEN);
+		}
+	} else {
+		st->user_fail = 0;
+		if (next != NULL) {
+			st->user_kdf = next->user_kdf;
+			memcpy(st->user_salt, next->user_salt, SALT_LEN);
+			memcpy(st->user_wrap, next->user_wrap, WRAP_LEN);
+		}
+	}
+	return store_write_state(dir, st) ? CKR_DEVICE_ERROR : CKR_OK;
+}
+
+/* pin_verify checks a PIN and opens the master key in one go, all under
+ * the caller's locks (C_SetPIN and C_InitToken, which then wrap anew
+ * anyway; C_Login splits the steps to run the KDF unlocked). */
+static CK_RV pin_verify(const char *dir, tstate_t *st, CK_USER_TYPE who, const unsigned char *pin, CK_ULONG len, unsigned char *mk)
+{
+	CK_RV rv = pin_try_begin(dir, st, who, pin, len);
+	if (rv != CKR_OK)
+		return rv;
+	if (pin_open(st, who, pin, len, mk, NULL, NULL))
 		return CKR_PIN_INCORRECT;
-	*fail = 0;
-	CK_RV rv = CKR_OK;
-	if (rewrap && kdf_weaker(kdf, &g_cfg.kdf)) {
-		/* A failed re-wrap must not fail the login: keep the old copy. */
-		tstate_t next = *st;
-		if (wrap_mk(&next, who, pin, len, mk) == CKR_OK)
-			*st = next;
-		secure_zero(&next, sizeof(next));
-	}
-	if (store_write_state(dir, st)) {
-		/* The caller treats the login as failed: no master key may stay
-		 * behind in its buffer (for C_Login, the slot's). */
-		secure_zero(mk, MK_LEN);
-		rv = CKR_DEVICE_ERROR;
-	}
+	rv = pin_try_end(dir, st, who, NULL);
+	if (rv != CKR_OK)
+		secure_zero(mk, MK_LEN); /* the caller treats the check as failed */
 	return rv;
 }
 
@@ -1417,7 +1460,7 @@ CK_RV C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen, CK
 			goto out;
 		}
 		if (st.initialized) {
-			rv = pin_verify(dir, &st, CKU_SO, pPin, ulPinLen, mk, 0);
+			rv = pin_verify(dir, &st, CKU_SO, pPin, ulPinLen, mk);
 			secure_zero(mk, sizeof(mk));
 			if (rv != CKR_OK)
 				goto out;
@@ -1534,7 +1577,7 @@ CK_RV C_SetPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin, CK_ULONG ulO
 		rv = CKR_DEVICE_ERROR;
 		goto out;
 	}
-	rv = pin_verify(s->slot->dir, &st, who, pOldPin, ulOldLen, mk, 0);
+	rv = pin_verify(s->slot->dir, &st, who, pOldPin, ulOldLen, mk);
 	if (rv == CKR_OK)
 		rv = wrap_mk(&st, who, pNewPin, ulNewLen, mk);
 	secure_zero(mk, sizeof(mk));
@@ -1645,44 +1688,90 @@ CK_RV C_GetSessionInfo(CK_SESSION_HANDLE hSession, CK_SESSION_INFO_PTR pInfo)
 	return rv;
 }
 
+/* login_check finds the session and checks that userType may log in to
+ * its slot now; C_Login runs it again after the KDF, when the module's
+ * state may have changed under it. */
+static CK_RV login_check(CK_SESSION_HANDLE h, CK_USER_TYPE userType, session_t **out)
+{
+	session_t *s;
+	CK_RV rv = get_session(h, &s);
+	if (rv != CKR_OK)
+		return rv;
+	slot_t *sl = s->slot;
+	if (userType != CKU_SO && userType != CKU_USER)
+		return userType == CKU_CONTEXT_SPECIFIC ? CKR_OPERATION_NOT_INITIALIZED : CKR_USER_TYPE_INVALID;
+	if (sl->login == userType)
+		return CKR_USER_ALREADY_LOGGED_IN;
+	if (sl->login != NO_USER)
+		return CKR_USER_ANOTHER_ALREADY_LOGGED_IN;
+	if (userType == CKU_SO && slot_sessions(sl, 1) > 0)
+		return CKR_SESSION_READ_ONLY_EXISTS;
+	*out = s;
+	return CKR_OK;
+}
+
+/* C_Login counts the attempt on disk (locked), derives the PIN's key with
+ * no lock held, so that other sessions and tokens are not held up for the
+ * KDF's ≈200 ms, then (locked again) checks that the login still makes
+ * sense and records the success. g_waiters keeps C_Finalize from freeing
+ * the slot meanwhile. */
 CK_RV C_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen)
 {
 	pthread_mutex_lock(&g_lock);
 	session_t *s;
-	tstate_t st;
-	int fd = -1;
-	CK_RV rv = get_session(hSession, &s);
+	tstate_t st, cur, next;
+	unsigned char mk[MK_LEN];
+	int fd = -1, rewrapped = 0;
+	memset(&next, 0, sizeof(next));
+	memset(&cur, 0, sizeof(cur));
+	CK_RV rv = login_check(hSession, userType, &s);
+	if (rv == CKR_OK && pPin == NULL)
+		rv = CKR_ARGUMENTS_BAD;
 	if (rv != CKR_OK)
 		goto out;
 	slot_t *sl = s->slot;
-	if (userType != CKU_SO && userType != CKU_USER) {
-		rv = userType == CKU_CONTEXT_SPECIFIC ? CKR_OPERATION_NOT_INITIALIZED : CKR_USER_TYPE_INVALID;
-		goto out;
-	}
-	if (sl->login == userType) {
-		rv = CKR_USER_ALREADY_LOGGED_IN;
-		goto out;
-	}
-	if (sl->login != NO_USER) {
-		rv = CKR_USER_ANOTHER_ALREADY_LOGGED_IN;
-		goto out;
-	}
-	if (userType == CKU_SO && slot_sessions(sl, 1) > 0) {
-		rv = CKR_SESSION_READ_ONLY_EXISTS;
-		goto out;
-	}
-	if (pPin == NULL) {
-		rv = CKR_ARGUMENTS_BAD;
-		goto out;
-	}
 	fd = store_lock(sl->dir);
 	if (fd < 0 || store_read_state(sl->dir, &st) || !st.initialized) {
 		rv = CKR_DEVICE_ERROR;
 		goto out;
 	}
-	rv = pin_verify(sl->dir, &st, userType, pPin, ulPinLen, sl->mk, 1);
+	rv = pin_try_begin(sl->dir, &st, userType, pPin, ulPinLen);
+	store_unlock(fd);
+	fd = -1;
 	if (rv != CKR_OK)
 		goto out;
+
+	g_waiters++;
+	pthread_mutex_unlock(&g_lock);
+	int ok = pin_open(&st, userType, pPin, ulPinLen, mk, &next, &rewrapped) == 0;
+	pthread_mutex_lock(&g_lock);
+	g_waiters--;
+	pthread_cond_broadcast(&g_cond);
+	if (!ok) {
+		rv = CKR_PIN_INCORRECT;
+		goto out;
+	}
+	if ((rv = login_check(hSession, userType, &s)) != CKR_OK)
+		goto out;
+	sl = s->slot;
+	fd = store_lock(sl->dir);
+	if (fd < 0 || store_read_state(sl->dir, &cur) || !cur.initialized) {
+		rv = CKR_DEVICE_ERROR;
+		goto out;
+	}
+	if (!same_copy(&st, &cur, userType)) {
+		/* The copy changed meanwhile (another process's login re-wrapped
+		 * it, or the PIN was changed): try the PIN on the current one,
+		 * locked, on this rare path. */
+		rewrapped = 0;
+		if (pin_open(&cur, userType, pPin, ulPinLen, mk, NULL, NULL)) {
+			rv = CKR_PIN_INCORRECT;
+			goto out;
+		}
+	}
+	if ((rv = pin_try_end(sl->dir, &cur, userType, rewrapped ? &next : NULL)) != CKR_OK)
+		goto out;
+	memcpy(sl->mk, mk, MK_LEN);
 	sl->mk_ok = 1;
 	sl->login = userType;
 	if (userType == CKU_USER)
@@ -1690,6 +1779,9 @@ CK_RV C_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR
 out:
 	store_unlock(fd);
 	pthread_mutex_unlock(&g_lock);
+	secure_zero(mk, sizeof(mk));
+	secure_zero(&next, sizeof(next));
+	secure_zero(&cur, sizeof(cur));
 	return rv;
 }
 
