@@ -497,6 +497,23 @@ static void *signer(void *v)
 	return NULL;
 }
 
+/* logger logs in on a session of its own: with C_Login deriving the key
+ * unlocked, several such threads overlap. */
+struct login_arg {
+	CK_SLOT_ID slot;
+	CK_SESSION_HANDLE s;
+	CK_RV rv;
+};
+
+static void *logger(void *v)
+{
+	struct login_arg *a = v;
+	a->rv = p->C_OpenSession(a->slot, CKF_SERIAL_SESSION, NULL, NULL, &a->s);
+	if (a->rv == CKR_OK)
+		a->rv = login(a->s, CKU_USER, USER_PIN);
+	return NULL;
+}
+
 struct waiter {
 	CK_RV rv;
 	CK_SLOT_ID slot;
@@ -722,6 +739,29 @@ int main(int argc, char **argv)
 	OK(p->C_Logout(s));
 	CK(login(s, CKU_SO, SO_PIN), CKR_SESSION_READ_ONLY_EXISTS);
 	OK(p->C_CloseSession(ro));
+
+	/* concurrent logins: exactly one logs the slot in, the others find it
+	 * logged in (before or after their key derivation) */
+	{
+		pthread_t th[4];
+		struct login_arg la[4];
+		int oks = 0;
+		for (int i = 0; i < 4; i++) {
+			la[i] = (struct login_arg){slot, 0, CKR_GENERAL_ERROR};
+			EXPECT(pthread_create(&th[i], NULL, logger, &la[i]) == 0);
+		}
+		for (int i = 0; i < 4; i++) {
+			pthread_join(th[i], NULL);
+			EXPECT(la[i].rv == CKR_OK || la[i].rv == CKR_USER_ALREADY_LOGGED_IN);
+			oks += la[i].rv == CKR_OK;
+		}
+		EXPECT(oks == 1);
+		EXPECT(!(token_flags(slot) & CKF_USER_PIN_COUNT_LOW));
+		for (int i = 0; i < 4; i++)
+			OK(p->C_CloseSession(la[i].s));
+		CK(login(s, CKU_USER, USER_PIN), CKR_USER_ALREADY_LOGGED_IN);
+		OK(p->C_Logout(s));
+	}
 
 	/* threads share the token */
 	OK(login(s, CKU_USER, USER_PIN));
