@@ -522,7 +522,7 @@ static int tighten_dir(int dfd, int depth)
 			continue;
 		rc = tighten_at(dirfd(d), de->d_name);
 		if (rc == 0 && depth == 0 && strcmp(de->d_name, OBJ_DIR) == 0) {
-			int od = openat(dirfd(d), OBJ_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int od = openat(dirfd(d), OBJ_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 			rc = od >= 0 ? tighten_dir(od, 1) : errno == ENOENT ? 0 : -1;
 			if (od >= 0)
 				close(od);
@@ -534,7 +534,9 @@ static int tighten_dir(int dfd, int depth)
 
 int store_secure(const char *dir)
 {
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* A token directory may be a symbolic link (to a USB stick, say):
+	 * what counts is the directory it names. */
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct stat sb;
 	if (dfd < 0 || fstat(dfd, &sb) != 0) {
 		if (dfd >= 0)
