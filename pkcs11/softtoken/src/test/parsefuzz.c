@@ -198,7 +198,8 @@ int main(int argc, char **argv)
 	memset(&st, 0, sizeof(st));
 	strcpy(st.label, "fuzz token");
 	strcpy(st.serial, "00112233aabbccdd");
-	st.iterations = 1000;
+	st.so_kdf = (kdf_t){.alg = KDF_SCRYPT, .log2n = 10, .r = 8, .p = 1};
+	st.user_kdf = (kdf_t){.alg = KDF_PBKDF2_SHA256, .iterations = 1000};
 	st.max_retries = 10;
 	st.user_fail = 2;
 	st.has_user = 1;
@@ -206,7 +207,8 @@ int main(int argc, char **argv)
 	memset(st.user_salt, 9, sizeof(st.user_salt));
 	if (store_write_state(dir, &st) || store_read_state(dir, &st2) || !st2.initialized ||
 	    strcmp(st2.label, st.label) != 0 || st2.user_fail != 2 || !st2.has_user ||
-	    memcmp(st2.so_wrap, st.so_wrap, WRAP_LEN) != 0 || memcmp(st2.user_salt, st.user_salt, SALT_LEN) != 0)
+	    memcmp(st2.so_wrap, st.so_wrap, WRAP_LEN) != 0 || memcmp(st2.user_salt, st.user_salt, SALT_LEN) != 0 ||
+	    memcmp(&st2.so_kdf, &st.so_kdf, sizeof(kdf_t)) != 0 || memcmp(&st2.user_kdf, &st.user_kdf, sizeof(kdf_t)) != 0)
 		FAIL("token.conf does not round-trip\n");
 	char statepath[4096];
 	snprintf(statepath, sizeof(statepath), "%s/token.conf", dir);
@@ -217,13 +219,13 @@ int main(int argc, char **argv)
 
 	char confpath[4096];
 	snprintf(confpath, sizeof(confpath), "%s/softtoken.conf", dir);
-	const char *conf = "# test\ndirectory = /tmp/x\npin_retries = 5\nkdf_iterations = 1000\n"
+	const char *conf = "# test\ndirectory = /tmp/x\npin_retries = 5\nkdf_iterations = 1000\nscrypt_log2n = 12\n"
 			   "min_pin_length = 4\nmax_pin_length = 32\npoll_interval_ms = 50\n";
 	write_file(confpath, conf, strlen(conf));
 	setenv("GOSTKEY_SOFTTOKEN_CONF", confpath, 1);
 	unsetenv("GOSTKEY_SOFTTOKEN_DIR");
 	config_t cfg;
-	if (config_load(&cfg) || strcmp(cfg.dir, "/tmp/x") != 0 || cfg.retries != 5 || cfg.max_pin != 32)
+	if (config_load(&cfg) || strcmp(cfg.dir, "/tmp/x") != 0 || cfg.retries != 5 || cfg.max_pin != 32 || cfg.kdf.log2n != 12)
 		FAIL("config does not parse\n");
 	config_free(&cfg);
 
