@@ -26,7 +26,7 @@ func TestSignEveryAlgorithm(t *testing.T) {
 	}
 	dir := t.TempDir()
 	t.Setenv("GOSTKEY_SOFTTOKEN_DIR", filepath.Join(dir, "tokens"))
-	t.Setenv("GOSTKEY_SOFTTOKEN_CONF", testkit.WriteFile(t, "softtoken.conf", []byte("kdf_iterations = 1000\n")))
+	t.Setenv("GOSTKEY_SOFTTOKEN_CONF", testkit.WriteFile(t, "softtoken.conf", []byte("scrypt_log2n = 10\n")))
 	if err := os.Mkdir(filepath.Join(dir, "softhsm"), 0o700); err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ func TestTokenWatch(t *testing.T) {
 	module := testkit.Softtoken(t)
 	dir := t.TempDir()
 	t.Setenv("GOSTKEY_SOFTTOKEN_DIR", dir)
-	t.Setenv("GOSTKEY_SOFTTOKEN_CONF", testkit.WriteFile(t, "softtoken.conf", []byte("kdf_iterations = 1000\npoll_interval_ms = 50\n")))
+	t.Setenv("GOSTKEY_SOFTTOKEN_CONF", testkit.WriteFile(t, "softtoken.conf", []byte("scrypt_log2n = 10\npoll_interval_ms = 50\n")))
 	t.Setenv("GOSTKEY_CONFIG", filepath.Join(dir, "no-config.json"))
 	so := testkit.WriteFile(t, "so.pin", []byte("87654321\n"))
 	pin := testkit.WriteFile(t, "user.pin", []byte("12345678\n"))
