@@ -18,7 +18,7 @@ import (
 )
 
 func init() {
-	register(&command{name: "verify", usage: "--sig SIG [--content FILE] [--ca CA.pem]... [--no-chain] [--crl FILE]... [--ocsp] [--require-revocation] [--cades] [--out FILE]",
+	register(&command{name: "verify", usage: "--sig SIG [--content FILE] [--ca CA.pem]... [--no-chain] [--crl FILE]... [--ocsp] [--require-revocation] [--at TIME] [--purpose any] [--cades] [--out FILE]",
 		summary: "verify a CMS/CAdES signature: exit 0 valid, 1 invalid, 2 unreadable", setup: setupVerify})
 }
 
