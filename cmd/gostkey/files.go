@@ -133,7 +133,7 @@ func checkPINFile(path string, g *globals) error {
 	}
 	st, err := os.Stat(path)
 	if err != nil {
-		return usageError{err}
+		return usagef("PIN file %s: %v", path, bareCause(err))
 	}
 	if st.Mode().Perm()&0o044 == 0 || g.warned[path] {
 		return nil
