@@ -91,9 +91,16 @@ func TestSignStream(t *testing.T) {
 			if err := SignStream(&definite, bytes.NewReader(content), tc.size, signers, nil); err != nil {
 				t.Fatal(err)
 			}
-			for name, sig := range map[string][]byte{"definite": definite.Bytes(), "indefinite": ber.Bytes()} {
-				if got := opensslVerifyFile(t, id, testkit.WriteFile(t, "sig", sig), "DER"); !bytes.Equal(got, content) {
-					t.Errorf("%s: openssl gives %d bytes of content, want %d", name, len(got), len(content))
+			var berPEM bytes.Buffer
+			if err := SignStream(&berPEM, bytes.NewReader(content), -1, signers, &SignOptions{PEM: true}); err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range []struct {
+				name, form string
+				sig        []byte
+			}{{"definite", "DER", definite.Bytes()}, {"indefinite", "DER", ber.Bytes()}, {"indefinite PEM", "PEM", berPEM.Bytes()}} {
+				if got := opensslVerifyFile(t, id, testkit.WriteFile(t, "sig", v.sig), v.form); !bytes.Equal(got, content) {
+					t.Errorf("%s: openssl gives %d bytes of content, want %d", v.name, len(got), len(content))
 				}
 			}
 
