@@ -132,8 +132,8 @@ func (c *Certificate) Verify(opts VerifyOptions) ([]*Certificate, error) {
 // every signature, every validity period at opts.CurrentTime, that each
 // issuer is a CA with keyCertSign (when it has a keyUsage) within its path
 // length, the leaf's key usage and the chain's extended key usages against
-// opts, and that no certificate has an unhandled critical extension. It returns the chain, leaf first and root
-// last.
+// opts, and that no certificate has an unhandled critical extension. It
+// returns the chain, leaf first and root last.
 //
 // Trust anchors that are version 1 certificates are taken as CAs, as
 // OpenSSL does. Failures are *CertificateInvalidError: an issuer whose
@@ -172,7 +172,10 @@ type verifier struct {
 // searchState is what the rest of a search depends on besides the
 // certificates already used: the certificate reached, its depth (path
 // length constraints and the length bound only get stricter deeper), and
-// the requested purposes still allowed.
+// the requested purposes still allowed. A state found barren is not
+// explored again under another prefix: what the first prefix excluded
+// from its subtree were certificates of that prefix, and a chain through
+// one of them has a shorter form through the prefix itself.
 type searchState struct {
 	cert     *Certificate
 	depth    int
