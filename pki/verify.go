@@ -157,12 +157,13 @@ type verifier struct {
 	now          time.Time
 	maxSigChecks int // maxChainSignatureChecks; tests lower it
 
-	expanded   int                       // search states explored
-	sigChecks  int                       // signatures checked so far
-	afterCheck func()                    // test hook, run after each signature check
-	sigResults map[[2]*Certificate]error // (child, parent) → CheckSignatureFrom's answer
-	dead       map[searchState]bool      // states whose subtree held no chain
-	truncated  bool                      // some step had more than maxCandidatesPerStep issuers
+	expanded   int                             // search states explored
+	sigChecks  int                             // signatures checked so far
+	afterCheck func()                          // test hook, run after each signature check
+	sigResults map[[2]*Certificate]error       // (child, parent) → CheckSignatureFrom's answer
+	dead       map[searchState]bool            // states whose subtree held no chain
+	issuers    map[*Certificate][]*Certificate // candidates' answers
+	truncated  bool                            // some step had more than maxCandidatesPerStep issuers
 
 	constraintErr error          // the first issuer whose signature held but which broke a rule
 	signatureErr  error          // the first issuer whose name matched but whose key did not
@@ -189,7 +190,7 @@ func newVerifier(ctx context.Context, opts VerifyOptions) *verifier {
 	}
 	return &verifier{
 		ctx: ctx, opts: opts, now: now, maxSigChecks: maxChainSignatureChecks,
-		sigResults: map[[2]*Certificate]error{}, dead: map[searchState]bool{},
+		sigResults: map[[2]*Certificate]error{}, dead: map[searchState]bool{}, issuers: map[*Certificate][]*Certificate{},
 	}
 }
 
@@ -345,8 +346,18 @@ func (v *verifier) checkSignature(child, parent *Certificate) error {
 
 // candidates are the roots and intermediates whose subject is cur's issuer
 // and whose key identifier, when both sides have one, matches: roots
-// first, each certificate once, at most maxCandidatesPerStep.
+// first, each certificate once, at most maxCandidatesPerStep. They are
+// looked for once per certificate, however many states reach it.
 func (v *verifier) candidates(cur *Certificate) []*Certificate {
+	if out, ok := v.issuers[cur]; ok {
+		return out
+	}
+	out := v.findCandidates(cur)
+	v.issuers[cur] = out
+	return out
+}
+
+func (v *verifier) findCandidates(cur *Certificate) []*Certificate {
 	var out []*Certificate
 	for _, pool := range [][]*Certificate{v.opts.Roots, v.opts.Intermediates} {
 		for _, cand := range pool {
