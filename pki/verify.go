@@ -103,7 +103,8 @@ type VerifyOptions struct {
 	// CAs and trust anchor included, must allow one of them, and the
 	// same one all the way: purposes a certificate does not allow are
 	// struck off for the certificates below it, as crypto/x509 does.
-	// anyExtendedKeyUsage allows every purpose. Empty: no check.
+	// anyExtendedKeyUsage in a certificate allows every purpose; asked
+	// for, as in crypto/x509, it accepts any. Empty: no check.
 	ExtKeyUsage []asn1.ObjectIdentifier
 }
 
@@ -491,9 +492,11 @@ func allPurposes(n int) []bool {
 
 // narrowPurposes keeps of the still allowed requested purposes (want[j]
 // for purposes[j] true) those c's extKeyUsage allows; ok is false when
-// none is left. No extension, or anyExtendedKeyUsage, allows them all.
+// none is left. No extension, or anyExtendedKeyUsage in it, allows them
+// all; anyExtendedKeyUsage asked for takes whatever c allows.
 func narrowPurposes(c *Certificate, want []asn1.ObjectIdentifier, purposes []bool) (narrowed []bool, ok bool) {
-	if len(want) == 0 || len(c.ExtKeyUsage) == 0 || slices.ContainsFunc(c.ExtKeyUsage, OIDExtKeyUsageAny.Equal) {
+	if len(want) == 0 || len(c.ExtKeyUsage) == 0 || slices.ContainsFunc(c.ExtKeyUsage, OIDExtKeyUsageAny.Equal) ||
+		slices.ContainsFunc(want, OIDExtKeyUsageAny.Equal) {
 		return purposes, true
 	}
 	narrowed = make([]bool, len(purposes))
