@@ -469,7 +469,8 @@ func verifySigner(ctx context.Context, sd *SignedData, si *SignerInfo, r *Signer
 	if r.CheckedAt.IsZero() {
 		r.CheckedAt, r.TimeBasis = time.Now(), TimeNow
 	}
-	chain, err := cert.Verify(pki.VerifyOptions{Roots: opts.Roots, Intermediates: certs.all(), CurrentTime: r.CheckedAt, ExtKeyUsage: ekus})
+	// ctx reaches chain building, which can be long on hostile input.
+	chain, err := cert.VerifyContext(ctx, pki.VerifyOptions{Roots: opts.Roots, Intermediates: certs.all(), CurrentTime: r.CheckedAt, ExtKeyUsage: ekus})
 	var invalid *pki.CertificateInvalidError
 	switch {
 	case errors.As(err, &invalid) && invalid.Reason == pki.IncompatibleUsage:
