@@ -8,14 +8,15 @@ import (
 // curveOps is the arithmetic of one curve, shared by the parameter sets
 // that name it.
 type curveOps struct {
-	size int    // bytes per coordinate and scalar
-	fp   *field // coordinates, mod p
-	fq   *field // scalars, mod q
-	a    fe     // curve coefficient a, Montgomery form
-	b    fe     // curve coefficient b, Montgomery form
-	b3   fe     // 3·b, Montgomery form (the complete formulas use it)
-	g    affinePoint
-	p, q *big.Int // public, for the verification side
+	size     int    // bytes per coordinate and scalar
+	fp       *field // coordinates, mod p
+	fq       *field // scalars, mod q
+	a        fe     // curve coefficient a, Montgomery form
+	b        fe     // curve coefficient b, Montgomery form
+	b3       fe     // 3·b, Montgomery form (the complete formulas use it)
+	g        affinePoint
+	p, q     *big.Int // public, for the verification side
+	cofactor int
 
 	signComb   comb // k·G when signing: small rows, read whole
 	signFast   int  // leading signComb windows that add in Jacobian coordinates
@@ -24,7 +25,7 @@ type curveOps struct {
 
 func newCurveOps(c *Curve) *curveOps {
 	n := c.size / 8
-	o := &curveOps{size: c.size, fp: newField(c.P, n), fq: newField(c.Q, n), p: c.P, q: c.Q}
+	o := &curveOps{size: c.size, fp: newField(c.P, n), fq: newField(c.Q, n), p: c.P, q: c.Q, cofactor: c.Cofactor}
 	o.signComb.bits = signCombBits
 	o.verifyComb.bits = verifyCombBits
 	o.signFast = fastWindows(c.Q, signCombBits, o.signComb.windows(c.size))

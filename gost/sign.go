@@ -60,6 +60,8 @@ func (priv *PrivateKey) signWith(k, digest []byte) (sig []byte, ok bool) {
 
 // Verify reports whether sig = s ‖ r (big-endian halves) is a valid
 // signature of digest (as the hash outputs it, Curve.Hash.Size() bytes).
+// A key whose point is off the curve or outside the subgroup of order Q
+// verifies nothing.
 func (pub *PublicKey) Verify(digest, sig []byte) bool {
 	c := pub.Curve
 	if c == nil || c.ops == nil || pub.X == nil || pub.Y == nil {
@@ -73,7 +75,7 @@ func (pub *PublicKey) Verify(digest, sig []byte) bool {
 	if r.Sign() == 0 || r.Cmp(c.Q) >= 0 || s.Sign() == 0 || s.Cmp(c.Q) >= 0 {
 		return false
 	}
-	if !c.ops.onCurve(pub.X, pub.Y) {
+	if !pub.isChecked() && c.checkPoint(pub.X, pub.Y) != nil {
 		return false
 	}
 	return c.ops.verify(pub.X, pub.Y, digestToE(c, digest), r, s)
