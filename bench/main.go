@@ -132,7 +132,7 @@ var rowDoc = []string{
 	"streebog* 64 MiB file: one pass over a 64 MiB file (open, read, hash) in this process, against one `openssl dgst` run over it, whose CPU time includes its start-up and engine loading, as a user would pay it; MB/s.",
 	"34.10-2012 * sign: gost.PrivateKey.Sign of a random digest with a Go key in memory (hedged nonce included), against EVP_PKEY_sign of gost-engine; no token involved. µs per signature.",
 	"34.10-2012 * verify: gost.PublicKey.Verify with a key decoded (and checked) beforehand, against EVP_PKEY_verify. µs.",
-	"34.10-2012 * verify incl. key decode: gost.NewPublicKey from the raw point (on-curve check and, on the cofactor-4 curves, the [q]P = O subgroup check) followed by one Verify, against the same EVP_PKEY_verify: what verifying under a key seen for the first time costs. µs.",
+	"34.10-2012 * verify incl. key decode: gost.NewPublicKey from the raw point (on-curve check and, on the cofactor-4 curves such as 256 paramSetA, the prime-order subgroup check) followed by one Verify, against the same EVP_PKEY_verify: what verifying under a key seen for the first time costs. µs.",
 	"token Key.Sign: pkcs11.Key.Sign on the softtoken (session from the pool, login check, cached key handle, C_SignInit + C_Sign, one verification of the signature), against a raw C_SignInit + C_Sign on the same key handle and session kind through miekg/pkcs11. µs.",
 	"token overhead: Key.Sign - raw C_Sign per round, against one gost.PublicKey.Verify measured in the same round; the target is overhead - verify ≤ 10 µs.",
 }

@@ -69,9 +69,9 @@ var ErrNotInSubgroup = fmt.Errorf("%w: public key is not in the subgroup of prim
 // form) and in the subgroup of prime order Q ([Q]P = O; on the curves of
 // cofactor 1 every point of the curve is), else the error wraps
 // ErrNotInSubgroup. GOST R 34.10-2012 requires public keys of order Q; the
-// check costs about one variable-time scalar multiplication on the
-// cofactor-4 curves and nothing on the others, once per key: Verify does
-// not repeat it.
+// check costs three or four exponentiations in GF(p) on the cofactor-4
+// curves (see subgroup.go) and nothing on the others, once per key:
+// Verify does not repeat it for a key made here.
 func NewPublicKey(c *Curve, raw []byte) (*PublicKey, error) {
 	if c == nil || c.ops == nil {
 		return nil, fmt.Errorf("%w: no curve", ErrInvalidKey)

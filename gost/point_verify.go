@@ -240,16 +240,6 @@ func feShr(k *fe, s uint) {
 
 const verifyWindow = 5
 
-// inSubgroup reports whether the public point (x, y), on the curve, lies
-// in the subgroup of prime order q: on the curves of cofactor 1 every
-// point does; on the others [q]P must be O.
-func (o *curveOps) inSubgroup(x, y *big.Int) bool {
-	if o.cofactor == 1 {
-		return true
-	}
-	return o.mulVar(o.q, x, y).inf
-}
-
 // mulAdd returns z1·G + z2·Q for public scalars in [0, q) and a public
 // point Q on the curve.
 func (o *curveOps) mulAdd(z1, z2, qx, qy *big.Int) jacPoint {

@@ -276,3 +276,63 @@ func (s rngSource) Read(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// TestSubgroupCheckMatchesQP compares the exponentiation-based check with
+// [q]P = O, computed both by the package's variable-time multiplication
+// and by the math/big reference, on points of every coset of the
+// subgroup (P, P + T, P ± T4 for subgroup points P) and on points of the
+// curve found from random x.
+func TestSubgroupCheckMatchesQP(t *testing.T) {
+	rng := mrand.New(mrand.NewPCG(3, 4))
+	for _, c := range cofactor4Curves() {
+		o2, o4 := smallOrderPoints(t, c)
+		shifts := map[string]refPoint{"O": {}, "T": o2[0], "T4": o4[0], "-T4": o4[1]}
+		check := func(what string, p refPoint, want bool) {
+			t.Helper()
+			if p.isInf() {
+				return
+			}
+			if got := refMul(c, c.Q, p).isInf(); got != want {
+				t.Fatalf("%s %s: reference [q]P = O is %t, want %t", c.Name, what, got, want)
+			}
+			if got := c.ops.mulVar(c.Q, p.x, p.y).inf; got != want {
+				t.Fatalf("%s %s: mulVar [q]P = O is %t, want %t", c.Name, what, got, want)
+			}
+			if got := c.ops.inSubgroup(p.x, p.y); got != want {
+				t.Fatalf("%s %s: inSubgroup = %t, want %t", c.Name, what, got, want)
+			}
+		}
+		for range 12 {
+			priv, err := GenerateKey(c, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := refPoint{priv.X, priv.Y}
+			for name, sh := range shifts {
+				check("P + "+name, refAdd(c, p, sh), name == "O")
+			}
+		}
+		for name, sh := range shifts {
+			check(name, sh, false)
+		}
+		found := 0
+		for found < 24 {
+			x, err := cryptorand.Int(rngSource{rng}, c.P)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rhs := new(big.Int).Mul(x, x)
+			rhs.Add(rhs, c.A).Mul(rhs, x).Add(rhs, c.B).Mod(rhs, c.P)
+			y := new(big.Int).ModSqrt(rhs, c.P)
+			if y == nil {
+				continue
+			}
+			found++
+			p := refPoint{x, y}
+			want := refMul(c, c.Q, p).isInf()
+			check("random point", p, want)
+			// Its [4]-multiple is always in the subgroup.
+			check("4·random point", refMul(c, big.NewInt(4), p), true)
+		}
+	}
+}
