@@ -19,20 +19,21 @@ import (
 //
 // For P = 2R, X_P = (X_R² - B)² / (4·y_R²). With s² = X_P, the four
 // halves of P (R plus the 2-torsion) have X coordinates the roots of
-// (u² - σ₁u + B)(u² - σ₂u + B), σ = 2(s³ ± y_P)/s; the pair that
-// belongs to the rational halves R and R + T (X_R·X_{R+T} = B) is the one
-// with a square discriminant σ² - 4B, the other pair being conjugate over
-// GF(p²) unless P = T. Then X_R = (s³ ± y_P + w)/s with w² = (s³ ± y_P)² - B·s²,
+// (u² - σ₊u + B)(u² - σ₋u + B), σ± = 2·t±/s with t± = s³ ± y_P; the pair
+// of the rational halves R and R + T (X_R·X_{R+T} = B) is the one whose
+// discriminant, (4/s²)·D± with D± = t±² - B·s², is a square (the other
+// pair is conjugate over GF(p²) unless P = T). Then X_R = (t± + √D±)/s,
 // and R ∈ 2E iff X_R is a square (either half gives the same answer, as
-// T ∈ 2E). p ≡ 3 (mod 4) on both curves, so square roots are powers.
-//
-// This costs three or four exponentiations in GF(p), against one scalar
-// multiplication for [q]P; TestSubgroupCheckMatchesQP checks both agree
-// on every coset.
+// T ∈ 2E). Since D₊·D₋ = s⁸·Δ with Δ = A² - 4B, a non-square (x² + Ax + B
+// has no root), exactly one of D± is a square, and when it is D₋,
+// √D₋ = s⁴·δ/w for δ² = -Δ and w² = -D₊: so three exponentiations in
+// GF(p) decide, with p ≡ 3 (mod 4) on both curves making square roots
+// powers. A scalar multiplication [q]P costs about three times as much;
+// TestSubgroupCheckMatchesQP checks that both agree on every coset.
 type subgroupCheck struct {
-	e1, b fe       // e1 and B, Montgomery form
-	sqrt  invChain // x^((p+1)/4): the square root of a square
-	chi   invChain // x^((p-1)/2): the quadratic character
+	e1, b, delta fe       // e1, B and δ = √(-Δ), Montgomery form
+	sqrt         invChain // x^((p+1)/4): the square root of a square
+	chi          invChain // x^((p-1)/2): the quadratic character
 }
 
 func newSubgroupCheck(c *Curve, f *field, e1 *big.Int) *subgroupCheck {
@@ -45,13 +46,22 @@ func newSubgroupCheck(c *Curve, f *field, e1 *big.Int) *subgroupCheck {
 	if rhs.Sign() != 0 {
 		panic("gost: e1 is not the root of x³ + ax + b: " + c.Name)
 	}
-	b := new(big.Int).Mul(e1, e1)
-	b.Mul(b, big.NewInt(3)).Add(b, c.A).Mod(b, p)
+	a := new(big.Int).Mul(e1, big.NewInt(3))
+	b := new(big.Int).Mul(a, e1)
+	b.Add(b, c.A).Mod(b, p)
+	// -Δ = 4B - A², a square exactly when Δ is not (-1 is not a square).
+	negDelta := new(big.Int).Lsh(b, 2)
+	negDelta.Sub(negDelta, new(big.Int).Mul(a, a)).Mod(negDelta, p)
+	delta := new(big.Int).ModSqrt(negDelta, p)
+	if delta == nil {
+		panic("gost: x² + Ax + B has a root: the 2-torsion is not cyclic on " + c.Name)
+	}
 	return &subgroupCheck{
-		e1:   f.fromBig(e1),
-		b:    f.fromBig(b),
-		sqrt: newInvChain(new(big.Int).Rsh(new(big.Int).Add(p, big.NewInt(1)), 2)),
-		chi:  newInvChain(new(big.Int).Rsh(p, 1)),
+		e1:    f.fromBig(e1),
+		b:     f.fromBig(b),
+		delta: f.fromBig(delta),
+		sqrt:  newInvChain(new(big.Int).Rsh(new(big.Int).Add(p, big.NewInt(1)), 2)),
+		chi:   newInvChain(new(big.Int).Rsh(p, 1)),
 	}
 }
 
@@ -65,41 +75,43 @@ func (o *curveOps) inSubgroup(x, y *big.Int) bool {
 	}
 	f := o.fp
 	fx, fy := f.fromBig(x), f.fromBig(y)
-	var xp, s, t fe
+	var xp, s, s2 fe
 	f.sub(&xp, &fx, &sc.e1)
 	if f.isZero(&xp) == 1 {
 		return false // T, of order 2
 	}
 	f.pow(&s, &xp, &sc.sqrt)
-	f.sqr(&t, &s)
-	if f.equal(&t, &xp) != 1 {
+	f.sqr(&s2, &s)
+	if f.equal(&s2, &xp) != 1 {
 		return false // not in 2E
 	}
-	var s3, bs2 fe
+	var s3, bs2, t, d, w, w2, v fe
 	f.mul(&s3, &xp, &s)     // s³
 	f.mul(&bs2, &sc.b, &xp) // B·s²
-	var ys [2]fe
-	ys[0] = fy
-	f.neg(&ys[1], &fy)
-	for i := range ys {
-		var u, d, w, w2 fe
-		f.add(&u, &s3, &ys[i]) // s³ ± y
-		f.sqr(&d, &u)
-		f.sub(&d, &d, &bs2)
-		f.pow(&w, &d, &sc.sqrt)
-		f.sqr(&w2, &w)
-		if f.equal(&w2, &d) != 1 {
-			continue // the halves of this pair are not rational
-		}
-		// X_R·s² = (s³ ± y + w)·s has the character of X_R.
-		f.add(&u, &u, &w)
-		f.mul(&u, &u, &s)
-		if f.isZero(&u) == 1 {
-			return false // R = T would make P = O, which has no affine form
-		}
-		var chi fe
-		f.pow(&chi, &u, &sc.chi)
-		return f.equal(&chi, &f.one) == 1
+	f.add(&t, &s3, &fy)     // t₊
+	f.sqr(&d, &t)
+	f.sub(&d, &d, &bs2) // D₊
+	f.pow(&w, &d, &sc.sqrt)
+	f.sqr(&w2, &w)
+	if f.equal(&w2, &d) == 1 {
+		// X_R·s² = (t₊ + √D₊)·s has the character of X_R.
+		f.add(&v, &t, &w)
+		f.mul(&v, &v, &s)
+	} else {
+		// w² = -D₊ and √D₋ = s⁴·δ/w: X_R·s²·w² = (t₋·w + s⁴·δ)·s·w.
+		var s4 fe
+		f.sub(&t, &s3, &fy) // t₋
+		f.mul(&v, &t, &w)
+		f.sqr(&s4, &xp)
+		f.mul(&s4, &s4, &sc.delta)
+		f.add(&v, &v, &s4)
+		f.mul(&v, &v, &s)
+		f.mul(&v, &v, &w)
 	}
-	return false // unreachable for P ∈ 2E, P ≠ T
+	if f.isZero(&v) == 1 {
+		return false // only for P = T, excluded above
+	}
+	var chi fe
+	f.pow(&chi, &v, &sc.chi)
+	return f.equal(&chi, &f.one) == 1
 }
