@@ -6,7 +6,7 @@ import (
 
 // Private key handles are cached per token, so that a signature costs
 // C_SignInit and C_Sign rather than a C_FindObjects search each time
-// (which on the softtoken costs about a third of C_Sign). A handle belongs
+// (which on the softtoken costs about half as much as C_Sign). A handle belongs
 // to the application for as long as the object exists and the token stays
 // in, so the cache is dropped whenever that may have changed: the pool
 // dropping its sessions (the token was pulled, or is being
