@@ -44,12 +44,14 @@
 // VerifyOptions.Purpose (by default document signing: keyUsage
 // digitalSignature or nonRepudiation, and an extKeyUsage, where the
 // certificate or an issuer has one, allowing emailProtection, any usage or
-// the Russian document-signing usage; WrongPurpose otherwise), and
+// a document-signing usage; WrongPurpose otherwise), and
 // verifies the chain to VerifyOptions.Roots now, or at
 // VerifyOptions.CurrentTime, a time the caller asserts; the signer's own
 // signingTime is reported (SignerResult.SigningTime) but never trusted,
 // since the holder of an expired or revoked certificate's key can backdate
-// it. SignerResult.CheckedAt and TimeBasis say which time was used. With
+// it. The signer certificate's privateKeyUsagePeriod, when it has one,
+// must hold at that time too. SignerResult.CheckedAt and TimeBasis say
+// which time was used. With
 // VerifyOptions.CRLs or OCSP it then checks every certificate of the chain
 // but the root for revocation (pki.CRL.CheckCertificate, pki.QueryOCSP);
 // VerifyContext bounds OCSP queries with a context. Each failure is a

@@ -100,6 +100,8 @@ func SignStream(w io.Writer, content io.Reader, size int64, signers []Signer, op
 		armour = newPEMWriter(w, "CMS")
 		out = armour
 	}
+	// bufio.Writer keeps the first write error: every later Write is a
+	// no-op returning it, and Flush, checked below, reports it.
 	bw := bufio.NewWriterSize(out, streamChunk)
 	var body io.Writer
 	var segments *segmentWriter
@@ -249,7 +251,7 @@ type sizedWriter struct {
 
 func (s *sizedWriter) Write(p []byte) (int, error) {
 	if int64(len(p)) > s.size-s.n {
-		return 0, fmt.Errorf("cms: the content is longer than the %d bytes announced", s.size)
+		return 0, fmt.Errorf("the content is longer than the %d bytes announced", s.size)
 	}
 	n, err := s.w.Write(p)
 	s.n += int64(n)

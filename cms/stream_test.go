@@ -91,9 +91,16 @@ func TestSignStream(t *testing.T) {
 			if err := SignStream(&definite, bytes.NewReader(content), tc.size, signers, nil); err != nil {
 				t.Fatal(err)
 			}
-			for name, sig := range map[string][]byte{"definite": definite.Bytes(), "indefinite": ber.Bytes()} {
-				if got := opensslVerifyFile(t, id, testkit.WriteFile(t, "sig", sig), "DER"); !bytes.Equal(got, content) {
-					t.Errorf("%s: openssl gives %d bytes of content, want %d", name, len(got), len(content))
+			var berPEM bytes.Buffer
+			if err := SignStream(&berPEM, bytes.NewReader(content), -1, signers, &SignOptions{PEM: true}); err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range []struct {
+				name, form string
+				sig        []byte
+			}{{"definite", "DER", definite.Bytes()}, {"indefinite", "DER", ber.Bytes()}, {"indefinite PEM", "PEM", berPEM.Bytes()}} {
+				if got := opensslVerifyFile(t, id, testkit.WriteFile(t, "sig", v.sig), v.form); !bytes.Equal(got, content) {
+					t.Errorf("%s: openssl gives %d bytes of content, want %d", v.name, len(got), len(content))
 				}
 			}
 
@@ -210,5 +217,45 @@ func TestVerifyStreamMalformed(t *testing.T) {
 		if _, _, err := streamVerify(append(bytes.Clone(sig), 0), nil, &VerifyOptions{SkipChainVerification: true}); !errors.Is(err, ErrMalformed) {
 			t.Errorf("size %d, trailing byte: %v, want ErrMalformed", size, err)
 		}
+	}
+}
+
+// failingWriter accepts n bytes, then fails.
+type failingWriter struct{ n int }
+
+var errDiskFull = errors.New("disk full")
+
+func (f *failingWriter) Write(p []byte) (int, error) {
+	if len(p) > f.n {
+		k := f.n
+		f.n = 0
+		return k, errDiskFull
+	}
+	f.n -= len(p)
+	return len(p), nil
+}
+
+// TestStreamWriteErrors: a failing output is the caller's I/O error, not
+// a malformed signature, whether SignStream writes it or VerifyStream
+// streams content into it.
+func TestStreamWriteErrors(t *testing.T) {
+	id := newIdentity(t, "gost256-TCA")
+	content := streamContent(200 << 10)
+	signers := []Signer{{Key: id.key, Certificate: id.cert}}
+	for _, size := range []int64{int64(len(content)), -1} {
+		for _, at := range []int{0, 100, 150 << 10} {
+			err := SignStream(&failingWriter{n: at}, bytes.NewReader(content), size, signers, &SignOptions{PEM: at == 100})
+			if !errors.Is(err, errDiskFull) {
+				t.Errorf("SignStream, size %d, writer failing after %d bytes: %v", size, at, err)
+			}
+		}
+	}
+	var sig bytes.Buffer
+	if err := SignStream(&sig, bytes.NewReader(content), -1, signers, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err := VerifyStream(context.Background(), bytes.NewReader(sig.Bytes()), nil, &failingWriter{n: 100 << 10}, &VerifyOptions{SkipChainVerification: true})
+	if !errors.Is(err, errDiskFull) || errors.Is(err, ErrMalformed) {
+		t.Errorf("VerifyStream into a failing writer: %v", err)
 	}
 }

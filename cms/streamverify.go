@@ -177,8 +177,9 @@ func streamInput(signedData io.Reader) (*bufio.Reader, error) {
 	return bufio.NewReaderSize(base64.NewDecoder(base64.StdEncoding, body), streamChunk), nil
 }
 
-// pemBody yields the base64 text of a PEM block up to its END line; the
-// base64 decoder skips the line breaks.
+// pemBody yields the base64 text of a PEM block up to its END line,
+// without the spaces and tabs encoding/pem also drops; the base64 decoder
+// skips the line breaks.
 type pemBody struct {
 	r           *bufio.Reader
 	atLineStart bool
@@ -207,7 +208,12 @@ func (p *pemBody) Read(b []byte) (int, error) {
 		if i >= 0 {
 			chunk = chunk[:i+1]
 		}
-		n += copy(b[n:], chunk)
+		for _, c := range chunk {
+			if c != ' ' && c != '\t' {
+				b[n] = c
+				n++
+			}
+		}
 		p.r.Discard(len(chunk))
 		p.atLineStart = i >= 0
 	}
@@ -439,7 +445,11 @@ func (p *streamParser) signedData(sink contentSink) (*skeleton, error) {
 	if err != nil {
 		return nil, err
 	}
-	if oid, err := parseOID(ctype); err != nil || !oid.Equal(oidSignedData) {
+	der, err := berToDER(ctype)
+	if err != nil {
+		return nil, malformed("bad contentType")
+	}
+	if oid, err := parseOID(der); err != nil || !oid.Equal(oidSignedData) {
 		return nil, malformed("content type is not signedData")
 	}
 	explicit, err := p.open(0xa0, "ContentInfo content")

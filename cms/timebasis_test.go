@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"testing"
 	"time"
@@ -229,5 +230,22 @@ func TestPrivateKeyUsagePeriod(t *testing.T) {
 		if got := reasonOf(err); got != tc.want {
 			t.Errorf("%s: got %v (%v), want %v", tc.name, got, err, tc.want)
 		}
+	}
+}
+
+// TestVerifyCancelled: a cancelled context reaches chain building (a long
+// search on hostile certificates must honour SIGTERM), and the signer's
+// error says why instead of calling the chain invalid for no reason.
+func TestVerifyCancelled(t *testing.T) {
+	id := newIdentity(t, "gost256-TCA")
+	sig, err := Sign(bytes.NewReader(testContent), id.key, id.cert, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = VerifyContext(ctx, sig, nil, &VerifyOptions{Roots: []*pki.Certificate{id.root}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled verification: got %v, want an error wrapping context.Canceled", err)
 	}
 }

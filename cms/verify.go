@@ -118,9 +118,10 @@ type Purpose int
 const (
 	// PurposeDocumentSigning, the zero value, is what OpenSSL's smimesign
 	// purpose accepts (no extKeyUsage, anyExtendedKeyUsage or
-	// emailProtection) plus the Russian document-signing usage
-	// (1.2.643.6.3), required of the signer certificate and, where they
-	// have an extKeyUsage, of its issuers.
+	// emailProtection) plus the document-signing usages (RFC 9336's,
+	// Microsoft's, and CryptoPro's registration-centre user that Russian
+	// qualified certificates carry), required of the signer certificate
+	// and, where they have an extKeyUsage, of its issuers.
 	PurposeDocumentSigning Purpose = iota
 	// PurposeAny accepts any extKeyUsage, as openssl's -purpose any. The
 	// keyUsage rule (digitalSignature or nonRepudiation) still applies:
@@ -149,15 +150,15 @@ func ParsePurpose(s string) (Purpose, error) {
 	return 0, fmt.Errorf("cms: unknown purpose %q (want document or any)", s)
 }
 
-// oidEKUMessageExchange (1.2.643.6.3) is the usage Russian CAs write for
-// signing in electronic trading systems and in software exchanging
-// electronic messages, the document-signing usage of the Russian PKI.
-var oidEKUMessageExchange = asn1.ObjectIdentifier{1, 2, 643, 6, 3}
-
 // documentSigningEKUs are the extKeyUsage values of which a document
 // signer's certificate, when it has the extension, must name one (or
 // anyExtendedKeyUsage).
-var documentSigningEKUs = []asn1.ObjectIdentifier{pki.OIDExtKeyUsageEmailProtection, oidEKUMessageExchange}
+var documentSigningEKUs = []asn1.ObjectIdentifier{
+	pki.OIDExtKeyUsageEmailProtection,
+	pki.OIDExtKeyUsageDocumentSigning,
+	pki.OIDExtKeyUsageMSDocumentSigning,
+	pki.OIDExtKeyUsageCryptoProRAUser,
+}
 
 // extKeyUsages are the usages p asks of a certificate; nil asks none.
 func (p Purpose) extKeyUsages() ([]asn1.ObjectIdentifier, error) {
@@ -468,7 +469,8 @@ func verifySigner(ctx context.Context, sd *SignedData, si *SignerInfo, r *Signer
 	if r.CheckedAt.IsZero() {
 		r.CheckedAt, r.TimeBasis = time.Now(), TimeNow
 	}
-	chain, err := cert.Verify(pki.VerifyOptions{Roots: opts.Roots, Intermediates: certs.all(), CurrentTime: r.CheckedAt, ExtKeyUsage: ekus})
+	// ctx reaches chain building, which can be long on hostile input.
+	chain, err := cert.VerifyContext(ctx, pki.VerifyOptions{Roots: opts.Roots, Intermediates: certs.all(), CurrentTime: r.CheckedAt, ExtKeyUsage: ekus})
 	var invalid *pki.CertificateInvalidError
 	switch {
 	case errors.As(err, &invalid) && invalid.Reason == pki.IncompatibleUsage:

@@ -33,6 +33,11 @@ func (c *Curve) Size() int { return c.size }
 type curveParams struct {
 	p, a, b, q, x, y string
 	cofactor         int
+	// e1 is, on the cofactor-4 curves, the x of the one point of order 2,
+	// (e1, 0): the root of x³ + a·x + b in GF(p) (found as [q]R for points
+	// R of the curve, and checked when the curve is set up). The subgroup
+	// check needs it.
+	e1 string
 }
 
 // Coefficients from RFC 7091 (the test sets), RFC 4357 (CryptoPro) and
@@ -84,6 +89,7 @@ var (
 		x:        "91E38443A5E82C0D880923425712B2BB658B9196932E02C78B2582FE742DAA28",
 		y:        "32879423AB1A0375895786C4BB46E9565FDE0B5344766740AF268ADB32322E5C",
 		cofactor: 4,
+		e1:       "0100FE73F595FF158E974B44D478D9588744FE5C192AC47EA63075DCE7A14AAA",
 	}
 	paramsTest512 = &curveParams{
 		p: "4531ACD1FE0023C7550D267B6B2FEE80922B14B2FFB90F04D4EB7C09B5D2D15D" +
@@ -141,6 +147,8 @@ var (
 		y: "F5CE40D95B5EB899ABBCCFF5911CB8577939804D6527378B8C108C3D2090FF9B" +
 			"E18E2D33E3021ED2EF32D85822423B6304F726AA854BAE07D0396E9A9ADDC40F",
 		cofactor: 4,
+		e1: "9A628F975594ECEFD89BA28A2539FFB79C8AB238AEED0851FA5C1ABB02B80B44" +
+			"C6734501B83A011DD625CD0B5145091A6D9ACD4B1F5C5B1E21B2B249DDFD1271",
 	}
 )
 
@@ -216,7 +224,7 @@ func newCurve(name string, id asn1.ObjectIdentifier, cp *curveParams) *Curve {
 	}
 	ops, ok := opsByParams[cp]
 	if !ok {
-		ops = newCurveOps(c)
+		ops = newCurveOps(c, cp.e1)
 		opsByParams[cp] = ops
 	}
 	c.ops = ops

@@ -301,8 +301,11 @@ func newInvChain(e *big.Int) invChain {
 // inv sets z = x⁻¹ (0 for x = 0) for x < m by Fermat, x^(m-2), along
 // f's fixed chain: the exponent is public, so the sequence of operations
 // is the same for every x.
-func (f *field) inv(z, x *fe) {
-	ch := &f.chain
+func (f *field) inv(z, x *fe) { f.pow(z, x, &f.chain) }
+
+// pow sets z = x^e for x < m along the chain built for the public
+// exponent e (newInvChain(e)).
+func (f *field) pow(z, x *fe, ch *invChain) {
 	t := *x // x^(2^l - 1)
 	l := uint(1)
 	for i := bits.Len(ch.run) - 2; i >= 0; i-- {

@@ -15,14 +15,15 @@ type curveOps struct {
 	b    fe     // curve coefficient b, Montgomery form
 	b3   fe     // 3·b, Montgomery form (the complete formulas use it)
 	g    affinePoint
-	p, q *big.Int // public, for the verification side
+	p, q *big.Int       // public, for the verification side
+	sub  *subgroupCheck // nil on the curves of cofactor 1
 
 	signComb   comb // k·G when signing: small rows, read whole
 	signFast   int  // leading signComb windows that add in Jacobian coordinates
 	verifyComb comb // z1·G when verifying: larger rows, read by index
 }
 
-func newCurveOps(c *Curve) *curveOps {
+func newCurveOps(c *Curve, e1 string) *curveOps {
 	n := c.size / 8
 	o := &curveOps{size: c.size, fp: newField(c.P, n), fq: newField(c.Q, n), p: c.P, q: c.Q}
 	o.signComb.bits = signCombBits
@@ -32,6 +33,9 @@ func newCurveOps(c *Curve) *curveOps {
 	o.b = o.fp.fromBig(c.B)
 	o.b3 = o.fp.fromBig(new(big.Int).Mod(new(big.Int).Mul(c.B, big.NewInt(3)), c.P))
 	o.g = affinePoint{o.fp.fromBig(c.X), o.fp.fromBig(c.Y)}
+	if c.Cofactor != 1 {
+		o.sub = newSubgroupCheck(c, o.fp, curveHex(e1))
+	}
 	return o
 }
 

@@ -244,28 +244,7 @@ const verifyWindow = 5
 // point Q on the curve.
 func (o *curveOps) mulAdd(z1, z2, qx, qy *big.Int) jacPoint {
 	f := o.fp
-	// z2·Q by wNAF over the odd multiples Q, 3Q, …, 15Q.
-	var odd [1 << (verifyWindow - 2)]jacPoint
-	odd[0] = jacPoint{x: f.fromBig(qx), y: f.fromBig(qy), z: f.one}
-	var twoQ jacPoint
-	o.jacDouble(&twoQ, &odd[0])
-	for i := 1; i < len(odd); i++ {
-		o.jacAdd(&odd[i], &odd[i-1], &twoQ)
-	}
-	acc := jacPoint{inf: true}
-	naf := wnaf(feFromBig(z2), verifyWindow)
-	for i := len(naf) - 1; i >= 0; i-- {
-		o.jacDoubleT(&acc, &acc)
-		if d := naf[i]; d > 0 {
-			o.jacAdd(&acc, &acc, &odd[d/2])
-			o.setT(&acc)
-		} else if d < 0 {
-			neg := odd[-d/2]
-			f.neg(&neg.y, &neg.y)
-			o.jacAdd(&acc, &acc, &neg)
-			o.setT(&acc)
-		}
-	}
+	acc := o.mulVar(z2, qx, qy)
 
 	// z1·G from the comb table.
 	c := &o.verifyComb
@@ -283,6 +262,36 @@ func (o *curveOps) mulAdd(z1, z2, qx, qy *big.Int) jacPoint {
 			f.neg(&pt.y, &pt.y)
 		}
 		o.jacAddAffine(&acc, &acc, &pt)
+	}
+	return acc
+}
+
+// mulVar returns k·Q for a public scalar 0 ≤ k ≤ q and a public point Q on
+// the curve, of any order: every exceptional case of the formulas is
+// branched on, and acc.inf is exact.
+func (o *curveOps) mulVar(k, qx, qy *big.Int) jacPoint {
+	f := o.fp
+	// k·Q by wNAF over the odd multiples Q, 3Q, …, 15Q.
+	var odd [1 << (verifyWindow - 2)]jacPoint
+	odd[0] = jacPoint{x: f.fromBig(qx), y: f.fromBig(qy), z: f.one}
+	var twoQ jacPoint
+	o.jacDouble(&twoQ, &odd[0])
+	for i := 1; i < len(odd); i++ {
+		o.jacAdd(&odd[i], &odd[i-1], &twoQ)
+	}
+	acc := jacPoint{inf: true}
+	naf := wnaf(feFromBig(k), verifyWindow)
+	for i := len(naf) - 1; i >= 0; i-- {
+		o.jacDoubleT(&acc, &acc)
+		if d := naf[i]; d > 0 {
+			o.jacAdd(&acc, &acc, &odd[d/2])
+			o.setT(&acc)
+		} else if d < 0 {
+			neg := odd[-d/2]
+			f.neg(&neg.y, &neg.y)
+			o.jacAdd(&acc, &acc, &neg)
+			o.setT(&acc)
+		}
 	}
 	return acc
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/asn1"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -110,26 +111,38 @@ func TestOpenSSLCrossCheck(t *testing.T) {
 				if !pub.Verify(digest, theirs) {
 					t.Errorf("digest %d: openssl's signature %x does not verify", i, theirs)
 				}
-				ours, err := priv.Sign(rand.Reader, digest, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				sigFile := filepath.Join(dir, "sig")
-				if err := os.WriteFile(sigFile, ours, 0o600); err != nil {
-					t.Fatal(err)
-				}
-				if _, err := testkit.TryOpenSSL(t, nil, "pkeyutl", "-verify", "-pubin", "-inkey", pubPEM, "-in", in, "-sigfile", sigFile); err != nil {
-					t.Errorf("digest %d: openssl rejects our signature %x: %v", i, ours, err)
-				}
-				// And the judge must be able to say no.
-				ours[len(ours)-1] ^= 1
-				if err := os.WriteFile(sigFile, ours, 0o600); err != nil {
-					t.Fatal(err)
-				}
-				if _, err := testkit.TryOpenSSL(t, nil, "pkeyutl", "-verify", "-pubin", "-inkey", pubPEM, "-in", in, "-sigfile", sigFile); err == nil {
-					t.Errorf("digest %d: openssl accepts a corrupted signature", i)
+				// Our nonces are hedged: signatures made with an all-zero
+				// random source must be just as valid.
+				for srcName, src := range map[string]io.Reader{"crypto/rand": rand.Reader, "zero RNG": zeroRNG{}} {
+					ours, err := priv.Sign(src, digest, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					sigFile := filepath.Join(dir, "sig")
+					if err := os.WriteFile(sigFile, ours, 0o600); err != nil {
+						t.Fatal(err)
+					}
+					if _, err := testkit.TryOpenSSL(t, nil, "pkeyutl", "-verify", "-pubin", "-inkey", pubPEM, "-in", in, "-sigfile", sigFile); err != nil {
+						t.Errorf("digest %d, %s: openssl rejects our signature %x: %v", i, srcName, ours, err)
+					}
+					// And the judge must be able to say no.
+					ours[len(ours)-1] ^= 1
+					if err := os.WriteFile(sigFile, ours, 0o600); err != nil {
+						t.Fatal(err)
+					}
+					if _, err := testkit.TryOpenSSL(t, nil, "pkeyutl", "-verify", "-pubin", "-inkey", pubPEM, "-in", in, "-sigfile", sigFile); err == nil {
+						t.Errorf("digest %d, %s: openssl accepts a corrupted signature", i, srcName)
+					}
 				}
 			}
 		})
 	}
+}
+
+// zeroRNG is an all-zero random source.
+type zeroRNG struct{}
+
+func (zeroRNG) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }

@@ -71,7 +71,8 @@
 // Options.GOSTDigestOrder = DigestReversed sends it reversed (OpenSC).
 // Every signature is verified with the key's public key before it is
 // returned, so a wrong setting gives ErrInvalidSignature, never a bad
-// signature. ECDSA signatures (CKM_ECDSA, r ‖ s) are returned as ASN.1
+// signature; Key says so (VerifiesSignatures, pki.VerifyingSigner), and
+// pki.SignDigest then does not verify it a second time. ECDSA signatures (CKM_ECDSA, r ‖ s) are returned as ASN.1
 // DER, as crypto.Signer callers expect.
 //
 // # Sessions and concurrency
@@ -86,11 +87,15 @@
 // PKCS#11 keeps a login only while a session is open; a login is shared by
 // all sessions of the token (it belongs to the application, not to a
 // session), and logins on a token are serialized so that concurrent
-// signers prompt once. Object handles are looked up per operation, never
-// cached, so a re-inserted token works again: when a call fails because
-// the token went away, the pool drops its sessions, and a session that
-// went stale while idle is replaced and the operation retried once if the
-// same token is back. A slot whose token was swapped for another (another
+// signers prompt once. Private key handles are cached per token, so a
+// signature is C_SignInit and C_Sign without a search; the cache is
+// dropped when the pool drops its sessions, on login and logout, when
+// objects are created or destroyed through the Token, and for a handle
+// the module calls invalid or whose signature fails its check (objects
+// changed by another process), so a re-inserted token works again: when
+// a call fails because the token went away, the pool drops its sessions,
+// and a session that went stale while idle is replaced and the operation
+// retried once if the same token is back. A slot whose token was swapped for another (another
 // serial number) gets a new *Token; the old one reports ErrTokenNotPresent.
 //
 // Watch rescans the slots every Options.PollInterval and, on modules

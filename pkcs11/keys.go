@@ -41,7 +41,10 @@ type Key struct {
 	cert   []byte // DER, nil when there is none
 }
 
-var _ crypto.Signer = (*Key)(nil)
+var (
+	_ crypto.Signer       = (*Key)(nil)
+	_ pki.VerifyingSigner = (*Key)(nil)
+)
 
 // Token is the token holding the key.
 func (k *Key) Token() *Token { return k.token }
@@ -173,6 +176,7 @@ func (t *Token) GenerateKey(ctx context.Context, spec KeySpec) (*Key, error) {
 			return fmt.Errorf("pkcs11: token %q already has an object labelled %q", t.label(), spec.Label)
 		}
 		pubH, privH, err := t.mod.lib.ctx.GenerateKeyPair(s, []*p11.Mechanism{p11.NewMechanism(mech, nil)}, pubT, privT)
+		t.forgetHandles()
 		if err != nil {
 			return t.call("C_GenerateKeyPair", err)
 		}
@@ -423,16 +427,29 @@ func (k *Key) SignContext(ctx context.Context, digest []byte, opts crypto.Signer
 	}
 	t := k.token
 	var raw []byte
+	var cached bool // the handle signed with came from the cache
 	err := t.do(ctx, func(s p11.SessionHandle) error {
 		if err := t.ensureLogin(ctx, s, nil); err != nil {
 			return err
 		}
-		h, err := k.privateHandle(s)
+		var h p11.ObjectHandle
+		var err error
+		h, cached, err = k.privateHandle(s)
 		if err != nil {
 			return err
 		}
 		c := t.mod.lib.ctx
-		if err := c.SignInit(s, []*p11.Mechanism{p11.NewMechanism(mech, nil)}, h); err != nil {
+		m := []*p11.Mechanism{p11.NewMechanism(mech, nil)}
+		err = c.SignInit(s, m, h)
+		if cached && staleHandle(err) {
+			// Objects changed behind our back: look the key up again.
+			t.forgetHandles()
+			if h, cached, err = k.privateHandle(s); err != nil {
+				return err
+			}
+			err = c.SignInit(s, m, h)
+		}
+		if err != nil {
 			if rv, _ := rvCode(err); rv == p11.CKR_MECHANISM_INVALID {
 				return &MechanismError{Token: t.label(), Mechanism: mech}
 			}
@@ -452,12 +469,39 @@ func (k *Key) SignContext(ctx context.Context, digest []byte, opts crypto.Signer
 	if err != nil {
 		return nil, err
 	}
-	return finish(raw)
+	sig, err := finish(raw)
+	if err != nil && cached {
+		// A cached handle may name another key by now (objects replaced
+		// by another process); the next signature looks it up afresh.
+		t.forgetHandles()
+	}
+	return sig, err
 }
 
-// privateHandle looks the private key up in this session. Handles are not
-// cached: they need not survive the session, or a re-inserted token.
-func (k *Key) privateHandle(s p11.SessionHandle) (p11.ObjectHandle, error) {
+// VerifiesSignatures reports true: SignContext verifies every signature
+// the token returns against the public key before returning it, so
+// callers such as pki.SignDigest need not verify it again.
+func (k *Key) VerifiesSignatures() bool { return true }
+
+// privateHandle returns the handle of the private key, from the token's
+// cache (cached is true) or looked up in this session and cached (see
+// handles.go for when the cache is dropped).
+func (k *Key) privateHandle(s p11.SessionHandle) (h p11.ObjectHandle, cached bool, err error) {
+	t := k.token
+	ref := k.handleRef()
+	h, ok, epoch := t.cachedHandle(ref)
+	if ok {
+		return h, true, nil
+	}
+	if h, err = k.findPrivateHandle(s); err != nil {
+		return 0, false, err
+	}
+	t.storeHandle(ref, h, epoch)
+	return h, false, nil
+}
+
+// findPrivateHandle looks the private key up with C_FindObjects.
+func (k *Key) findPrivateHandle(s p11.SessionHandle) (p11.ObjectHandle, error) {
 	t := k.token
 	template := []*p11.Attribute{p11.NewAttribute(p11.CKA_CLASS, p11.CKO_PRIVATE_KEY)}
 	if len(k.id) > 0 {
@@ -599,6 +643,8 @@ func (t *Token) certificateHandles(s p11.SessionHandle, key *Key) ([]p11.ObjectH
 }
 
 func (t *Token) destroy(s p11.SessionHandle, hs []p11.ObjectHandle) error {
+	// A destroyed handle may be given to a new object.
+	defer t.forgetHandles()
 	for _, h := range hs {
 		if err := t.mod.lib.ctx.DestroyObject(s, h); err != nil {
 			return t.call("C_DestroyObject", err)

@@ -70,7 +70,7 @@ func softHSM(t *testing.T) string {
 	return lib
 }
 
-func softtokenPath(t *testing.T) string {
+func softtokenPath(t testing.TB) string {
 	lib := filepath.Join(testkit.RepoRoot(), "bin", "libgostkey-softtoken.so")
 	if _, err := os.Stat(lib); err != nil {
 		testkit.Missing(t, "%s: run make build", lib)

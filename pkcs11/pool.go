@@ -90,6 +90,8 @@ func (p *pool) put(s session) {
 // sessions died with it) or before C_InitToken. Borrowed sessions are
 // closed when they are given back.
 func (p *pool) invalidate() {
+	// Object handles do not outlive the token's presence.
+	p.t.forgetHandles()
 	p.mu.Lock()
 	idle := p.idle
 	p.idle = nil

@@ -73,6 +73,9 @@ type Token struct {
 
 	loginMu sync.Mutex // one login (and one prompt) at a time
 
+	handleMu sync.Mutex
+	handles  handleCache // private key handles, see handles.go
+
 	beforeSign func() // test hook, run between C_SignInit and C_Sign
 }
 
@@ -282,6 +285,7 @@ func (t *Token) ensureLogin(ctx context.Context, s p11.SessionHandle, prompt PIN
 	if prompt == nil {
 		return fmt.Errorf("%w: token %q", ErrLoginRequired, t.label())
 	}
+	t.forgetHandles()
 	err = t.login(ctx, s, User, prompt)
 	var pe *PINError
 	switch {
@@ -360,6 +364,7 @@ func (t *Token) pinError(op string, user UserType, err error) error {
 // Logout logs out whoever is logged in on the token.
 func (t *Token) Logout(ctx context.Context) error {
 	return t.do(ctx, func(s p11.SessionHandle) error {
+		t.forgetHandles()
 		err := t.mod.lib.ctx.Logout(s)
 		if rv, ok := rvCode(err); ok && rv == p11.CKR_USER_NOT_LOGGED_IN {
 			return nil

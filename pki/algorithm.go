@@ -257,11 +257,22 @@ func checkKey(d algorithmDetails, pub crypto.PublicKey) error {
 	return nil
 }
 
+// VerifyingSigner is a crypto.Signer that itself verifies every signature
+// against Public() before returning it, as pkcs11.Key does for each token
+// signature. SignDigest does not verify such a signer's signatures a
+// second time. A type wrapping one must not pass the method on unless its
+// own Sign returns only what the wrapped signer verified.
+type VerifyingSigner interface {
+	crypto.Signer
+	VerifiesSignatures() bool
+}
+
 // SignDigest signs a digest made with alg's hash (GOST digests in the order
 // Streebog outputs them) through s, and checks the signature against
 // s.Public() before returning it, so that a faulty token or a key/algorithm
-// mismatch never leaves the process as a signed object. GOST signatures
-// are s ‖ r; ECDSA signatures are DER; RSA is PKCS #1 v1.5.
+// mismatch never leaves the process as a signed object; for a
+// VerifyingSigner that check is the signer's own. GOST signatures are
+// s ‖ r; ECDSA signatures are DER; RSA is PKCS #1 v1.5.
 func SignDigest(rand io.Reader, s crypto.Signer, alg SignatureAlgorithm, digest []byte) ([]byte, error) {
 	d, err := alg.mustDetails()
 	if err != nil {
@@ -281,6 +292,9 @@ func SignDigest(rand io.Reader, s crypto.Signer, alg SignatureAlgorithm, digest 
 	sig, err := s.Sign(rand, digest, opts)
 	if err != nil {
 		return nil, fmt.Errorf("pki: signing with %s: %w", d.name, err)
+	}
+	if v, ok := s.(VerifyingSigner); ok && v.VerifiesSignatures() {
+		return sig, nil
 	}
 	if err := CheckDigestSignature(alg, digest, sig, pub); err != nil {
 		return nil, fmt.Errorf("pki: the signer returned a signature that does not verify: %w", err)

@@ -1,6 +1,11 @@
 package pki
 
 import (
+	"bytes"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,4 +84,44 @@ func TestOCSPSeedsParse(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzReadOCSPHTTPRequest feeds the responder's request reader both
+// forms: a GET whose path is the fuzzed string under the responder's
+// prefix, and a POST whose body is the fuzzed bytes. Neither panics, a
+// request read names a certificate, and a POST body reads exactly as
+// ParseOCSPRequest reads it.
+func FuzzReadOCSPHTTPRequest(f *testing.F) {
+	paths, _ := filepath.Glob(filepath.Join("testdata", "ocsp", "*.req.der"))
+	if len(paths) == 0 {
+		f.Fatal("no OCSP request seeds")
+	}
+	for _, p := range paths {
+		der, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		b64 := base64.StdEncoding.EncodeToString(der)
+		f.Add(url.PathEscape(b64), der)
+		f.Add(strings.ReplaceAll(url.PathEscape(b64), "%2F", "/"), []byte(b64))
+	}
+	f.Add("%zz", []byte{})
+	f.Add("..%2F..%2F", []byte{0x30, 0x80})
+	f.Fuzz(func(t *testing.T, path string, body []byte) {
+		if u, err := url.ParseRequestURI("/ocsp/" + path); err == nil {
+			req := &http.Request{Method: http.MethodGet, URL: u, Header: http.Header{}}
+			if r, err := ReadOCSPHTTPRequest(req, "/ocsp/"); err == nil && len(r.CertIDs) == 0 {
+				t.Fatal("GET: a request without CertIDs")
+			}
+		}
+		req := &http.Request{Method: http.MethodPost, URL: &url.URL{Path: "/ocsp/"},
+			Header: http.Header{"Content-Type": {"application/ocsp-request"}}, Body: io.NopCloser(bytes.NewReader(body))}
+		r, err := ReadOCSPHTTPRequest(req, "/ocsp/")
+		if err == nil && len(r.CertIDs) == 0 {
+			t.Fatal("POST: a request without CertIDs")
+		}
+		if _, direct := ParseOCSPRequest(body); len(body) <= ocspMaxRequestSize && (err == nil) != (direct == nil) {
+			t.Fatalf("POST read %v, ParseOCSPRequest %v", err, direct)
+		}
+	})
 }

@@ -43,7 +43,11 @@ func MarshalPublicKey(pub crypto.PublicKey) ([]byte, error) {
 }
 
 // ParsePublicKey decodes a DER SubjectPublicKeyInfo into a *gost.PublicKey,
-// *ecdsa.PublicKey or *rsa.PublicKey.
+// *ecdsa.PublicKey or *rsa.PublicKey. GOST keys go through
+// gost.NewPublicKey, so a point off the curve or outside the subgroup of
+// prime order is refused (the error wraps gost.ErrNotInSubgroup for the
+// latter); certificates and requests parse their keys here and fail with
+// that error.
 func ParsePublicKey(spki []byte) (crypto.PublicKey, error) {
 	var info subjectPublicKeyInfo
 	rest, err := asn1.Unmarshal(spki, &info)

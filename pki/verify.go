@@ -103,7 +103,8 @@ type VerifyOptions struct {
 	// CAs and trust anchor included, must allow one of them, and the
 	// same one all the way: purposes a certificate does not allow are
 	// struck off for the certificates below it, as crypto/x509 does.
-	// anyExtendedKeyUsage allows every purpose. Empty: no check.
+	// anyExtendedKeyUsage in a certificate allows every purpose; asked
+	// for, as in crypto/x509, it accepts any. Empty: no check.
 	ExtKeyUsage []asn1.ObjectIdentifier
 }
 
@@ -132,8 +133,8 @@ func (c *Certificate) Verify(opts VerifyOptions) ([]*Certificate, error) {
 // every signature, every validity period at opts.CurrentTime, that each
 // issuer is a CA with keyCertSign (when it has a keyUsage) within its path
 // length, the leaf's key usage and the chain's extended key usages against
-// opts, and that no certificate has an unhandled critical extension. It returns the chain, leaf first and root
-// last.
+// opts, and that no certificate has an unhandled critical extension. It
+// returns the chain, leaf first and root last.
 //
 // Trust anchors that are version 1 certificates are taken as CAs, as
 // OpenSSL does. Failures are *CertificateInvalidError: an issuer whose
@@ -157,12 +158,13 @@ type verifier struct {
 	now          time.Time
 	maxSigChecks int // maxChainSignatureChecks; tests lower it
 
-	expanded   int                       // search states explored
-	sigChecks  int                       // signatures checked so far
-	afterCheck func()                    // test hook, run after each signature check
-	sigResults map[[2]*Certificate]error // (child, parent) → CheckSignatureFrom's answer
-	dead       map[searchState]bool      // states whose subtree held no chain
-	truncated  bool                      // some step had more than maxCandidatesPerStep issuers
+	expanded   int                             // search states explored
+	sigChecks  int                             // signatures checked so far
+	afterCheck func()                          // test hook, run after each signature check
+	sigResults map[[2]*Certificate]error       // (child, parent) → CheckSignatureFrom's answer
+	dead       map[searchState]bool            // states whose subtree held no chain
+	issuers    map[*Certificate][]*Certificate // candidates' answers
+	truncated  bool                            // some step had more than maxCandidatesPerStep issuers
 
 	constraintErr error          // the first issuer whose signature held but which broke a rule
 	signatureErr  error          // the first issuer whose name matched but whose key did not
@@ -172,7 +174,10 @@ type verifier struct {
 // searchState is what the rest of a search depends on besides the
 // certificates already used: the certificate reached, its depth (path
 // length constraints and the length bound only get stricter deeper), and
-// the requested purposes still allowed.
+// the requested purposes still allowed. A state found barren is not
+// explored again under another prefix: what the first prefix excluded
+// from its subtree were certificates of that prefix, and a chain through
+// one of them has a shorter form through the prefix itself.
 type searchState struct {
 	cert     *Certificate
 	depth    int
@@ -186,7 +191,7 @@ func newVerifier(ctx context.Context, opts VerifyOptions) *verifier {
 	}
 	return &verifier{
 		ctx: ctx, opts: opts, now: now, maxSigChecks: maxChainSignatureChecks,
-		sigResults: map[[2]*Certificate]error{}, dead: map[searchState]bool{},
+		sigResults: map[[2]*Certificate]error{}, dead: map[searchState]bool{}, issuers: map[*Certificate][]*Certificate{},
 	}
 }
 
@@ -342,8 +347,18 @@ func (v *verifier) checkSignature(child, parent *Certificate) error {
 
 // candidates are the roots and intermediates whose subject is cur's issuer
 // and whose key identifier, when both sides have one, matches: roots
-// first, each certificate once, at most maxCandidatesPerStep.
+// first, each certificate once, at most maxCandidatesPerStep. They are
+// looked for once per certificate, however many states reach it.
 func (v *verifier) candidates(cur *Certificate) []*Certificate {
+	if out, ok := v.issuers[cur]; ok {
+		return out
+	}
+	out := v.findCandidates(cur)
+	v.issuers[cur] = out
+	return out
+}
+
+func (v *verifier) findCandidates(cur *Certificate) []*Certificate {
 	var out []*Certificate
 	for _, pool := range [][]*Certificate{v.opts.Roots, v.opts.Intermediates} {
 		for _, cand := range pool {
@@ -477,9 +492,11 @@ func allPurposes(n int) []bool {
 
 // narrowPurposes keeps of the still allowed requested purposes (want[j]
 // for purposes[j] true) those c's extKeyUsage allows; ok is false when
-// none is left. No extension, or anyExtendedKeyUsage, allows them all.
+// none is left. No extension, or anyExtendedKeyUsage in it, allows them
+// all; anyExtendedKeyUsage asked for takes whatever c allows.
 func narrowPurposes(c *Certificate, want []asn1.ObjectIdentifier, purposes []bool) (narrowed []bool, ok bool) {
-	if len(want) == 0 || len(c.ExtKeyUsage) == 0 || slices.ContainsFunc(c.ExtKeyUsage, OIDExtKeyUsageAny.Equal) {
+	if len(want) == 0 || len(c.ExtKeyUsage) == 0 || slices.ContainsFunc(c.ExtKeyUsage, OIDExtKeyUsageAny.Equal) ||
+		slices.ContainsFunc(want, OIDExtKeyUsageAny.Equal) {
 		return purposes, true
 	}
 	narrowed = make([]bool, len(purposes))

@@ -17,7 +17,7 @@ import (
 // key, each of which verifies as the issuer of every other, and a leaf
 // that key signed: the input that made the unbounded search try every
 // ordering of them (issue 7, item 2).
-func selfIssuedBomb(t *testing.T, n int) ([]*Certificate, *testCert, *Certificate) {
+func selfIssuedBomb(t testing.TB, n int) ([]*Certificate, *testCert, *Certificate) {
 	t.Helper()
 	key := testKey(t, "streebog256")
 	var cas []*Certificate
@@ -119,7 +119,7 @@ func TestVerifySignatureCheckCap(t *testing.T) {
 // key signed by every other key, and a leaf signed by the first key: every
 // ordering of the keys is a path, which no rule about repeated subjects
 // and keys prunes.
-func crossSignedMesh(t *testing.T, k int) ([]*Certificate, *Certificate) {
+func crossSignedMesh(t testing.TB, k int) ([]*Certificate, *Certificate) {
 	t.Helper()
 	keys := make([]crypto.Signer, k)
 	for i := range keys {

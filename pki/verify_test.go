@@ -199,6 +199,7 @@ func TestVerifyEKUNesting(t *testing.T) {
 		// Each allows one of the purposes asked, but not the same one.
 		{"no purpose common to the chain", nil, ekus(client), ekus(email), ekus(email, client), midFails},
 		{"leaf allows none", nil, nil, ekus(server), ekus(email), leafFails},
+		{"anyExtendedKeyUsage asked", ekus(server), ekus(client), ekus(email), ekus(OIDExtKeyUsageAny), ok},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
