@@ -91,7 +91,7 @@ func TestKeyPairCrash(t *testing.T) {
 				dir := tokenDir(t, base)
 				top, objs := tokenFiles(t, dir)
 				for _, name := range top {
-					if name != ".lock" && name != "objects" && name != "token.conf" {
+					if name != ".lock" && name != ".login" && name != "objects" && name != "token.conf" {
 						t.Errorf("left behind in the token directory: %s", name)
 					}
 				}

@@ -161,6 +161,9 @@ typedef struct {
 } tstate_t;
 
 int store_lock(const char *dir);           /* returns an fd, or -1 */
+/* store_login_lock serializes logins (the whole PIN check, KDF included),
+ * held without the .lock so that other work on the token goes on. */
+int store_login_lock(const char *dir);
 void store_unlock(int fd);
 int store_read_state(const char *dir, tstate_t *st);    /* absent file: initialized = 0 */
 int store_write_state(const char *dir, const tstate_t *st);

@@ -7,6 +7,7 @@
  *   objects/     one <id>.obj file per token object
  *   objects/<id>.pending  journal of a multi-object creation in progress
  *   .lock        flock(2) target serializing processes
+ *   .login       flock(2) target: logins to the token take turns on it
  *   .removed     if present, the token is "pulled out"
  * Every file is replaced atomically (write_atomic), so a crash leaves the
  * previous or the next version, never a torn one; every write happens under
@@ -28,9 +29,9 @@
 #define OBJ_DIR "objects"
 static const unsigned char OBJ_MAGIC[4] = {'G', 'K', 'O', '1'};
 
-int store_lock(const char *dir)
+static int lock_file(const char *dir, const char *name)
 {
-	char *p = path_join(dir, ".lock");
+	char *p = path_join(dir, name);
 	if (p == NULL)
 		return -1;
 	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -44,6 +45,16 @@ int store_lock(const char *dir)
 		}
 	}
 	return fd;
+}
+
+int store_lock(const char *dir)
+{
+	return lock_file(dir, ".lock");
+}
+
+int store_login_lock(const char *dir)
+{
+	return lock_file(dir, ".login");
 }
 
 void store_unlock(int fd)
