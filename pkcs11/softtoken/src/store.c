@@ -344,6 +344,39 @@ int store_object_stamp(const char *dir, const char *fid, fstamp_t *stamp)
 	return rc;
 }
 
+/* pending_fids reads the file ids the journals in an objects directory
+ * name: objects of a creation still in progress (or rolled back at the next
+ * C_OpenSession), not listed yet. It returns a malloc'd array of 16-char
+ * ids, or NULL when there are none. */
+static char (*pending_fids(const char *od, size_t *n))[16]
+{
+	char (*ids)[16] = NULL;
+	*n = 0;
+	DIR *d = opendir(od);
+	if (d == NULL)
+		return NULL;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		const char *name = de->d_name;
+		if (strlen(name) != 16 + 8 || strcmp(name + 16, ".pending") != 0)
+			continue;
+		char buf[18 * 8];
+		int jf = openat(dirfd(d), name, O_RDONLY | O_CLOEXEC);
+		ssize_t len = jf >= 0 ? read(jf, buf, sizeof(buf)) : -1;
+		if (jf >= 0)
+			close(jf);
+		for (ssize_t off = 0; off + 17 <= len; off += 17) {
+			char (*ni)[16] = realloc(ids, (*n + 1) * sizeof(*ids));
+			if (ni == NULL)
+				break;
+			ids = ni;
+			memcpy(ids[(*n)++], buf + off, 16);
+		}
+	}
+	closedir(d);
+	return ids;
+}
+
 int store_list_objects(const char *dir, objent_t **ents, size_t *n)
 {
 	*ents = NULL;
@@ -351,15 +384,23 @@ int store_list_objects(const char *dir, objent_t **ents, size_t *n)
 	char *od = path_join(dir, OBJ_DIR);
 	if (od == NULL)
 		return -1;
+	size_t npend;
+	char (*pend)[16] = pending_fids(od, &npend);
 	DIR *d = opendir(od);
 	free(od);
-	if (d == NULL)
-		return errno == ENOENT ? 0 : -1;
+	if (d == NULL) {
+		int absent = errno == ENOENT;
+		free(pend);
+		return absent ? 0 : -1;
+	}
 	struct dirent *de;
 	int rc = 0;
 	while ((de = readdir(d)) != NULL) {
 		struct stat sb;
-		if (!valid_fid(de->d_name) || fstatat(dirfd(d), de->d_name, &sb, 0) != 0)
+		int pending = 0;
+		for (size_t i = 0; i < npend && !pending; i++)
+			pending = memcmp(pend[i], de->d_name, 16) == 0;
+		if (pending || !valid_fid(de->d_name) || fstatat(dirfd(d), de->d_name, &sb, 0) != 0)
 			continue;
 		objent_t *ne = realloc(*ents, (*n + 1) * sizeof(**ents));
 		if (ne == NULL) {
@@ -373,6 +414,7 @@ int store_list_objects(const char *dir, objent_t **ents, size_t *n)
 		(*n)++;
 	}
 	closedir(d);
+	free(pend);
 	if (rc) {
 		free(*ents);
 		*ents = NULL;
