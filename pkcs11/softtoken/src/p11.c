@@ -1457,6 +1457,7 @@ CK_RV C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen, CK
 		goto out;
 	}
 	if (newdir == NULL) {
+		store_recover(dir);
 		if (store_read_state(dir, &st)) {
 			rv = CKR_DEVICE_ERROR;
 			goto out;
