@@ -248,8 +248,12 @@ static int hedged_k(const BIGNUM *d, const BIGNUM *q, size_t size, const unsigne
 	}
 	BN_CTX_start(ctx);
 	BIGNUM *t = BN_CTX_get(ctx), *qm1 = BN_CTX_get(ctx);
-	ok = qm1 != NULL && BN_bin2bn(out, (int)need, t) != NULL && BN_copy(qm1, q) != NULL &&
-	     BN_sub_word(qm1, 1) && BN_mod(k, t, qm1, ctx) && BN_add_word(k, 1);
+	ok = qm1 != NULL && BN_bin2bn(out, (int)need, t) != NULL && BN_copy(qm1, q) != NULL && BN_sub_word(qm1, 1);
+	if (ok) {
+		/* The secret reduction through BN_div's constant-time path. */
+		BN_set_flags(t, BN_FLG_CONSTTIME);
+		ok = BN_mod(k, t, qm1, ctx) && BN_add_word(k, 1);
+	}
 	if (t != NULL)
 		BN_clear(t);
 	BN_CTX_end(ctx);
@@ -308,8 +312,11 @@ int gost_sign(EVP_PKEY *key, const unsigned char *dgst, size_t dlen, unsigned ch
 		break;
 	}
 out:
+	/* k, and r·d in t, give the key away. */
 	if (k != NULL)
 		BN_clear(k);
+	if (t != NULL)
+		BN_clear(t);
 	secure_zero(rnd, sizeof(rnd));
 	BN_CTX_end(ctx);
 	BN_CTX_free(ctx);
