@@ -91,7 +91,7 @@ func TestKeyPairCrash(t *testing.T) {
 				dir := tokenDir(t, base)
 				top, objs := tokenFiles(t, dir)
 				for _, name := range top {
-					if name != ".lock" && name != "objects" && name != "token.conf" {
+					if name != ".lock" && name != ".login" && name != "objects" && name != "token.conf" {
 						t.Errorf("left behind in the token directory: %s", name)
 					}
 				}
@@ -114,4 +114,42 @@ func TestKeyPairCrash(t *testing.T) {
 	if finished < 2 {
 		t.Fatalf("key generation never completed within the renames tried")
 	}
+}
+
+// TestWipeCrash kills C_InitToken on an initialized token (which destroys
+// every object) after it removed the first object file: the next session
+// must finish the wipe rather than leave half of a key pair, and the token,
+// whose new state was never written, keeps its PINs.
+func TestWipeCrash(t *testing.T) {
+	t.Parallel()
+	requirePkcs11Tool(t)
+	mod, shim := module(t), crashShim(t)
+	const pin = "user-pin-1"
+	e, base := env(t)
+	p := tool{t, mod, e}
+	p.run("--init-token", "--slot", "0", "--label", "wipe", "--so-pin", "so-pin-12")
+	p.run("--init-pin", "--slot", "0", "--so-pin", "so-pin-12", "--pin", pin)
+	for _, id := range []string{"01", "02"} {
+		p.run("--slot", "0", "--login", "--pin", pin, "--keypairgen", "--key-type", "GOSTR3410-2012-256:A", "--label", "k"+id, "--id", id)
+	}
+	dir := tokenDir(t, base)
+	if _, objs := tokenFiles(t, dir); len(objs) != 4 {
+		t.Fatalf("objects/ holds %q, want 4 objects", objs)
+	}
+	cmd := exec.Command("pkcs11-tool", "--module", mod, "--init-token", "--slot", "0", "--label", "wiped", "--so-pin", "so-pin-12")
+	cmd.Env = append(slices.Clone(e), "LD_PRELOAD="+shim, "CRASHSHIM_CALL=unlink", "CRASHSHIM_AT=1", "CRASHSHIM_WHEN=after")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || !ee.Sys().(syscall.WaitStatus).Signaled() {
+		t.Fatalf("the re-initialization was not killed: %v\n%s", err, out)
+	}
+
+	listing := p.run("--slot", "0", "--login", "--pin", pin, "--list-objects")
+	if strings.Contains(listing, "Key Object") {
+		t.Errorf("keys left after the interrupted wipe:\n%s", listing)
+	}
+	if _, objs := tokenFiles(t, dir); len(objs) != 0 {
+		t.Errorf("objects/ still holds %q", objs)
+	}
+	p.run("--slot", "0", "--login", "--pin", pin, "--keypairgen", "--key-type", "GOSTR3410-2012-256:A", "--label", "k3", "--id", "03")
 }

@@ -2,6 +2,7 @@ package softtoken
 
 import (
 	"encoding/hex"
+	"errors"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -71,8 +72,11 @@ func unhex(t *testing.T, s string) []byte {
 	return b
 }
 
+// stderrOf returns what a failed command wrote to stderr (Output keeps it
+// in the error).
 func stderrOf(err error) string {
-	if ee, ok := err.(*exec.ExitError); ok {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
 		return string(ee.Stderr)
 	}
 	return ""

@@ -5,10 +5,12 @@
  * answers CKF_OS_LOCKING_OK by always using its own pthread locks); token
  * files are additionally serialized between processes with flock(2).
  * C_WaitForSlotEvent drops the mutex while it sleeps, and C_Login while it
- * derives the PIN's key (scrypt, ~200 ms); the token's flock is only ever
- * taken and released with the mutex held, so that no thread waits for a
- * flock held by a thread that waits for the mutex. C_InitToken, C_InitPIN
- * and C_SetPIN still run their KDFs locked (rare administrative calls).
+ * waits for its turn to log in to a token and while it derives the PIN's
+ * key (scrypt, ~200 ms). The token's .lock flock is only ever taken and
+ * released with the mutex held, and C_Login's .login flock only awaited
+ * without it, so no thread waits for a flock whose holder waits for the
+ * mutex. C_InitToken, C_InitPIN and C_SetPIN still run their KDFs locked
+ * (rare administrative calls).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -1455,6 +1457,7 @@ CK_RV C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen, CK
 		goto out;
 	}
 	if (newdir == NULL) {
+		store_recover(dir);
 		if (store_read_state(dir, &st)) {
 			rv = CKR_DEVICE_ERROR;
 			goto out;
@@ -1711,17 +1714,22 @@ static CK_RV login_check(CK_SESSION_HANDLE h, CK_USER_TYPE userType, session_t *
 }
 
 /* C_Login counts the attempt on disk (locked), derives the PIN's key with
- * no lock held, so that other sessions and tokens are not held up for the
- * KDF's ≈200 ms, then (locked again) checks that the login still makes
- * sense and records the success. g_waiters keeps C_Finalize from freeing
- * the slot meanwhile. */
+ * neither the module's mutex nor the token's .lock held, so that other
+ * sessions and tokens are not held up for the KDF's ≈200 ms, then (locked
+ * again) checks that the login still makes sense and records the success.
+ * Logins to one token still take turns, across threads and processes, on
+ * its .login file lock: otherwise attempts in flight would add up and a
+ * correct PIN could meet CKR_PIN_LOCKED. .login is only ever awaited with
+ * the mutex released, so lock order is .login, mutex, .lock. g_waiters
+ * keeps C_Finalize from freeing the slot meanwhile. */
 CK_RV C_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen)
 {
 	pthread_mutex_lock(&g_lock);
 	session_t *s;
 	tstate_t st, cur, next;
 	unsigned char mk[MK_LEN];
-	int fd = -1, rewrapped = 0;
+	int fd = -1, lfd = -1, rewrapped = 0, waiting = 0;
+	memset(&st, 0, sizeof(st));
 	memset(&next, 0, sizeof(next));
 	memset(&cur, 0, sizeof(cur));
 	CK_RV rv = login_check(hSession, userType, &s);
@@ -1729,48 +1737,57 @@ CK_RV C_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv != CKR_OK)
 		goto out;
-	slot_t *sl = s->slot;
-	fd = store_lock(sl->dir);
-	if (fd < 0 || store_read_state(sl->dir, &st) || !st.initialized) {
+	/* A slot's directory is set once and freed only by C_Finalize. */
+	const char *dir = s->slot->dir;
+	g_waiters++;
+	waiting = 1;
+	pthread_mutex_unlock(&g_lock);
+	lfd = store_login_lock(dir);
+	pthread_mutex_lock(&g_lock);
+	if (lfd < 0) {
 		rv = CKR_DEVICE_ERROR;
 		goto out;
 	}
-	rv = pin_try_begin(sl->dir, &st, userType, pPin, ulPinLen);
+	if ((rv = login_check(hSession, userType, &s)) != CKR_OK)
+		goto out;
+	fd = store_lock(dir);
+	if (fd < 0 || store_read_state(dir, &st) || !st.initialized) {
+		rv = CKR_DEVICE_ERROR;
+		goto out;
+	}
+	rv = pin_try_begin(dir, &st, userType, pPin, ulPinLen);
 	store_unlock(fd);
 	fd = -1;
 	if (rv != CKR_OK)
 		goto out;
 
-	g_waiters++;
 	pthread_mutex_unlock(&g_lock);
 	int ok = pin_open(&st, userType, pPin, ulPinLen, mk, &next, &rewrapped) == 0;
 	pthread_mutex_lock(&g_lock);
-	g_waiters--;
-	pthread_cond_broadcast(&g_cond);
 	if (!ok) {
 		rv = CKR_PIN_INCORRECT;
 		goto out;
 	}
 	if ((rv = login_check(hSession, userType, &s)) != CKR_OK)
 		goto out;
-	sl = s->slot;
-	fd = store_lock(sl->dir);
-	if (fd < 0 || store_read_state(sl->dir, &cur) || !cur.initialized) {
+	fd = store_lock(dir);
+	if (fd < 0 || store_read_state(dir, &cur) || !cur.initialized) {
 		rv = CKR_DEVICE_ERROR;
 		goto out;
 	}
 	if (!same_copy(&st, &cur, userType)) {
-		/* The copy changed meanwhile (another process's login re-wrapped
-		 * it, or the PIN was changed): try the PIN on the current one,
-		 * locked, on this rare path. */
+		/* The copy changed meanwhile (a module from before .login logged
+		 * in and re-wrapped it, or the PIN was changed): try the PIN on
+		 * the current one, locked, on this rare path. */
 		rewrapped = 0;
 		if (pin_open(&cur, userType, pPin, ulPinLen, mk, NULL, NULL)) {
 			rv = CKR_PIN_INCORRECT;
 			goto out;
 		}
 	}
-	if ((rv = pin_try_end(sl->dir, &cur, userType, rewrapped ? &next : NULL)) != CKR_OK)
+	if ((rv = pin_try_end(dir, &cur, userType, rewrapped ? &next : NULL)) != CKR_OK)
 		goto out;
+	slot_t *sl = s->slot;
 	memcpy(sl->mk, mk, MK_LEN);
 	sl->mk_ok = 1;
 	sl->login = userType;
@@ -1778,7 +1795,12 @@ CK_RV C_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR
 		slot_sync(sl);
 out:
 	store_unlock(fd);
+	if (waiting) {
+		g_waiters--;
+		pthread_cond_broadcast(&g_cond);
+	}
 	pthread_mutex_unlock(&g_lock);
+	store_unlock(lfd);
 	secure_zero(mk, sizeof(mk));
 	secure_zero(&next, sizeof(next));
 	secure_zero(&cur, sizeof(cur));

@@ -161,6 +161,9 @@ typedef struct {
 } tstate_t;
 
 int store_lock(const char *dir);           /* returns an fd, or -1 */
+/* store_login_lock serializes logins (the whole PIN check, KDF included),
+ * held without the .lock so that other work on the token goes on. */
+int store_login_lock(const char *dir);
 void store_unlock(int fd);
 int store_read_state(const char *dir, tstate_t *st);    /* absent file: initialized = 0 */
 int store_write_state(const char *dir, const tstate_t *st);
@@ -179,6 +182,7 @@ int store_secure_root(const char *dir);
 int store_write_object(const char *dir, const char *fid, const attrs_t *clear, const unsigned char *enc, size_t enclen);
 int store_read_object(const char *dir, const char *fid, attrs_t *clear, unsigned char **enc, size_t *enclen);
 int store_delete_object(const char *dir, const char *fid);
+/* store_delete_all_objects wipes the objects under a journal. */
 int store_delete_all_objects(const char *dir);
 /* A stored object file's identity: any rewrite (always a new file renamed
  * into place) changes it, so another process's changes are noticed. */
@@ -193,10 +197,10 @@ typedef struct {
 	fstamp_t stamp;
 } objent_t;
 
-/* Objects created together (a key pair): store_journal_begin records their
- * file ids (fids[0] names the journal) before the first is written,
- * store_journal_end removes the record after the last. The caller holds the
- * token lock throughout. */
+/* Objects created or deleted together (a key pair, a wipe):
+ * store_journal_begin records their file ids (fids[0] names the journal)
+ * before the first is written or removed, store_journal_end removes the
+ * record after the last. The caller holds the token lock throughout. */
 int store_journal_begin(const char *dir, const char (*fids)[17], size_t n);
 int store_journal_end(const char *dir, const char *fid);
 /* store_recover, under the token lock, undoes what a killed writer left:

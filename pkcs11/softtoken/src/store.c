@@ -5,8 +5,9 @@
  *                (text, one "key value" a line; version 1, before scrypt,
  *                had one PBKDF2 "iterations" line for both copies)
  *   objects/     one <id>.obj file per token object
- *   objects/<id>.pending  journal of a multi-object creation in progress
+ *   objects/<id>.pending  journal of a key pair being made or a wipe under way
  *   .lock        flock(2) target serializing processes
+ *   .login       flock(2) target: logins to the token take turns on it
  *   .removed     if present, the token is "pulled out"
  * Every file is replaced atomically (write_atomic), so a crash leaves the
  * previous or the next version, never a torn one; every write happens under
@@ -28,9 +29,9 @@
 #define OBJ_DIR "objects"
 static const unsigned char OBJ_MAGIC[4] = {'G', 'K', 'O', '1'};
 
-int store_lock(const char *dir)
+static int lock_file(const char *dir, const char *name)
 {
-	char *p = path_join(dir, ".lock");
+	char *p = path_join(dir, name);
 	if (p == NULL)
 		return -1;
 	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -44,6 +45,16 @@ int store_lock(const char *dir)
 		}
 	}
 	return fd;
+}
+
+int store_lock(const char *dir)
+{
+	return lock_file(dir, ".lock");
+}
+
+int store_login_lock(const char *dir)
+{
+	return lock_file(dir, ".login");
 }
 
 void store_unlock(int fd)
@@ -333,6 +344,45 @@ int store_object_stamp(const char *dir, const char *fid, fstamp_t *stamp)
 	return rc;
 }
 
+/* pending_fids reads the file ids the journals in an objects directory
+ * name: objects of a creation still in progress (or rolled back at the next
+ * C_OpenSession), not listed yet. It returns a malloc'd array of 16-char
+ * ids, or NULL when there are none. */
+static char (*pending_fids(const char *od, size_t *n))[16]
+{
+	char (*ids)[16] = NULL;
+	*n = 0;
+	DIR *d = opendir(od);
+	if (d == NULL)
+		return NULL;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		const char *name = de->d_name;
+		if (strlen(name) != 16 + 8 || strcmp(name + 16, ".pending") != 0)
+			continue;
+		unsigned char *buf;
+		size_t len;
+		char rel[64];
+		snprintf(rel, sizeof(rel), "%.16s.pending", name);
+		char *jp = path_join(od, rel);
+		if (jp == NULL || read_file(jp, &buf, &len) != 0) {
+			free(jp);
+			continue;
+		}
+		free(jp);
+		for (size_t off = 0; off + 17 <= len; off += 17) {
+			char (*ni)[16] = realloc(ids, (*n + 1) * sizeof(*ids));
+			if (ni == NULL)
+				break;
+			ids = ni;
+			memcpy(ids[(*n)++], buf + off, 16);
+		}
+		free(buf);
+	}
+	closedir(d);
+	return ids;
+}
+
 int store_list_objects(const char *dir, objent_t **ents, size_t *n)
 {
 	*ents = NULL;
@@ -340,15 +390,23 @@ int store_list_objects(const char *dir, objent_t **ents, size_t *n)
 	char *od = path_join(dir, OBJ_DIR);
 	if (od == NULL)
 		return -1;
+	size_t npend;
+	char (*pend)[16] = pending_fids(od, &npend);
 	DIR *d = opendir(od);
 	free(od);
-	if (d == NULL)
-		return errno == ENOENT ? 0 : -1;
+	if (d == NULL) {
+		int absent = errno == ENOENT;
+		free(pend);
+		return absent ? 0 : -1;
+	}
 	struct dirent *de;
 	int rc = 0;
 	while ((de = readdir(d)) != NULL) {
 		struct stat sb;
-		if (!valid_fid(de->d_name) || fstatat(dirfd(d), de->d_name, &sb, 0) != 0)
+		int pending = 0;
+		for (size_t i = 0; i < npend && !pending; i++)
+			pending = memcmp(pend[i], de->d_name, 16) == 0;
+		if (pending || !valid_fid(de->d_name) || fstatat(dirfd(d), de->d_name, &sb, 0) != 0)
 			continue;
 		objent_t *ne = realloc(*ents, (*n + 1) * sizeof(**ents));
 		if (ne == NULL) {
@@ -362,6 +420,7 @@ int store_list_objects(const char *dir, objent_t **ents, size_t *n)
 		(*n)++;
 	}
 	closedir(d);
+	free(pend);
 	if (rc) {
 		free(*ents);
 		*ents = NULL;
@@ -376,19 +435,34 @@ int store_delete_all_objects(const char *dir)
 	size_t n;
 	if (store_list_objects(dir, &ents, &n))
 		return -1;
-	int rc = 0;
-	for (size_t i = 0; i < n; i++)
-		if (store_delete_object(dir, ents[i].fid))
-			rc = -1;
+	if (n == 0) {
+		free(ents);
+		return 0;
+	}
+	/* A journal naming every object goes first: killed midway, the
+	 * deletion is finished by the next C_OpenSession (store_recover)
+	 * rather than leaving half of a key pair. */
+	char (*fids)[17] = malloc(n * sizeof(*fids));
+	int rc = fids == NULL ? -1 : 0;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		memcpy(fids[i], ents[i].fid, 17);
+	if (rc == 0)
+		rc = store_journal_begin(dir, fids, n);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = store_delete_object(dir, ents[i].fid);
+	if (rc == 0)
+		rc = store_journal_end(dir, fids[0]);
+	free(fids);
 	free(ents);
 	return rc;
 }
 
-/* A journal lists the file ids of objects being created together (a key
- * pair), one a line. It is on disk before the first of them and removed
- * after the last: an open that finds one, under the lock, knows its writer
- * died midway and removes every object it names, so the creation happened
- * entirely or not at all. */
+/* A journal lists the file ids of objects created together (a key pair)
+ * or deleted together (C_InitToken wiping the token), one a line. It is on
+ * disk before the first of them is written or removed and is removed after
+ * the last: an open that finds one, under the lock, knows its writer died
+ * midway and removes every object it names, which rolls a creation back
+ * and finishes a deletion. Either way no half of a key pair stays. */
 static char *journal_path(const char *dir, const char *fid)
 {
 	char name[64];
@@ -398,14 +472,17 @@ static char *journal_path(const char *dir, const char *fid)
 
 int store_journal_begin(const char *dir, const char (*fids)[17], size_t n)
 {
-	char buf[18 * 8];
-	if (n == 0 || n > 8 || obj_dir_make(dir))
+	if (n == 0 || obj_dir_make(dir))
+		return -1;
+	char *buf = malloc(17 * n + 1);
+	if (buf == NULL)
 		return -1;
 	for (size_t i = 0; i < n; i++)
-		snprintf(buf + 17 * i, sizeof(buf) - 17 * i, "%s\n", fids[i]);
+		snprintf(buf + 17 * i, 18, "%s\n", fids[i]);
 	char *p = journal_path(dir, fids[0]);
 	int rc = p != NULL ? write_atomic(p, buf, 17 * n) : -1;
 	free(p);
+	free(buf);
 	return rc;
 }
 

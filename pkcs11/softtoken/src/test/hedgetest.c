@@ -6,6 +6,7 @@
  * reaches, the module's and the gost engine's alike) and signs two
  * different digests with each key: with a nonce taken from the RNG only,
  * both signatures share k and so r, and the key follows from the pair.
+ * An ECDSA P-256 key is checked the same way.
  * It prints "key PARAMS VALUE" and "sig DIGEST SIGNATURE" lines (hex) for
  * the caller to check with openssl. Usage: hedgetest MODULE; the
  * environment names a config with an empty token directory.
@@ -104,6 +105,13 @@ int main(int argc, char **argv)
 		CK_ATTRIBUTE pubt[] = {{CKA_GOSTR3410_PARAMS, oid[i], oidlen[i]}};
 		OK(p->C_GenerateKeyPair(s, &gen, pubt, 1, NULL, 0, &pub[i], &priv[i]));
 	}
+	/* ECDSA keeps OpenSSL's signing, whose nonce mixes in the key and the
+	 * digest (BN_generate_dsa_nonce): checked the same way, on P-256. */
+	unsigned char p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+	CK_MECHANISM ecgen = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+	CK_ATTRIBUTE ect[] = {{CKA_EC_PARAMS, p256, sizeof(p256)}};
+	CK_OBJECT_HANDLE ecpub, ecpriv;
+	OK(p->C_GenerateKeyPair(s, &ecgen, ect, 1, NULL, 0, &ecpub, &ecpriv));
 
 	EXPECT(RAND_set_rand_method(&broken) == 1);
 	unsigned char probe[8];
@@ -130,6 +138,24 @@ int main(int argc, char **argv)
 		/* s‖r: r is the second half. */
 		if (memcmp(sig[0] + size, sig[1] + size, size) == 0) {
 			fprintf(stderr, "curve %s: two digests signed with the same r under a constant RNG\n", curves[i]);
+			return 1;
+		}
+	}
+	{
+		unsigned char dg[2][32], sig[2][64];
+		CK_MECHANISM m = {CKM_ECDSA, NULL, 0};
+		for (int j = 0; j < 2; j++) {
+			CK_ULONG n = sizeof(sig[j]);
+			memset(dg[j], 0x30 + j, sizeof(dg[j]));
+			OK(p->C_SignInit(s, &m, ecpriv));
+			OK(p->C_Sign(s, dg[j], sizeof(dg[j]), sig[j], &n));
+			EXPECT(n == 64);
+			OK(p->C_VerifyInit(s, &m, ecpub));
+			OK(p->C_Verify(s, dg[j], sizeof(dg[j]), sig[j], n));
+		}
+		/* r‖s: r is the first half. */
+		if (memcmp(sig[0], sig[1], 32) == 0) {
+			fprintf(stderr, "P-256: two digests signed with the same r under a constant RNG\n");
 			return 1;
 		}
 	}

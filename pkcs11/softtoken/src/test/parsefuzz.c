@@ -187,6 +187,42 @@ int main(int argc, char **argv)
 		FAIL("object file does not round-trip\n");
 	attrs_free(&clear);
 	free(blob);
+	/* a journal hides the objects it names while it exists; the recovery
+	 * removes them, the journal and temporary files, nothing else */
+	{
+		static const char pair[2][17] = {"1111111111111111", "2222222222222222"};
+		objent_t *ents;
+		size_t n;
+		char path[4096];
+		if (store_journal_begin(dir, pair, 2) || store_write_object(dir, pair[0], &as, NULL, 0) ||
+		    store_write_object(dir, pair[1], &as, NULL, 0))
+			FAIL("journal setup\n");
+		if (store_list_objects(dir, &ents, &n) || n != 1 || strcmp(ents[0].fid, fid) != 0)
+			FAIL("an object of an unfinished pair is listed\n");
+		free(ents);
+		snprintf(path, sizeof(path), "%s/objects/%s.obj.tmp-abcdef", dir, fid);
+		write_file(path, "x", 1);
+		store_recover(dir);
+		snprintf(path, sizeof(path), "%s/objects/%s.obj.tmp-abcdef", dir, fid);
+		int tmp_left = access(path, F_OK) == 0;
+		snprintf(path, sizeof(path), "%s/objects/%s.obj", dir, pair[1]);
+		int half_left = access(path, F_OK) == 0;
+		snprintf(path, sizeof(path), "%s/objects/%s.pending", dir, pair[0]);
+		if (tmp_left || half_left || access(path, F_OK) == 0)
+			FAIL("store_recover left the unfinished pair behind\n");
+		if (store_list_objects(dir, &ents, &n) || n != 1)
+			FAIL("store_recover removed a finished object\n");
+		free(ents);
+		if (store_journal_begin(dir, pair, 2) || store_write_object(dir, pair[0], &as, NULL, 0) ||
+		    store_write_object(dir, pair[1], &as, NULL, 0) || store_journal_end(dir, pair[0]))
+			FAIL("journal round\n");
+		store_recover(dir);
+		if (store_list_objects(dir, &ents, &n) || n != 3)
+			FAIL("a finished pair is not listed\n");
+		free(ents);
+		if (store_delete_object(dir, pair[0]) || store_delete_object(dir, pair[1]))
+			FAIL("store_delete_object\n");
+	}
 	char objpath[4096];
 	snprintf(objpath, sizeof(objpath), "%s/objects/%s.obj", dir, fid);
 	unsigned char *objfile;
