@@ -126,7 +126,7 @@ func run(ctx context.Context, args []string, std stdio) int {
 		return exitOK
 	}
 	name := root.Name()
-	if cmd != nil {
+	if cmd != nil && cmd.Name() != "help" {
 		name = cmd.CommandPath()
 	}
 	msg := oneLine(err.Error())
@@ -197,6 +197,17 @@ func newRoot(std stdio) *cobra.Command {
 		}
 		group(words[:len(words)-1]).AddCommand(leaf)
 	}
+	root.SetHelpCommand(&cobra.Command{
+		Use:   "help [command]",
+		Short: "help about any command",
+		RunE: func(_ *cobra.Command, args []string) error {
+			c, rest, err := root.Find(args)
+			if err != nil || len(rest) > 0 {
+				return cmdLinef("unknown command %q", strings.Join(args, " "))
+			}
+			return c.Help()
+		},
+	})
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "print the version of gostkey",

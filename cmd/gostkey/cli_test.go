@@ -22,6 +22,8 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"hash", "--no-such-flag"}, exitUsage, "gostkey hash: unknown flag: --no-such-flag (see 'gostkey hash --help')\n"},
 		{[]string{"hash", "/nonexistent/x"}, exitUsage, "no such file"},
 		{[]string{"hash", "-alg", "streebog512"}, exitUsage, "gostkey hash: unknown flag -alg: long flags take two dashes: --alg (see 'gostkey hash --help')\n"},
+		{[]string{"help", "bogus"}, exitUsage, `gostkey: unknown command "bogus" (see 'gostkey --help')`},
+		{[]string{"help", "token", "bogus"}, exitUsage, `gostkey: unknown command "token bogus"`},
 		{[]string{"sign", "stray"}, exitUsage, `gostkey sign: unexpected argument "stray" (see 'gostkey sign --help')`},
 	} {
 		var out, errb bytes.Buffer
