@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gostkey/gostkey/internal/testkit"
 	"github.com/rogpeppe/go-internal/testscript"
@@ -50,6 +53,8 @@ func TestScripts(t *testing.T) {
 			"randfile":   cmdRandfile,
 			"samedigest": cmdSameDigest,
 			"status":     cmdStatus,
+			"freeport":   cmdFreePort,
+			"waitport":   cmdWaitPort,
 		},
 	})
 }
@@ -99,5 +104,51 @@ func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if got != want {
 		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
+	}
+}
+
+// freeport VAR sets VAR to a TCP port on 127.0.0.1 that was free a moment
+// ago, for a server the script starts.
+func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: freeport VAR")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	port := l.Addr().(*net.TCPAddr).Port
+	ts.Check(l.Close())
+	ts.Setenv(args[0], strconv.Itoa(port))
+}
+
+// waitport PORT waits until a server the script started in the background
+// listens on PORT (a minute at most). It looks in /proc/net rather than
+// connecting: openssl ocsp serves one connection at a time and gives up on
+// a connection that sends no request, or quits on a malformed one.
+func cmdWaitPort(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitport PORT")
+	}
+	port, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	// /proc/net/tcp{,6} lines: "sl local_address rem_address st ...",
+	// the address as HEXIP:HEXPORT, st 0A being LISTEN.
+	suffix := fmt.Sprintf(":%04X", port)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			for _, line := range strings.Split(string(data), "\n") {
+				if fields := strings.Fields(line); len(fields) > 3 && strings.HasSuffix(fields[1], suffix) && fields[3] == "0A" {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("nothing listens on port %d", port)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
