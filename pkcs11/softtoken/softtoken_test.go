@@ -137,14 +137,16 @@ func TestCValgrind(t *testing.T) {
 // TestPINCounterSurvivesKill kills a process in the middle of checking a
 // wrong PIN: the attempt must already be on disk, so killing the process
 // buys no extra try. The token's PBKDF2 iteration count is raised by hand
-// so that the check takes long enough to be interrupted.
+// so that the check takes long enough to be interrupted: the user PIN's
+// copy is rewritten as PBKDF2 with two billion iterations, a KDF the
+// module still reads.
 func TestPINCounterSurvivesKill(t *testing.T) {
 	t.Parallel()
 	requirePkcs11Tool(t)
 	e, base := env(t)
 	p := tool{t, module(t), e}
 	p.run("--init-token", "--slot", "0", "--label", "kill", "--so-pin", "87654321")
-	p.run("--init-pin", "--slot", "0", "--so-pin", "87654321", "--pin", "1234")
+	p.run("--init-pin", "--slot", "0", "--so-pin", "87654321", "--pin", "123456")
 	confs, err := filepath.Glob(filepath.Join(base, "*", "token.conf"))
 	if err != nil || len(confs) != 1 {
 		t.Fatalf("token.conf: %v %v", confs, err)
@@ -153,7 +155,10 @@ func TestPINCounterSurvivesKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	slow := regexp.MustCompile(`(?m)^iterations \d+$`).ReplaceAll(state, []byte("iterations 2000000000"))
+	slow := regexp.MustCompile(`(?m)^user_kdf .*$`).ReplaceAll(state, []byte("user_kdf pbkdf2-sha256 2000000000"))
+	if bytes.Equal(slow, state) {
+		t.Fatalf("no user_kdf line in token.conf:\n%s", state)
+	}
 	if err := os.WriteFile(confs[0], slow, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -270,6 +275,8 @@ func FuzzParsers(f *testing.F) {
 	f.Add(append([]byte{0}, attrs...))
 	f.Add(append([]byte{1}, object...))
 	f.Add(append([]byte{2}, state...))
+	f.Add(append([]byte{2}, strings.Replace(strings.Replace(state, "version 1", "version 2", 1), "iterations 1000", "so_kdf scrypt 10 8 1", 1)+
+		"user_kdf pbkdf2-sha256 5\nuser_salt "+strings.Repeat("01", 16)+"\nuser_wrap "+strings.Repeat("cd", 60)+"\n"...))
 	f.Add(append([]byte{3}, "directory = /tmp/x\npin_retries = 3\nkdf_iterations = 10\n"...))
 	f.Add(append([]byte{4}, "00ff"...))
 	bin := parseFuzz(f)
@@ -290,15 +297,19 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// testScryptLog2N is the scrypt cost of the tests' tokens: N = 2^10, 1 MiB,
+// a millisecond or two (tests do many logins; the parameters are stored
+// with each wrapped PIN).
+const testScryptLog2N = "10"
+
 // env makes a fresh token base directory and a config with a cheap KDF
-// (tests do many logins; the iteration count is stored per token at init)
 // and returns the environment naming it and the base directory.
 func env(t *testing.T) ([]string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	tokens := filepath.Join(dir, "tokens")
 	conf := filepath.Join(dir, "softtoken.conf")
-	body := "directory = " + tokens + "\nkdf_iterations = 1000\npin_retries = 3\npoll_interval_ms = 20\n"
+	body := "directory = " + tokens + "\nscrypt_log2n = " + testScryptLog2N + "\npin_retries = 3\npoll_interval_ms = 20\n"
 	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -443,7 +454,7 @@ func TestPkcs11Tool(t *testing.T) {
 		}
 	}
 	p.run("--init-token", "--slot", "0", "--label", "tool", "--so-pin", "87654321")
-	p.run("--init-pin", "--slot", "0", "--so-pin", "87654321", "--pin", "1234")
+	p.run("--init-pin", "--slot", "0", "--so-pin", "87654321", "--pin", "123456")
 	out = p.run("--list-token-slots")
 	if !strings.Contains(out, "tool") || !strings.Contains(out, "PIN initialized") {
 		t.Fatalf("token not initialized:\n%s", out)
@@ -464,7 +475,7 @@ func TestPkcs11Tool(t *testing.T) {
 	}
 	for i, tc := range tests {
 		id := fmt.Sprintf("%02x", i+1)
-		p.run("--slot", "0", "--login", "--pin", "1234", "--keypairgen", "--key-type", tc.keyType, "--label", tc.label, "--id", id)
+		p.run("--slot", "0", "--login", "--pin", "123456", "--keypairgen", "--key-type", tc.keyType, "--label", tc.label, "--id", id)
 	}
 	keys := publicKeys(t, p.run("--slot", "0", "--list-objects"))
 	msg := []byte("gostkey softtoken: signed through pkcs11-tool")
@@ -483,10 +494,10 @@ func TestPkcs11Tool(t *testing.T) {
 			digest := testkit.OpenSSL(t, msg, "dgst", tc.hash, "-binary")
 			dgFile := testkit.WriteFile(t, "digest", digest)
 			sig := filepath.Join(t.TempDir(), "sig")
-			p.run("--slot", "0", "--login", "--pin", "1234", "--sign", "--mechanism", tc.raw, "--id", id, "--input-file", dgFile, "--output-file", sig)
+			p.run("--slot", "0", "--login", "--pin", "123456", "--sign", "--mechanism", tc.raw, "--id", id, "--input-file", dgFile, "--output-file", sig)
 			testkit.OpenSSL(t, nil, "pkeyutl", "-verify", "-pubin", "-keyform", "DER", "-inkey", pub, "-in", dgFile, "-sigfile", sig)
 			sig2 := filepath.Join(t.TempDir(), "sig2")
-			p.run("--slot", "0", "--login", "--pin", "1234", "--sign", "--mechanism", tc.withHash, "--id", id, "--input-file", msgFile, "--output-file", sig2)
+			p.run("--slot", "0", "--login", "--pin", "123456", "--sign", "--mechanism", tc.withHash, "--id", id, "--input-file", msgFile, "--output-file", sig2)
 			testkit.OpenSSL(t, nil, "dgst", tc.hash, "-keyform", "DER", "-verify", pub, "-signature", sig2, msgFile)
 			// A signature over another digest must not verify: the check can fail.
 			bad := bytes.Clone(digest)
@@ -503,13 +514,13 @@ func TestPkcs11Tool(t *testing.T) {
 		t.Run("EC:"+curve, func(t *testing.T) {
 			// pkcs11-tool --sign picks its key by --id (not by label).
 			label, id := "ec-"+curve, fmt.Sprintf("e%d", i)
-			p.run("--slot", "0", "--login", "--pin", "1234", "--keypairgen", "--key-type", "EC:"+curve, "--label", label, "--id", id)
+			p.run("--slot", "0", "--login", "--pin", "123456", "--keypairgen", "--key-type", "EC:"+curve, "--label", label, "--id", id)
 			// Not --read-object: pkcs11-tool 0.23 uses freed memory when it
 			// exports an EC public key (valgrind shows it), and fails at random.
 			pub := testkit.WriteFile(t, "pub.der", ecPublicKey(t, p.run("--slot", "0", "--list-objects", "--type", "pubkey"), label))
 			msgFile := testkit.WriteFile(t, "msg", msg)
 			sig := filepath.Join(t.TempDir(), "sig")
-			p.run("--slot", "0", "--login", "--pin", "1234", "--sign", "--mechanism", "ECDSA-SHA256", "--id", id,
+			p.run("--slot", "0", "--login", "--pin", "123456", "--sign", "--mechanism", "ECDSA-SHA256", "--id", id,
 				"--signature-format", "openssl", "--input-file", msgFile, "--output-file", sig)
 			testkit.OpenSSL(t, nil, "dgst", "-sha256", "-keyform", "DER", "-verify", pub, "-signature", sig, msgFile)
 			if _, err := testkit.TryOpenSSL(t, nil, "dgst", "-sha256", "-keyform", "DER", "-verify", pub, "-signature", sig,
@@ -523,14 +534,14 @@ func TestPkcs11Tool(t *testing.T) {
 	cert := testkit.OpenSSL(t, nil, "req", "-x509", "-newkey", "gost2012_256", "-pkeyopt", "paramset:A",
 		"-nodes", "-keyout", filepath.Join(t.TempDir(), "key.pem"), "-subj", "/CN=softtoken", "-days", "1", "-outform", "DER")
 	certFile := testkit.WriteFile(t, "cert.der", cert)
-	p.run("--slot", "0", "--login", "--pin", "1234", "--write-object", certFile, "--type", "cert", "--id", "01", "--label", "k256a")
+	p.run("--slot", "0", "--login", "--pin", "123456", "--write-object", certFile, "--type", "cert", "--id", "01", "--label", "k256a")
 	got := filepath.Join(t.TempDir(), "got.der")
 	p.run("--slot", "0", "--read-object", "--type", "cert", "--id", "01", "--output-file", got)
 	if b, err := os.ReadFile(got); err != nil || !bytes.Equal(b, cert) {
 		t.Errorf("certificate read back differs (%v)", err)
 	}
 	data := testkit.WriteFile(t, "data", []byte("some data object"))
-	p.run("--slot", "0", "--login", "--pin", "1234", "--write-object", data, "--type", "data", "--label", "blob")
+	p.run("--slot", "0", "--login", "--pin", "123456", "--write-object", data, "--type", "data", "--label", "blob")
 	gotData := filepath.Join(t.TempDir(), "got.data")
 	p.run("--slot", "0", "--read-object", "--type", "data", "--label", "blob", "--output-file", gotData)
 	if b, err := os.ReadFile(gotData); err != nil || string(b) != "some data object" {
@@ -564,9 +575,9 @@ func TestOwnDirectoryModes(t *testing.T) {
 	}
 	p := tool{t, module(t), e}
 	p.run("--init-token", "--slot", "0", "--label", "mine", "--so-pin", "87654321")
-	p.run("--init-pin", "--slot", "0", "--so-pin", "87654321", "--pin", "1234")
+	p.run("--init-pin", "--slot", "0", "--so-pin", "87654321", "--pin", "123456")
 	data := testkit.WriteFile(t, "data.bin", []byte("x"))
-	p.run("--slot", "0", "--login", "--pin", "1234", "--write-object", data, "--type", "data", "--label", "d")
+	p.run("--slot", "0", "--login", "--pin", "123456", "--write-object", data, "--type", "data", "--label", "d")
 	checkModes(t, base)
 }
 

@@ -4,7 +4,13 @@
  * Concurrency: one process-wide mutex serializes every call (the library
  * answers CKF_OS_LOCKING_OK by always using its own pthread locks); token
  * files are additionally serialized between processes with flock(2).
- * C_WaitForSlotEvent drops the mutex while it sleeps.
+ * C_WaitForSlotEvent drops the mutex while it sleeps, and C_Login while it
+ * waits for its turn to log in to a token and while it derives the PIN's
+ * key (scrypt, ~200 ms). The token's .lock flock is only ever taken and
+ * released with the mutex held, and C_Login's .login flock only awaited
+ * without it, so no thread waits for a flock whose holder waits for the
+ * mutex. C_InitToken, C_InitPIN and C_SetPIN still run their KDFs locked
+ * (rare administrative calls).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -547,12 +553,13 @@ static object_t *obj_find(session_t *s, CK_OBJECT_HANDLE h)
 	return NULL;
 }
 
-static CK_RV obj_insert(session_t *s, attrs_t *attrs, CK_OBJECT_HANDLE *h)
+/* obj_new makes an object of a session's from attrs (taken over) and names
+ * a token object's file; obj_add then puts it on the slot's list. */
+static object_t *obj_new(session_t *s, attrs_t *attrs)
 {
-	slot_t *sl = s->slot;
 	object_t *o = calloc(1, sizeof(*o));
 	if (o == NULL)
-		return CKR_HOST_MEMORY;
+		return NULL;
 	o->attrs = *attrs;
 	memset(attrs, 0, sizeof(*attrs));
 	o->token = attrs_bool(&o->attrs, CKA_TOKEN, CK_FALSE);
@@ -562,19 +569,44 @@ static CK_RV obj_insert(session_t *s, attrs_t *attrs, CK_OBJECT_HANDLE *h)
 		unsigned char r[8];
 		if (random_bytes(r, sizeof(r))) {
 			obj_free(o);
-			return CKR_FUNCTION_FAILED;
+			return NULL;
 		}
 		hex_encode(r, sizeof(r), o->fid);
-		CK_RV rv = obj_save(sl, o);
-		if (rv != CKR_OK) {
-			obj_free(o);
-			return rv;
-		}
 	}
+	return o;
+}
+
+static CK_OBJECT_HANDLE obj_add(slot_t *sl, object_t *o)
+{
 	o->h = o->token ? token_handle(sl, o->fid) : g_next_handle++;
 	o->next = sl->objs;
 	sl->objs = o;
-	*h = o->h;
+	return o->h;
+}
+
+/* Every write or removal of a token's files happens under its file lock
+ * (store.c relies on it to clean up after a killed writer). */
+static CK_RV obj_save_locked(slot_t *sl, object_t *o)
+{
+	int fd = store_lock(sl->dir);
+	if (fd < 0)
+		return CKR_DEVICE_ERROR;
+	CK_RV rv = obj_save(sl, o);
+	store_unlock(fd);
+	return rv;
+}
+
+static CK_RV obj_insert(session_t *s, attrs_t *attrs, CK_OBJECT_HANDLE *h)
+{
+	object_t *o = obj_new(s, attrs);
+	if (o == NULL)
+		return CKR_HOST_MEMORY;
+	CK_RV rv = o->token ? obj_save_locked(s->slot, o) : CKR_OK;
+	if (rv != CKR_OK) {
+		obj_free(o);
+		return rv;
+	}
+	*h = obj_add(s->slot, o);
 	return CKR_OK;
 }
 
@@ -584,9 +616,50 @@ static void obj_unlink(slot_t *sl, object_t *o)
 	while (*pp != o)
 		pp = &(*pp)->next;
 	*pp = o->next;
-	if (o->token)
+	if (o->token) {
+		int fd = store_lock(sl->dir);
 		store_delete_object(sl->dir, o->fid);
+		store_unlock(fd);
+	}
 	obj_free(o);
+}
+
+/* pair_save writes the token halves of a new key pair so that both or
+ * neither survive a crash: with two token objects, a journal naming both is
+ * on disk before either and removed after both (store_recover rolls an
+ * unfinished one back when the token is next opened). */
+static CK_RV pair_save(slot_t *sl, object_t *pub, object_t *priv)
+{
+	if (!pub->token && !priv->token)
+		return CKR_OK;
+	int fd = store_lock(sl->dir);
+	if (fd < 0)
+		return CKR_DEVICE_ERROR;
+	CK_RV rv = CKR_OK;
+	int both = pub->token && priv->token;
+	char fids[2][17];
+	memcpy(fids[0], pub->fid, 17);
+	memcpy(fids[1], priv->fid, 17);
+	if (both && store_journal_begin(sl->dir, fids, 2))
+		rv = CKR_DEVICE_ERROR;
+	if (rv == CKR_OK && pub->token)
+		rv = obj_save(sl, pub);
+	if (rv == CKR_OK && priv->token)
+		rv = obj_save(sl, priv);
+	if (rv == CKR_OK && both && store_journal_end(sl->dir, pub->fid))
+		rv = CKR_DEVICE_ERROR;
+	if (rv != CKR_OK) {
+		/* Nothing of a failed pair may stay: remove what was written
+		 * first, the journal last, as the recovery would. */
+		if (pub->token)
+			store_delete_object(sl->dir, pub->fid);
+		if (priv->token)
+			store_delete_object(sl->dir, priv->fid);
+		if (both)
+			store_journal_end(sl->dir, pub->fid);
+	}
+	store_unlock(fd);
+	return rv;
 }
 
 /* ---------- keys ---------- */
@@ -816,14 +889,18 @@ static void aad_for(const tstate_t *st, CK_USER_TYPE who, char *aad)
 	sprintf(aad, "%s:%s", st->serial, who == CKU_SO ? "so" : "user");
 }
 
+/* wrap_mk seals the master key under a PIN with the configured KDF and a
+ * fresh salt, recording the KDF beside the copy. */
 static CK_RV wrap_mk(tstate_t *st, CK_USER_TYPE who, const unsigned char *pin, CK_ULONG len, const unsigned char *mk)
 {
 	unsigned char kek[32];
 	unsigned char *salt = who == CKU_SO ? st->so_salt : st->user_salt;
 	unsigned char *wrap = who == CKU_SO ? st->so_wrap : st->user_wrap;
+	kdf_t *kdf = who == CKU_SO ? &st->so_kdf : &st->user_kdf;
 	char aad[32];
-	if (random_bytes(salt, SALT_LEN) || kek_derive(pin, len, salt, st->iterations, kek))
+	if (random_bytes(salt, SALT_LEN) || kek_derive(pin, len, salt, &g_cfg.kdf, kek))
 		return CKR_FUNCTION_FAILED;
+	*kdf = g_cfg.kdf;
 	aad_for(st, who, aad);
 	int rc = aead_seal(kek, (unsigned char *)aad, strlen(aad), mk, MK_LEN, wrap);
 	secure_zero(kek, sizeof(kek));
@@ -834,11 +911,10 @@ static CK_RV wrap_mk(tstate_t *st, CK_USER_TYPE who, const unsigned char *pin, C
 	return CKR_OK;
 }
 
-/* pin_verify checks a PIN against the token on disk and opens the master
- * key. The failure counter is raised and written before the PIN is tried,
- * so killing the process mid-check cannot buy a free attempt; success
- * resets it. The caller holds the token's file lock and passes the state. */
-static CK_RV pin_verify(const char *dir, tstate_t *st, CK_USER_TYPE who, const unsigned char *pin, CK_ULONG len, unsigned char *mk)
+/* pin_try_begin counts an attempt against a PIN on disk before the PIN is
+ * tried, so that killing the process mid-check cannot buy a free attempt.
+ * The caller holds the token's file lock and passes the state. */
+static CK_RV pin_try_begin(const char *dir, tstate_t *st, CK_USER_TYPE who, const unsigned char *pin, CK_ULONG len)
 {
 	if (who == CKU_USER && !st->has_user)
 		return CKR_USER_PIN_NOT_INITIALIZED;
@@ -848,26 +924,84 @@ static CK_RV pin_verify(const char *dir, tstate_t *st, CK_USER_TYPE who, const u
 	if (pin == NULL && len > 0)
 		return CKR_ARGUMENTS_BAD;
 	(*fail)++;
-	if (store_write_state(dir, st))
-		return CKR_DEVICE_ERROR;
+	return store_write_state(dir, st) ? CKR_DEVICE_ERROR : CKR_OK;
+}
+
+/* pin_open derives the PIN's key (the slow part) and opens the master key
+ * from st's copy into mk. With next, a copy wrapped by a weaker KDF than the
+ * configured one (PBKDF2 from before scrypt, or smaller scrypt parameters)
+ * is also wrapped again into *next, and *rewrapped says so. It reads only
+ * its arguments and g_cfg (fixed while the module is initialized), so it
+ * runs without the module's locks. */
+static int pin_open(const tstate_t *st, CK_USER_TYPE who, const unsigned char *pin, CK_ULONG len, unsigned char *mk,
+		    tstate_t *next, int *rewrapped)
+{
 	unsigned char kek[32];
 	char aad[32];
+	const kdf_t *kdf = who == CKU_SO ? &st->so_kdf : &st->user_kdf;
+	if (pin == NULL)
+		pin = (const unsigned char *)"";
 	aad_for(st, who, aad);
-	int ok = kek_derive(pin != NULL ? pin : (const unsigned char *)"", len,
-			    who == CKU_SO ? st->so_salt : st->user_salt, st->iterations, kek) == 0 &&
+	int ok = kek_derive(pin, len, who == CKU_SO ? st->so_salt : st->user_salt, kdf, kek) == 0 &&
 		 aead_open(kek, (unsigned char *)aad, strlen(aad),
 			   who == CKU_SO ? st->so_wrap : st->user_wrap, WRAP_LEN, mk) == 0;
 	secure_zero(kek, sizeof(kek));
-	if (!ok)
-		return CKR_PIN_INCORRECT;
-	*fail = 0;
-	if (store_write_state(dir, st)) {
-		/* The caller treats the login as failed: no master key may stay
-		 * behind in its buffer (for C_Login, the slot's). */
-		secure_zero(mk, MK_LEN);
-		return CKR_DEVICE_ERROR;
+	if (ok && next != NULL && kdf_weaker(kdf, &g_cfg.kdf)) {
+		/* A failed re-wrap must not fail the login: the old copy stays. */
+		*next = *st;
+		*rewrapped = wrap_mk(next, who, pin, len, mk) == CKR_OK;
 	}
-	return CKR_OK;
+	return ok ? 0 : -1;
+}
+
+/* same_copy tells whether two states hold the same wrapped copy for who. */
+static int same_copy(const tstate_t *a, const tstate_t *b, CK_USER_TYPE who)
+{
+	if (who == CKU_SO)
+		return memcmp(a->so_salt, b->so_salt, SALT_LEN) == 0 && memcmp(a->so_wrap, b->so_wrap, WRAP_LEN) == 0 &&
+		       memcmp(&a->so_kdf, &b->so_kdf, sizeof(kdf_t)) == 0;
+	return a->has_user && b->has_user && memcmp(a->user_salt, b->user_salt, SALT_LEN) == 0 &&
+	       memcmp(a->user_wrap, b->user_wrap, WRAP_LEN) == 0 && memcmp(&a->user_kdf, &b->user_kdf, sizeof(kdf_t)) == 0;
+}
+
+/* pin_try_end records a correct PIN: the counter reset and, given next, the
+ * re-wrapped copy, in one atomic write of token.conf (a kill leaves the old
+ * copy or the new one, and the PIN opens either). The caller holds the
+ * token's file lock and passes the current state. */
+static CK_RV pin_try_end(const char *dir, tstate_t *st, CK_USER_TYPE who, const tstate_t *next)
+{
+	if (who == CKU_SO) {
+		st->so_fail = 0;
+		if (next != NULL) {
+			st->so_kdf = next->so_kdf;
+			memcpy(st->so_salt, next->so_salt, SALT_LEN);
+			memcpy(st->so_wrap, next->so_wrap, WRAP_LEN);
+		}
+	} else {
+		st->user_fail = 0;
+		if (next != NULL) {
+			st->user_kdf = next->user_kdf;
+			memcpy(st->user_salt, next->user_salt, SALT_LEN);
+			memcpy(st->user_wrap, next->user_wrap, WRAP_LEN);
+		}
+	}
+	return store_write_state(dir, st) ? CKR_DEVICE_ERROR : CKR_OK;
+}
+
+/* pin_verify checks a PIN and opens the master key in one go, all under
+ * the caller's locks (C_SetPIN and C_InitToken, which then wrap anew
+ * anyway; C_Login splits the steps to run the KDF unlocked). */
+static CK_RV pin_verify(const char *dir, tstate_t *st, CK_USER_TYPE who, const unsigned char *pin, CK_ULONG len, unsigned char *mk)
+{
+	CK_RV rv = pin_try_begin(dir, st, who, pin, len);
+	if (rv != CKR_OK)
+		return rv;
+	if (pin_open(st, who, pin, len, mk, NULL, NULL))
+		return CKR_PIN_INCORRECT;
+	rv = pin_try_end(dir, st, who, NULL);
+	if (rv != CKR_OK)
+		secure_zero(mk, MK_LEN); /* the caller treats the check as failed */
+	return rv;
 }
 
 static CK_FLAGS pin_flags(const tstate_t *st)
@@ -1216,6 +1350,36 @@ CK_RV C_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK_MECHANISM
 	return rv;
 }
 
+/* token_secure tightens a token directory and the base directory to the
+ * user alone, or refuses them (store_secure). The module has no log: the
+ * refusal is also one line on stderr, naming the directory, since
+ * CKR_DEVICE_ERROR alone would leave the user guessing. */
+static CK_RV token_secure(const char *dir)
+{
+	const char *bad = store_secure_root(g_cfg.dir) ? g_cfg.dir : store_secure(dir) ? dir : NULL;
+	if (bad == NULL)
+		return CKR_OK;
+	fprintf(stderr, "libgostkey-softtoken: %s: open to group or others and owned by another user (or unreadable); "
+			"refused: make it 0700 and its files 0600, owned by uid %u\n", bad, (unsigned)geteuid());
+	return CKR_DEVICE_ERROR;
+}
+
+/* token_open readies a token directory for a session: its permissions
+ * (token_secure), and under the token lock, it undoes what a writer killed
+ * midway left behind (store_recover). */
+static CK_RV token_open(slot_t *sl)
+{
+	CK_RV rv = token_secure(sl->dir);
+	if (rv != CKR_OK)
+		return rv;
+	int fd = store_lock(sl->dir);
+	if (fd < 0)
+		return CKR_DEVICE_ERROR;
+	store_recover(sl->dir);
+	store_unlock(fd);
+	return CKR_OK;
+}
+
 static void label_from(const CK_UTF8CHAR *in, char *out)
 {
 	memcpy(out, in, 32);
@@ -1285,16 +1449,15 @@ CK_RV C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen, CK
 	const char *dir = newdir != NULL ? newdir : sl->dir;
 	/* A directory the user made (an uninitialized token) may be 0755:
 	 * the token's files and their names are its owner's alone. */
-	if (chmod(dir, 0700) != 0) {
-		rv = CKR_DEVICE_ERROR;
+	if ((rv = token_secure(dir)) != CKR_OK)
 		goto out;
-	}
 	fd = store_lock(dir);
 	if (fd < 0) {
 		rv = CKR_DEVICE_ERROR;
 		goto out;
 	}
 	if (newdir == NULL) {
+		store_recover(dir);
 		if (store_read_state(dir, &st)) {
 			rv = CKR_DEVICE_ERROR;
 			goto out;
@@ -1319,7 +1482,6 @@ CK_RV C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen, CK
 		}
 	}
 	label_from(pLabel, st.label);
-	st.iterations = g_cfg.iterations;
 	st.max_retries = g_cfg.retries;
 	st.user_fail = st.so_fail = 0;
 	st.has_user = 0;
@@ -1454,6 +1616,8 @@ CK_RV C_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApplication,
 		rv = CKR_SESSION_READ_WRITE_SO_EXISTS;
 		goto out;
 	}
+	if ((rv = token_open(sl)) != CKR_OK)
+		goto out;
 	session_t *s = calloc(1, sizeof(*s));
 	if (s == NULL) {
 		rv = CKR_HOST_MEMORY;
@@ -1527,51 +1691,119 @@ CK_RV C_GetSessionInfo(CK_SESSION_HANDLE hSession, CK_SESSION_INFO_PTR pInfo)
 	return rv;
 }
 
+/* login_check finds the session and checks that userType may log in to
+ * its slot now; C_Login runs it again after the KDF, when the module's
+ * state may have changed under it. */
+static CK_RV login_check(CK_SESSION_HANDLE h, CK_USER_TYPE userType, session_t **out)
+{
+	session_t *s;
+	CK_RV rv = get_session(h, &s);
+	if (rv != CKR_OK)
+		return rv;
+	slot_t *sl = s->slot;
+	if (userType != CKU_SO && userType != CKU_USER)
+		return userType == CKU_CONTEXT_SPECIFIC ? CKR_OPERATION_NOT_INITIALIZED : CKR_USER_TYPE_INVALID;
+	if (sl->login == userType)
+		return CKR_USER_ALREADY_LOGGED_IN;
+	if (sl->login != NO_USER)
+		return CKR_USER_ANOTHER_ALREADY_LOGGED_IN;
+	if (userType == CKU_SO && slot_sessions(sl, 1) > 0)
+		return CKR_SESSION_READ_ONLY_EXISTS;
+	*out = s;
+	return CKR_OK;
+}
+
+/* C_Login counts the attempt on disk (locked), derives the PIN's key with
+ * neither the module's mutex nor the token's .lock held, so that other
+ * sessions and tokens are not held up for the KDF's ≈200 ms, then (locked
+ * again) checks that the login still makes sense and records the success.
+ * Logins to one token still take turns, across threads and processes, on
+ * its .login file lock: otherwise attempts in flight would add up and a
+ * correct PIN could meet CKR_PIN_LOCKED. .login is only ever awaited with
+ * the mutex released, so lock order is .login, mutex, .lock. g_waiters
+ * keeps C_Finalize from freeing the slot meanwhile. */
 CK_RV C_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen)
 {
 	pthread_mutex_lock(&g_lock);
 	session_t *s;
-	tstate_t st;
-	int fd = -1;
-	CK_RV rv = get_session(hSession, &s);
+	tstate_t st, cur, next;
+	unsigned char mk[MK_LEN];
+	int fd = -1, lfd = -1, rewrapped = 0, waiting = 0;
+	memset(&st, 0, sizeof(st));
+	memset(&next, 0, sizeof(next));
+	memset(&cur, 0, sizeof(cur));
+	CK_RV rv = login_check(hSession, userType, &s);
+	if (rv == CKR_OK && pPin == NULL)
+		rv = CKR_ARGUMENTS_BAD;
 	if (rv != CKR_OK)
 		goto out;
-	slot_t *sl = s->slot;
-	if (userType != CKU_SO && userType != CKU_USER) {
-		rv = userType == CKU_CONTEXT_SPECIFIC ? CKR_OPERATION_NOT_INITIALIZED : CKR_USER_TYPE_INVALID;
-		goto out;
-	}
-	if (sl->login == userType) {
-		rv = CKR_USER_ALREADY_LOGGED_IN;
-		goto out;
-	}
-	if (sl->login != NO_USER) {
-		rv = CKR_USER_ANOTHER_ALREADY_LOGGED_IN;
-		goto out;
-	}
-	if (userType == CKU_SO && slot_sessions(sl, 1) > 0) {
-		rv = CKR_SESSION_READ_ONLY_EXISTS;
-		goto out;
-	}
-	if (pPin == NULL) {
-		rv = CKR_ARGUMENTS_BAD;
-		goto out;
-	}
-	fd = store_lock(sl->dir);
-	if (fd < 0 || store_read_state(sl->dir, &st) || !st.initialized) {
+	/* A slot's directory is set once and freed only by C_Finalize. */
+	const char *dir = s->slot->dir;
+	g_waiters++;
+	waiting = 1;
+	pthread_mutex_unlock(&g_lock);
+	lfd = store_login_lock(dir);
+	pthread_mutex_lock(&g_lock);
+	if (lfd < 0) {
 		rv = CKR_DEVICE_ERROR;
 		goto out;
 	}
-	rv = pin_verify(sl->dir, &st, userType, pPin, ulPinLen, sl->mk);
+	if ((rv = login_check(hSession, userType, &s)) != CKR_OK)
+		goto out;
+	fd = store_lock(dir);
+	if (fd < 0 || store_read_state(dir, &st) || !st.initialized) {
+		rv = CKR_DEVICE_ERROR;
+		goto out;
+	}
+	rv = pin_try_begin(dir, &st, userType, pPin, ulPinLen);
+	store_unlock(fd);
+	fd = -1;
 	if (rv != CKR_OK)
 		goto out;
+
+	pthread_mutex_unlock(&g_lock);
+	int ok = pin_open(&st, userType, pPin, ulPinLen, mk, &next, &rewrapped) == 0;
+	pthread_mutex_lock(&g_lock);
+	if (!ok) {
+		rv = CKR_PIN_INCORRECT;
+		goto out;
+	}
+	if ((rv = login_check(hSession, userType, &s)) != CKR_OK)
+		goto out;
+	fd = store_lock(dir);
+	if (fd < 0 || store_read_state(dir, &cur) || !cur.initialized) {
+		rv = CKR_DEVICE_ERROR;
+		goto out;
+	}
+	if (!same_copy(&st, &cur, userType)) {
+		/* The copy changed meanwhile (a module from before .login logged
+		 * in and re-wrapped it, or the PIN was changed): try the PIN on
+		 * the current one, locked, on this rare path. */
+		rewrapped = 0;
+		if (pin_open(&cur, userType, pPin, ulPinLen, mk, NULL, NULL)) {
+			rv = CKR_PIN_INCORRECT;
+			goto out;
+		}
+	}
+	if ((rv = pin_try_end(dir, &cur, userType, rewrapped ? &next : NULL)) != CKR_OK)
+		goto out;
+	slot_t *sl = s->slot;
+	memcpy(sl->mk, mk, MK_LEN);
 	sl->mk_ok = 1;
 	sl->login = userType;
 	if (userType == CKU_USER)
 		slot_sync(sl);
 out:
 	store_unlock(fd);
+	if (waiting) {
+		g_waiters--;
+		pthread_cond_broadcast(&g_cond);
+	}
 	pthread_mutex_unlock(&g_lock);
+	store_unlock(lfd);
+	secure_zero(mk, sizeof(mk));
+	secure_zero(&next, sizeof(next));
+	secure_zero(&cur, sizeof(cur));
 	return rv;
 }
 
@@ -1805,7 +2037,7 @@ CK_RV C_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, 
 		goto out;
 	attrs_t old = o->attrs;
 	o->attrs = as;
-	if (o->token && (rv = obj_save(s->slot, o)) != CKR_OK) {
+	if (o->token && (rv = obj_save_locked(s->slot, o)) != CKR_OK) {
 		o->attrs = old;
 		goto out;
 	}
@@ -1928,6 +2160,7 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 	pthread_mutex_lock(&g_lock);
 	session_t *s;
 	attrs_t pub = {0}, priv = {0};
+	object_t *po = NULL, *ko = NULL;
 	unsigned char d[66], q[1 + 2 * 66];
 	CK_RV rv = get_session(hSession, &s);
 	if (rv != CKR_OK)
@@ -1989,14 +2222,22 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 		rv = CKR_HOST_MEMORY;
 		goto out;
 	}
-	if ((rv = obj_insert(s, &pub, phPublicKey)) != CKR_OK)
+	po = obj_new(s, &pub);
+	ko = obj_new(s, &priv);
+	if (po == NULL || ko == NULL) {
+		rv = CKR_HOST_MEMORY;
 		goto out;
-	if ((rv = obj_insert(s, &priv, phPrivateKey)) != CKR_OK) {
-		object_t *o = obj_find(s, *phPublicKey);
-		if (o != NULL)
-			obj_unlink(s->slot, o);
 	}
+	if ((rv = pair_save(s->slot, po, ko)) != CKR_OK)
+		goto out;
+	*phPublicKey = obj_add(s->slot, po);
+	*phPrivateKey = obj_add(s->slot, ko);
+	po = ko = NULL;
 out:
+	if (po != NULL)
+		obj_free(po);
+	if (ko != NULL)
+		obj_free(ko);
 	secure_zero(d, sizeof(d));
 	attrs_free(&pub);
 	attrs_free(&priv);

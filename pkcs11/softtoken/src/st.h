@@ -60,10 +60,29 @@ int read_file(const char *path, unsigned char **data, size_t *len);
 char *path_join(const char *dir, const char *name);
 void secure_zero(void *p, size_t n);
 
+/* A PIN key derivation: its algorithm and parameters, stored beside each
+ * wrapped copy of the master key so that the parameters can change later.
+ * PBKDF2-HMAC-SHA256 (tokens before scrypt) is only read, and re-wrapped
+ * with scrypt at the next successful login. */
+enum { KDF_PBKDF2_SHA256 = 1, KDF_SCRYPT = 2 };
+
+typedef struct {
+	int alg;
+	unsigned iterations;  /* PBKDF2 */
+	unsigned log2n, r, p; /* scrypt: N = 2^log2n */
+} kdf_t;
+
+/* kdf_valid bounds what a token file or the config may ask for (scrypt
+ * memory 128·r·N at most 1 GiB). */
+int kdf_valid(const kdf_t *k);
+/* kdf_weaker tells whether a stored derivation costs less than the
+ * configured one (PBKDF2 always does), so that the login re-wraps it. */
+int kdf_weaker(const kdf_t *stored, const kdf_t *want);
+
 typedef struct {
 	char *dir;            /* token directories live below it */
 	unsigned retries;     /* PIN attempts before lockout, for new tokens */
-	unsigned iterations;  /* PBKDF2 iterations, for new tokens and PINs */
+	kdf_t kdf;            /* scrypt parameters for every PIN wrapped from now on */
 	unsigned min_pin, max_pin;
 	unsigned poll_ms;     /* C_WaitForSlotEvent polling interval */
 } config_t;
@@ -114,12 +133,12 @@ int ec_sign(EVP_PKEY *key, size_t size, const unsigned char *h, size_t hlen, uns
 int ec_verify(EVP_PKEY *key, size_t size, const unsigned char *h, size_t hlen, const unsigned char *sig);
 EVP_MD_CTX *sha_new(int bits);
 
-/* PIN-derived wrapping of the token master key (PBKDF2-HMAC-SHA256,
- * AES-256-GCM). A wrapped key is nonce(12) ‖ ciphertext(32) ‖ tag(16). */
+/* PIN-derived wrapping of the token master key (scrypt, or PBKDF2 for old
+ * tokens; AES-256-GCM). A wrapped key is nonce(12) ‖ ciphertext(32) ‖ tag(16). */
 #define MK_LEN 32
 #define SALT_LEN 16
 #define WRAP_LEN (12 + MK_LEN + 16)
-int kek_derive(const unsigned char *pin, size_t pinlen, const unsigned char *salt, unsigned iterations, unsigned char kek[32]);
+int kek_derive(const unsigned char *pin, size_t pinlen, const unsigned char *salt, const kdf_t *kdf, unsigned char kek[32]);
 int aead_seal(const unsigned char key[32], const unsigned char *aad, size_t aadlen, const unsigned char *pt, size_t ptlen, unsigned char *out);
 int aead_open(const unsigned char key[32], const unsigned char *aad, size_t aadlen, const unsigned char *in, size_t inlen, unsigned char *pt);
 #define AEAD_OVERHEAD 28
@@ -132,19 +151,30 @@ typedef struct {
 	int initialized;
 	char label[33];
 	char serial[17];
-	unsigned iterations;
 	unsigned max_retries;
 	unsigned user_fail, so_fail;
+	kdf_t so_kdf;
 	unsigned char so_salt[SALT_LEN], so_wrap[WRAP_LEN];
 	int has_user;
+	kdf_t user_kdf;
 	unsigned char user_salt[SALT_LEN], user_wrap[WRAP_LEN];
 } tstate_t;
 
 int store_lock(const char *dir);           /* returns an fd, or -1 */
+/* store_login_lock serializes logins (the whole PIN check, KDF included),
+ * held without the .lock so that other work on the token goes on. */
+int store_login_lock(const char *dir);
 void store_unlock(int fd);
 int store_read_state(const char *dir, tstate_t *st);    /* absent file: initialized = 0 */
 int store_write_state(const char *dir, const tstate_t *st);
 int store_present(const char *dir);
+/* store_secure makes a token directory and what is in it private (0700
+ * directories, 0600 files) where they are open to group or others and owned
+ * by this user, and fails (-1) on such an entry owned by someone else.
+ * store_secure_root does the same for the base directory, except that
+ * someone else's is refused only when group or others may write to it. */
+int store_secure(const char *dir);
+int store_secure_root(const char *dir);
 
 /* A stored object: clear attributes and an optional AES-GCM sealed blob of
  * the attributes that need the master key (all attributes of private
@@ -152,6 +182,7 @@ int store_present(const char *dir);
 int store_write_object(const char *dir, const char *fid, const attrs_t *clear, const unsigned char *enc, size_t enclen);
 int store_read_object(const char *dir, const char *fid, attrs_t *clear, unsigned char **enc, size_t *enclen);
 int store_delete_object(const char *dir, const char *fid);
+/* store_delete_all_objects wipes the objects under a journal. */
 int store_delete_all_objects(const char *dir);
 /* A stored object file's identity: any rewrite (always a new file renamed
  * into place) changes it, so another process's changes are noticed. */
@@ -165,6 +196,16 @@ typedef struct {
 	char fid[17];
 	fstamp_t stamp;
 } objent_t;
+
+/* Objects created or deleted together (a key pair, a wipe):
+ * store_journal_begin records their file ids (fids[0] names the journal)
+ * before the first is written or removed, store_journal_end removes the
+ * record after the last. The caller holds the token lock throughout. */
+int store_journal_begin(const char *dir, const char (*fids)[17], size_t n);
+int store_journal_end(const char *dir, const char *fid);
+/* store_recover, under the token lock, undoes what a killed writer left:
+ * temporary files, and the objects of an unfinished journal. */
+void store_recover(const char *dir);
 
 /* store_list_objects returns a malloc'd array of the token's object files. */
 int store_list_objects(const char *dir, objent_t **ents, size_t *n);

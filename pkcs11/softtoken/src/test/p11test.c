@@ -497,6 +497,23 @@ static void *signer(void *v)
 	return NULL;
 }
 
+/* logger logs in on a session of its own: with C_Login deriving the key
+ * unlocked, several such threads overlap. */
+struct login_arg {
+	CK_SLOT_ID slot;
+	CK_SESSION_HANDLE s;
+	CK_RV rv;
+};
+
+static void *logger(void *v)
+{
+	struct login_arg *a = v;
+	a->rv = p->C_OpenSession(a->slot, CKF_SERIAL_SESSION, NULL, NULL, &a->s);
+	if (a->rv == CKR_OK)
+		a->rv = login(a->s, CKU_USER, USER_PIN);
+	return NULL;
+}
+
 struct waiter {
 	CK_RV rv;
 	CK_SLOT_ID slot;
@@ -555,12 +572,14 @@ int main(int argc, char **argv)
 	CK_UTF8CHAR label[32];
 	memset(label, ' ', sizeof(label));
 	memcpy(label, "ctest", 5);
-	CK(p->C_InitToken(slot, (CK_UTF8CHAR_PTR)"123", 3, label), CKR_PIN_LEN_RANGE);
+	/* The default PIN length limits are 6..64. */
+	CK(p->C_InitToken(slot, (CK_UTF8CHAR_PTR)"12345", 5, label), CKR_PIN_LEN_RANGE);
 	OK(p->C_InitToken(slot, (CK_UTF8CHAR_PTR)SO_PIN, strlen(SO_PIN), label));
 	CK_TOKEN_INFO ti;
 	OK(p->C_GetTokenInfo(slot, &ti));
 	EXPECT(memcmp(ti.label, label, 32) == 0);
 	EXPECT((ti.flags & CKF_TOKEN_INITIALIZED) && !(ti.flags & CKF_USER_PIN_INITIALIZED));
+	EXPECT(ti.ulMinPinLen == 6 && ti.ulMaxPinLen == 64);
 	ns = 8;
 	OK(p->C_GetSlotList(CK_FALSE, slots, &ns));
 	EXPECT(ns == 2);
@@ -572,6 +591,7 @@ int main(int argc, char **argv)
 	CK(p->C_InitPIN(s, (CK_UTF8CHAR_PTR)USER_PIN, strlen(USER_PIN)), CKR_USER_NOT_LOGGED_IN);
 	OK(login(s, CKU_SO, SO_PIN));
 	CK(login(s, CKU_USER, USER_PIN), CKR_USER_ANOTHER_ALREADY_LOGGED_IN);
+	CK(p->C_InitPIN(s, (CK_UTF8CHAR_PTR)"12345", 5), CKR_PIN_LEN_RANGE);
 	OK(p->C_InitPIN(s, (CK_UTF8CHAR_PTR)USER_PIN, strlen(USER_PIN)));
 	OK(p->C_Logout(s));
 	EXPECT(token_flags(slot) & CKF_USER_PIN_INITIALIZED);
@@ -708,7 +728,7 @@ int main(int argc, char **argv)
 	tpub = find_one(s, publ, 2);
 	sign_verify(s, tpub, tpriv, 256); /* unblocking kept the key */
 	CK(p->C_SetPIN(s, (CK_UTF8CHAR_PTR)"wrong-old", 9, (CK_UTF8CHAR_PTR)USER_PIN, strlen(USER_PIN)), CKR_PIN_INCORRECT);
-	CK(p->C_SetPIN(s, (CK_UTF8CHAR_PTR)"new-user-pin", 12, (CK_UTF8CHAR_PTR)"12", 2), CKR_PIN_LEN_RANGE);
+	CK(p->C_SetPIN(s, (CK_UTF8CHAR_PTR)"new-user-pin", 12, (CK_UTF8CHAR_PTR)"12345", 5), CKR_PIN_LEN_RANGE);
 	OK(p->C_SetPIN(s, (CK_UTF8CHAR_PTR)"new-user-pin", 12, (CK_UTF8CHAR_PTR)USER_PIN, strlen(USER_PIN)));
 	OK(p->C_Logout(s));
 	CK(login(s, CKU_USER, "new-user-pin"), CKR_PIN_INCORRECT);
@@ -719,6 +739,29 @@ int main(int argc, char **argv)
 	OK(p->C_Logout(s));
 	CK(login(s, CKU_SO, SO_PIN), CKR_SESSION_READ_ONLY_EXISTS);
 	OK(p->C_CloseSession(ro));
+
+	/* concurrent logins: exactly one logs the slot in, the others find it
+	 * logged in (before or after their key derivation) */
+	{
+		pthread_t th[4];
+		struct login_arg la[4];
+		int oks = 0;
+		for (int i = 0; i < 4; i++) {
+			la[i] = (struct login_arg){slot, 0, CKR_GENERAL_ERROR};
+			EXPECT(pthread_create(&th[i], NULL, logger, &la[i]) == 0);
+		}
+		for (int i = 0; i < 4; i++) {
+			pthread_join(th[i], NULL);
+			EXPECT(la[i].rv == CKR_OK || la[i].rv == CKR_USER_ALREADY_LOGGED_IN);
+			oks += la[i].rv == CKR_OK;
+		}
+		EXPECT(oks == 1);
+		EXPECT(!(token_flags(slot) & CKF_USER_PIN_COUNT_LOW));
+		for (int i = 0; i < 4; i++)
+			OK(p->C_CloseSession(la[i].s));
+		CK(login(s, CKU_USER, USER_PIN), CKR_USER_ALREADY_LOGGED_IN);
+		OK(p->C_Logout(s));
+	}
 
 	/* threads share the token */
 	OK(login(s, CKU_USER, USER_PIN));

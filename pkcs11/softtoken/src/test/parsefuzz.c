@@ -187,6 +187,42 @@ int main(int argc, char **argv)
 		FAIL("object file does not round-trip\n");
 	attrs_free(&clear);
 	free(blob);
+	/* a journal hides the objects it names while it exists; the recovery
+	 * removes them, the journal and temporary files, nothing else */
+	{
+		static const char pair[2][17] = {"1111111111111111", "2222222222222222"};
+		objent_t *ents;
+		size_t n;
+		char path[4096];
+		if (store_journal_begin(dir, pair, 2) || store_write_object(dir, pair[0], &as, NULL, 0) ||
+		    store_write_object(dir, pair[1], &as, NULL, 0))
+			FAIL("journal setup\n");
+		if (store_list_objects(dir, &ents, &n) || n != 1 || strcmp(ents[0].fid, fid) != 0)
+			FAIL("an object of an unfinished pair is listed\n");
+		free(ents);
+		snprintf(path, sizeof(path), "%s/objects/%s.obj.tmp-abcdef", dir, fid);
+		write_file(path, "x", 1);
+		store_recover(dir);
+		snprintf(path, sizeof(path), "%s/objects/%s.obj.tmp-abcdef", dir, fid);
+		int tmp_left = access(path, F_OK) == 0;
+		snprintf(path, sizeof(path), "%s/objects/%s.obj", dir, pair[1]);
+		int half_left = access(path, F_OK) == 0;
+		snprintf(path, sizeof(path), "%s/objects/%s.pending", dir, pair[0]);
+		if (tmp_left || half_left || access(path, F_OK) == 0)
+			FAIL("store_recover left the unfinished pair behind\n");
+		if (store_list_objects(dir, &ents, &n) || n != 1)
+			FAIL("store_recover removed a finished object\n");
+		free(ents);
+		if (store_journal_begin(dir, pair, 2) || store_write_object(dir, pair[0], &as, NULL, 0) ||
+		    store_write_object(dir, pair[1], &as, NULL, 0) || store_journal_end(dir, pair[0]))
+			FAIL("journal round\n");
+		store_recover(dir);
+		if (store_list_objects(dir, &ents, &n) || n != 3)
+			FAIL("a finished pair is not listed\n");
+		free(ents);
+		if (store_delete_object(dir, pair[0]) || store_delete_object(dir, pair[1]))
+			FAIL("store_delete_object\n");
+	}
 	char objpath[4096];
 	snprintf(objpath, sizeof(objpath), "%s/objects/%s.obj", dir, fid);
 	unsigned char *objfile;
@@ -198,7 +234,8 @@ int main(int argc, char **argv)
 	memset(&st, 0, sizeof(st));
 	strcpy(st.label, "fuzz token");
 	strcpy(st.serial, "00112233aabbccdd");
-	st.iterations = 1000;
+	st.so_kdf = (kdf_t){.alg = KDF_SCRYPT, .log2n = 10, .r = 8, .p = 1};
+	st.user_kdf = (kdf_t){.alg = KDF_PBKDF2_SHA256, .iterations = 1000};
 	st.max_retries = 10;
 	st.user_fail = 2;
 	st.has_user = 1;
@@ -206,7 +243,8 @@ int main(int argc, char **argv)
 	memset(st.user_salt, 9, sizeof(st.user_salt));
 	if (store_write_state(dir, &st) || store_read_state(dir, &st2) || !st2.initialized ||
 	    strcmp(st2.label, st.label) != 0 || st2.user_fail != 2 || !st2.has_user ||
-	    memcmp(st2.so_wrap, st.so_wrap, WRAP_LEN) != 0 || memcmp(st2.user_salt, st.user_salt, SALT_LEN) != 0)
+	    memcmp(st2.so_wrap, st.so_wrap, WRAP_LEN) != 0 || memcmp(st2.user_salt, st.user_salt, SALT_LEN) != 0 ||
+	    memcmp(&st2.so_kdf, &st.so_kdf, sizeof(kdf_t)) != 0 || memcmp(&st2.user_kdf, &st.user_kdf, sizeof(kdf_t)) != 0)
 		FAIL("token.conf does not round-trip\n");
 	char statepath[4096];
 	snprintf(statepath, sizeof(statepath), "%s/token.conf", dir);
@@ -217,13 +255,13 @@ int main(int argc, char **argv)
 
 	char confpath[4096];
 	snprintf(confpath, sizeof(confpath), "%s/softtoken.conf", dir);
-	const char *conf = "# test\ndirectory = /tmp/x\npin_retries = 5\nkdf_iterations = 1000\n"
+	const char *conf = "# test\ndirectory = /tmp/x\npin_retries = 5\nkdf_iterations = 1000\nscrypt_log2n = 12\n"
 			   "min_pin_length = 4\nmax_pin_length = 32\npoll_interval_ms = 50\n";
 	write_file(confpath, conf, strlen(conf));
 	setenv("GOSTKEY_SOFTTOKEN_CONF", confpath, 1);
 	unsetenv("GOSTKEY_SOFTTOKEN_DIR");
 	config_t cfg;
-	if (config_load(&cfg) || strcmp(cfg.dir, "/tmp/x") != 0 || cfg.retries != 5 || cfg.max_pin != 32)
+	if (config_load(&cfg) || strcmp(cfg.dir, "/tmp/x") != 0 || cfg.retries != 5 || cfg.max_pin != 32 || cfg.kdf.log2n != 12)
 		FAIL("config does not parse\n");
 	config_free(&cfg);
 
