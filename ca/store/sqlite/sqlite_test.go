@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/gostkey/gostkey/ca/audit"
 	"github.com/gostkey/gostkey/ca/store"
 	"github.com/gostkey/gostkey/ca/store/storetest"
 )
@@ -91,5 +95,53 @@ func TestViewIsReadOnly(t *testing.T) {
 	})
 	if err == nil {
 		t.Fatal("a write inside View succeeded")
+	}
+}
+
+// Two stores on one file stand for two processes (the server and
+// `gostkey-ca audit verify`, or an operator's tool): their writers contend
+// for SQLite's lock, and busy_timeout with BEGIN IMMEDIATE makes them wait
+// rather than fail; the audit chain stays one chain.
+func TestTwoWritersOnOneFile(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ca.db")
+	var stores [2]store.Store
+	for i := range stores {
+		s, err := Open(ctx, path, Options{Sync: SyncNormal})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		stores[i] = s
+	}
+	j := audit.New(func() time.Time { return time.Unix(1e9, 0) }, nil)
+	const each = 40
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*each)
+	for _, s := range stores {
+		for range 2 {
+			wg.Go(func() {
+				for i := range each / 2 {
+					errs <- s.Tx(ctx, func(tx store.Tx) error {
+						if _, err := tx.NextCRLNumber(ctx); err != nil {
+							return err
+						}
+						_, err := j.Append(ctx, tx, audit.Entry{Actor: "a", Action: "crl", Object: strconv.Itoa(i)})
+						return err
+					})
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("a writer failed: %v", err)
+		}
+	}
+	res, err := audit.Verify(ctx, stores[0], audit.VerifyOptions{})
+	if err != nil || res.Records != 2*each {
+		t.Fatalf("Verify = %+v, %v; want %d records", res, err, 2*each)
 	}
 }
