@@ -40,6 +40,8 @@ var (
 	ErrSerialExhausted = errors.New("store: could not allocate a unique serial")
 	// ErrAuditBroken is an append whose slot does not follow the head.
 	ErrAuditBroken = errors.New("store: audit append out of order")
+	// ErrProofReplayed is a signed request whose digest was used before.
+	ErrProofReplayed = errors.New("store: request already used")
 
 	// Code redemption outcomes. ErrCodeUnknown: no order or revocation code
 	// has this hash (a wrong code).
@@ -74,6 +76,9 @@ type Reader interface {
 	// ListCertificates returns certificates matching f ordered by (NotBefore,
 	// Serial), starting after f.After; the last one's Cursor continues.
 	ListCertificates(ctx context.Context, f CertificateFilter) ([]Certificate, error)
+	// CountCertificates counts the certificates matching f (After and Limit
+	// are ignored): the expiring-soon gauge, search totals.
+	CountCertificates(ctx context.Context, f CertificateFilter) (int, error)
 	// RevokedCertificates lists certificates revoked or on hold that expire
 	// after notAfter (a CRL may drop expired entries), ordered by serial.
 	RevokedCertificates(ctx context.Context, notAfter time.Time) ([]Certificate, error)
@@ -161,6 +166,13 @@ type Tx interface {
 	CreateAPIToken(ctx context.Context, t *APIToken) error
 	// RevokeAPIToken revokes a token; ErrConflict if already revoked.
 	RevokeAPIToken(ctx context.Context, id string, at time.Time) error
+
+	// UseProof records the digest of a signed single-use request (renewal,
+	// holder revocation) until keepUntil; a digest already recorded is
+	// ErrProofReplayed.
+	UseProof(ctx context.Context, digest []byte, now, keepUntil time.Time) error
+	// PruneProofs forgets proofs whose keepUntil is before now.
+	PruneProofs(ctx context.Context, now time.Time) (int, error)
 
 	// NextCRLNumber takes the next CRL number. Numbers are strictly
 	// increasing in commit order, across processes sharing the database.

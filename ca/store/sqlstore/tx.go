@@ -340,7 +340,9 @@ func (t *tx) CertificateBySPKIHash(ctx context.Context, hash []byte) (store.Cert
 	return c, nil
 }
 
-func (t *tx) ListCertificates(ctx context.Context, f store.CertificateFilter) ([]store.Certificate, error) {
+// certWhere turns a filter into a WHERE clause (with its leading space)
+// and its arguments.
+func certWhere(f store.CertificateFilter, withCursor bool) (string, []any) {
 	var where []string
 	var args []any
 	add := func(cond string, a ...any) { where, args = append(where, cond), append(args, a...) }
@@ -365,16 +367,29 @@ func (t *tx) ListCertificates(ctx context.Context, f store.CertificateFilter) ([
 	if !f.NotAfterBefore.IsZero() {
 		add("not_after < ?", micros(f.NotAfterBefore))
 	}
-	if f.After != nil {
+	if withCursor && f.After != nil {
 		nb := micros(f.After.NotBefore)
 		add("(not_before > ? OR (not_before = ? AND serial > ?))", nb, nb, f.After.Serial[:])
 	}
-	q := `SELECT ` + certCols + ` FROM certificates`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
+	if len(where) == 0 {
+		return "", nil
 	}
-	q += " ORDER BY not_before, serial LIMIT ?"
-	return t.certs(ctx, q, append(args, limit(f.Limit))...)
+	return " WHERE " + strings.Join(where, " AND "), args
+}
+
+func (t *tx) ListCertificates(ctx context.Context, f store.CertificateFilter) ([]store.Certificate, error) {
+	where, args := certWhere(f, true)
+	return t.certs(ctx, `SELECT `+certCols+` FROM certificates`+where+` ORDER BY not_before, serial LIMIT ?`,
+		append(args, limit(f.Limit))...)
+}
+
+func (t *tx) CountCertificates(ctx context.Context, f store.CertificateFilter) (int, error) {
+	where, args := certWhere(f, false)
+	var n int
+	if err := t.row(ctx, `SELECT COUNT(*) FROM certificates`+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlstore: count certificates: %w", err)
+	}
+	return n, nil
 }
 
 func (t *tx) RevokedCertificates(ctx context.Context, notAfter time.Time) ([]store.Certificate, error) {
@@ -771,6 +786,28 @@ func (t *tx) RevokeAPIToken(ctx context.Context, id string, at time.Time) error 
 		return fmt.Errorf("revoke API token: already revoked: %w", store.ErrConflict)
 	}
 	return nil
+}
+
+// ---- single-use proofs
+
+func (t *tx) UseProof(ctx context.Context, digest []byte, now, keepUntil time.Time) error {
+	n, err := t.exec(ctx, `INSERT INTO used_proofs (digest, used_at, keep_until) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+		digest, micros(now), micros(keepUntil))
+	if err != nil {
+		return fmt.Errorf("sqlstore: use proof: %w", err)
+	}
+	if n == 0 {
+		return store.ErrProofReplayed
+	}
+	return nil
+}
+
+func (t *tx) PruneProofs(ctx context.Context, now time.Time) (int, error) {
+	n, err := t.exec(ctx, `DELETE FROM used_proofs WHERE keep_until < ?`, micros(now))
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: prune proofs: %w", err)
+	}
+	return int(n), nil
 }
 
 // ---- CRLs

@@ -45,6 +45,7 @@ var Cases = []Case{
 	{"RevocationCodes", testRevocationCodes},
 	{"OperatorsAndTokens", testOperatorsAndTokens},
 	{"CRLNumbers", testCRLNumbers},
+	{"SingleUseProofs", testProofs},
 	{"AuditChain", testAuditChain},
 	{"ConcurrentRedemption", testConcurrentRedemption},
 	{"ConcurrentAudit", testConcurrentAudit},
@@ -691,6 +692,17 @@ func testListCertificates(t *testing.T, s store.Store) {
 			if len(got) != tc.want {
 				t.Errorf("%s: %d certificates, want %d", name, len(got), tc.want)
 			}
+			n, err := r.CountCertificates(ctx, tc.f)
+			if err != nil {
+				return err
+			}
+			wantN := tc.want
+			if tc.f.Limit != 0 {
+				wantN = len(made) // a count ignores the page size
+			}
+			if n != wantN {
+				t.Errorf("%s: counted %d, want %d", name, n, wantN)
+			}
 		}
 		return nil
 	})
@@ -1058,5 +1070,30 @@ func testConcurrentCRLNumbers(t *testing.T, s store.Store) {
 	wg.Wait()
 	if !slices.IsSorted(commitOrder) || len(slices.Compact(slices.Clone(commitOrder))) != n {
 		t.Fatalf("CRL numbers in commit order: %v", commitOrder)
+	}
+}
+
+func testProofs(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	d := randBytes(32)
+	tx(t, s, func(tx store.Tx) error { return tx.UseProof(ctx, d, t0, t0.Add(10*time.Minute)) })
+	if err := s.Tx(ctx, func(tx store.Tx) error { return tx.UseProof(ctx, d, t0.Add(time.Minute), t0.Add(11*time.Minute)) }); !errors.Is(err, store.ErrProofReplayed) {
+		t.Fatalf("replay: %v, want ErrProofReplayed", err)
+	}
+	other := randBytes(32)
+	tx(t, s, func(tx store.Tx) error { return tx.UseProof(ctx, other, t0, t0.Add(20*time.Minute)) })
+	var n int
+	tx(t, s, func(tx store.Tx) error {
+		var err error
+		n, err = tx.PruneProofs(ctx, t0.Add(15*time.Minute))
+		return err
+	})
+	if n != 1 {
+		t.Fatalf("pruned %d, want 1", n)
+	}
+	// The pruned one is gone (its window has passed); the other still counts.
+	tx(t, s, func(tx store.Tx) error { return tx.UseProof(ctx, d, t0.Add(15*time.Minute), t0.Add(25*time.Minute)) })
+	if err := s.Tx(ctx, func(tx store.Tx) error { return tx.UseProof(ctx, other, t0, t0) }); !errors.Is(err, store.ErrProofReplayed) {
+		t.Fatalf("unpruned replay: %v", err)
 	}
 }
