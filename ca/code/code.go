@@ -1,6 +1,7 @@
-// Package code makes and checks the CA's one-time codes: activation codes that
-// let an applicant's agent redeem an enrollment order, and revocation codes a
-// registrar hands to the holder of a lost token.
+// Package code makes and checks the CA's secrets that people carry: one-time
+// codes (activation codes that let an applicant's agent redeem an enrollment
+// order, revocation codes a registrar hands to the holder of a lost token)
+// and operators' API tokens (token.go).
 //
 // A code is 12 characters of Crockford base32 (60 bits from crypto/rand) and a
 // check character, shown as XXXX-XXXX-XXXX-C. Parse is forgiving about how

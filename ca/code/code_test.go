@@ -284,3 +284,39 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestToken(t *testing.T) {
+	tok, err := NewToken(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := tok.Reveal()
+	if !strings.HasPrefix(text, TokenPrefix) || len(text) != len(TokenPrefix)+43 {
+		t.Fatalf("token text %q", text)
+	}
+	got, err := ParseToken(" " + text + "\n")
+	if err != nil || got != tok {
+		t.Fatalf("ParseToken: %v", err)
+	}
+	sum := tok.Sum()
+	if !got.Equal(sum) {
+		t.Fatal("a token does not match its hash")
+	}
+	other, _ := NewToken(nil)
+	if other.Equal(sum) || tok.Equal(sum[:31]) {
+		t.Fatal("another token or a truncated hash matches")
+	}
+	for _, bad := range []string{"", text[4:], "gsk_", text + "A", text[:len(text)-1], "gsk_" + strings.Repeat("*", 43), strings.ToUpper(text[:4]) + text[4:]} {
+		if _, err := ParseToken(bad); !errors.Is(err, ErrMalformed) {
+			t.Errorf("ParseToken(%q) = %v, want ErrMalformed", bad, err)
+		}
+	}
+	var logBuf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logBuf, nil)).Info("t", "token", tok)
+	j, _ := json.Marshal(tok)
+	for _, o := range []string{tok.String(), fmt.Sprintf("%v %s %q %x %#v %+v", tok, tok, tok, tok, tok, tok), string(j), logBuf.String()} {
+		if strings.Contains(o, text[4:12]) || !strings.Contains(o, "redacted") {
+			t.Fatalf("token printed as %q", o)
+		}
+	}
+}
