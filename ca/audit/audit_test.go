@@ -316,6 +316,18 @@ func TestCheckpoints(t *testing.T) {
 	}
 	jr.exec(t, `UPDATE audit_checkpoints SET signature = ? WHERE seq = 10`, cps[1].Signature)
 
+	// Cutting the tail and moving the head back leaves a consistent chain,
+	// but not the signed checkpoint at 12.
+	var h10 []byte
+	if err := jr.raw.QueryRow(`SELECT hash FROM audit_records WHERE seq = 10`).Scan(&h10); err != nil {
+		t.Fatal(err)
+	}
+	jr.exec(t, `DELETE FROM audit_records WHERE seq = 11`)
+	jr.exec(t, `DELETE FROM audit_records WHERE seq = 12`)
+	jr.exec(t, `UPDATE audit_head SET seq = 10, hash = ? WHERE id = 1`, h10)
+	_, err = audit.Verify(ctx, jr.s, opts)
+	wantBroken(t, err, 12, audit.CheckpointMismatch)
+
 	jr.exec(t, `DELETE FROM audit_checkpoints WHERE seq = 5`)
 	_, err = audit.Verify(ctx, jr.s, opts)
 	wantBroken(t, err, 5, audit.CheckpointMissing)
