@@ -66,6 +66,12 @@ func New(now func() time.Time, cp *Checkpointer) *Journal {
 // Append adds e as the next record, in tx, and a checkpoint when the new seq
 // is a multiple of the Checkpointer's Every. Concurrent transactions append
 // in one total order: the second waits in NextAuditSlot for the first.
+//
+// Append after making the change it records, and do nothing slow after it in
+// the same transaction (a token signature, a network call): from the append
+// to the commit the transaction holds the journal's head, which every other
+// writer needs. Appending last also keeps the head the last lock taken, so
+// PostgreSQL transactions cannot deadlock over it.
 func (j *Journal) Append(ctx context.Context, tx store.Tx, e Entry) (store.AuditRecord, error) {
 	details, err := encodeDetails(e.Details)
 	if err != nil {
