@@ -54,11 +54,14 @@ var (
 
 // Store opens transactions. Implementations are safe for concurrent use.
 type Store interface {
-	// Tx runs fn in one read-write transaction and commits if fn returns nil.
-	// fn may be called again if the back end reports a serialization failure
-	// before commit, so fn must have no effects outside the Tx. Concurrent
-	// Tx calls never fail merely because another writer holds a lock; they
-	// wait (bounded by ctx).
+	// Tx runs fn in one read-write transaction and commits if fn returns nil;
+	// when Tx returns nil the change is durable. fn may be called again if
+	// the back end reports a serialization failure before commit, so fn must
+	// have no effects outside the Tx, and it must not call Tx itself.
+	// Concurrent Tx calls never fail merely because another writer holds a
+	// lock; they wait (bounded by ctx). An implementation may commit several
+	// concurrent calls together (SQLite's group commit): each fn then runs
+	// alone in a savepoint, and fails or succeeds on its own.
 	Tx(ctx context.Context, fn func(Tx) error) error
 	// View runs fn in a read-only transaction with a consistent snapshot.
 	View(ctx context.Context, fn func(Reader) error) error

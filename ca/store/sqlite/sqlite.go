@@ -9,6 +9,10 @@
 // lets run beside the writer on a consistent snapshot. busy_timeout covers
 // other processes (`gostkey-ca audit verify` beside a running server).
 //
+// Group commit: the writer runs concurrent transactions one after another,
+// each in a savepoint of one SQLite transaction, and commits them with one
+// fsync (sqlstore.NewGroupCommit). Each caller returns after that commit.
+//
 // Durability: WAL with synchronous=FULL, an fsync of the WAL on every commit.
 // With synchronous=NORMAL a commit survives the process being killed but the
 // last transactions can roll back on power loss or an OS crash, which for a CA
@@ -47,6 +51,9 @@ type Options struct {
 	Sync        Sync          // default SyncFull
 	BusyTimeout time.Duration // wait for other processes' locks; default 10s
 	ReadConns   int           // size of the read pool; default 4
+	// MaxBatch is how many concurrent transactions one commit (one fsync)
+	// may carry; default 64; 1 commits each on its own.
+	MaxBatch int
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -61,6 +68,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.ReadConns <= 0 {
 		o.ReadConns = 4
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 64
 	}
 	return o, nil
 }
@@ -127,5 +137,8 @@ func open(ctx context.Context, d driver, path string, o Options) (*sqlstore.Stor
 	if err := r.PingContext(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("sqlite: %w", err), w.Close(), r.Close())
 	}
-	return sqlstore.New(w, r, d.dialect()), nil
+	if o.MaxBatch == 1 {
+		return sqlstore.New(w, r, d.dialect()), nil
+	}
+	return sqlstore.NewGroupCommit(w, r, d.dialect(), o.MaxBatch), nil
 }

@@ -81,6 +81,7 @@ type Store struct {
 	w, r    *sql.DB
 	d       Dialect
 	retries int
+	gc      *committer // nil: one database transaction per Tx
 }
 
 var _ store.Store = (*Store)(nil)
@@ -96,7 +97,11 @@ func New(w, r *sql.DB, d Dialect) *Store {
 func (s *Store) Tx(ctx context.Context, fn func(store.Tx) error) error {
 	var err error
 	for attempt := 0; ; attempt++ {
-		err = s.runTx(ctx, s.w, false, func(t *tx) error { return fn(t) })
+		if s.gc != nil {
+			err = s.gc.submit(ctx, fn)
+		} else {
+			err = s.runTx(ctx, s.w, false, func(t *tx) error { return fn(t) })
+		}
 		if err == nil || attempt >= s.retries || !s.d.Retryable(err) || ctx.Err() != nil {
 			return err
 		}
@@ -130,8 +135,11 @@ func (s *Store) runTx(ctx context.Context, db *sql.DB, readOnly bool, fn func(*t
 	return nil
 }
 
-// Close closes the pools.
+// Close stops the group committer, if any, and closes the pools.
 func (s *Store) Close() error {
+	if s.gc != nil {
+		s.gc.close()
+	}
 	err := s.w.Close()
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())
