@@ -320,3 +320,39 @@ func TestToken(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseLink(f *testing.F) {
+	s, _ := New(nil)
+	l, _ := Link("https://ca.example", s)
+	f.Add(l)
+	f.Add("gostkey://enroll?ca=https%3A%2F%2Fx&code=0000-0000-0000-0")
+	f.Fuzz(func(t *testing.T, in string) {
+		ca, s, err := ParseLink(in)
+		if err != nil {
+			return
+		}
+		again, err := Link(ca, s)
+		if err != nil {
+			t.Fatalf("Link of a parsed link: %v", err)
+		}
+		ca2, s2, err := ParseLink(again)
+		if err != nil || ca2 != ca || s2 != s {
+			t.Fatalf("round trip of %q: %v", in, err)
+		}
+	})
+}
+
+func FuzzParseToken(f *testing.F) {
+	tok, _ := NewToken(nil)
+	f.Add(tok.Reveal())
+	f.Add("gsk_")
+	f.Fuzz(func(t *testing.T, in string) {
+		tok, err := ParseToken(in)
+		if err != nil {
+			return
+		}
+		if again, err := ParseToken(tok.Reveal()); err != nil || again != tok {
+			t.Fatalf("round trip of %q: %v", in, err)
+		}
+	})
+}

@@ -125,8 +125,10 @@ type Tx interface {
 	// RedeemOrder marks the order with this code hash redeemed, atomically:
 	// only an order pending and unexpired at now is redeemed, so of two
 	// concurrent redemptions exactly one wins. It returns the order, or
-	// ErrCodeUnknown, ErrCodeUsed, ErrCodeExpired (the order is then marked
-	// expired), ErrCodeCancelled or ErrCodeLocked.
+	// ErrCodeUnknown, ErrCodeUsed, ErrCodeExpired, ErrCodeCancelled or
+	// ErrCodeLocked. On ErrCodeExpired the order is marked expired in this
+	// transaction: to keep the mark (and audit the refusal), fn records the
+	// error and returns nil.
 	RedeemOrder(ctx context.Context, codeHash []byte, now time.Time) (Order, error)
 	// CancelOrder cancels a pending order; otherwise ErrConflict.
 	CancelOrder(ctx context.Context, id string, now time.Time) error
