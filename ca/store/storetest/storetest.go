@@ -937,34 +937,72 @@ func testAuditChain(t *testing.T, s store.Store) {
 	}
 }
 
-// Twenty goroutines redeem one code at once: exactly one wins, the others
-// are told it is used.
+// Twenty enrollments with one code at once, each a whole issuance
+// transaction (redeem, allocate a serial, store a certificate for its own
+// key, audit; or audit the refusal): exactly one certificate, the others are
+// told the code is used, and the journal holds one record for each.
 func testConcurrentRedemption(t *testing.T, s store.Store) {
+	ctx := context.Background()
 	o := newOrder(t, s, t0.Add(15*time.Minute))
+	j := audit.New(func() time.Time { return t0.Add(time.Minute) }, nil)
 	const n = 20
+	outcomes := make([]error, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			_, errs[i] = redeem(s, o.CodeHash, t0.Add(time.Minute))
+			errs[i] = s.Tx(ctx, func(tx store.Tx) error {
+				got, err := tx.RedeemOrder(ctx, o.CodeHash, t0.Add(time.Minute))
+				outcomes[i] = err
+				if err != nil {
+					_, aerr := j.Append(ctx, tx, audit.Entry{Actor: "enrollment", Action: "code.refused", Object: got.ID,
+						Details: map[string]string{"reason": err.Error()}})
+					return aerr
+				}
+				serial, err := tx.AllocateSerial(ctx, rand.Reader, t0)
+				if err != nil {
+					return err
+				}
+				c := store.Certificate{Serial: serial, OrderID: got.ID, Identity: got.Identity, SubjectDER: []byte{0x30, 0},
+					NotBefore: t0, NotAfter: t0.AddDate(1, 0, 0), DER: []byte{1}, SPKIHash: randBytes(32), IssuedAt: t0}
+				if err := tx.InsertCertificate(ctx, &c); err != nil {
+					return err
+				}
+				_, err = j.Append(ctx, tx, audit.Entry{Actor: "enrollment", Action: "cert.issue", Object: fmt.Sprintf("%x", serial)})
+				return err
+			})
 		})
 	}
 	close(start)
 	wg.Wait()
 	wins := 0
-	for _, err := range errs {
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("enrollment transaction %d failed: %v", i, errs[i])
+		}
 		switch {
-		case err == nil:
+		case outcomes[i] == nil:
 			wins++
-		case errors.Is(err, store.ErrCodeUsed):
+		case errors.Is(outcomes[i], store.ErrCodeUsed):
 		default:
-			t.Errorf("redemption failed otherwise: %v", err)
+			t.Errorf("enrollment %d: %v, want success or ErrCodeUsed", i, outcomes[i])
 		}
 	}
 	if wins != 1 {
 		t.Fatalf("%d redemptions succeeded, want exactly 1", wins)
+	}
+	view(t, s, func(r store.Reader) error {
+		n, err := r.CountCertificates(ctx, store.CertificateFilter{})
+		if err != nil || n != 1 {
+			t.Errorf("%d certificates, %v; want exactly 1", n, err)
+		}
+		return nil
+	})
+	res, err := audit.Verify(ctx, s, audit.VerifyOptions{})
+	if err != nil || res.Records != n {
+		t.Fatalf("Verify = %+v, %v; want %d records", res, err, n)
 	}
 }
 
