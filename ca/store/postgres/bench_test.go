@@ -54,7 +54,7 @@ func BenchmarkIssue(b *testing.B) {
 							if err := tx.InsertCertificate(ctx, &cert); err != nil {
 								return err
 							}
-							_, err = j.Append(ctx, tx, audit.Entry{Actor: "enrollment", Action: "cert.issue", Object: fmt.Sprintf("%x", serial)})
+							_, err = j.Append(ctx, tx, audit.Entry{Actor: "enrollment", Action: "cert.issue", Object: serial.String()})
 							return err
 						})
 						if err != nil {

@@ -76,7 +76,7 @@ func benchIssue(b *testing.B, d driver, o Options, conc int) {
 				return err
 			}
 			_, err = j.Append(ctx, tx, audit.Entry{Actor: "enrollment", Action: "cert.issue",
-				Object: fmt.Sprintf("%x", serial), Details: map[string]string{"snils": c.Identity.SNILS}})
+				Object: serial.String(), Details: map[string]string{"snils": c.Identity.SNILS}})
 			return err
 		})
 	}

@@ -331,7 +331,7 @@ func testCertificateInsert(t *testing.T, s store.Store) {
 			return err
 		}
 		if serial[0]&0x80 != 0 || serial[0]&0x40 == 0 {
-			t.Errorf("serial %x is not positive with its full length", serial)
+			t.Errorf("serial %v is not positive with its full length", serial)
 		}
 		c = store.Certificate{Serial: serial, OrderID: o.ID, Identity: ident, SubjectDER: []byte{0x30, 0},
 			NotBefore: t0, NotAfter: t0.AddDate(1, 0, 0), DER: randBytes(100), SPKIHash: randBytes(32), IssuedAt: t0}
@@ -517,14 +517,14 @@ func testRevokeHoldRelease(t *testing.T, s store.Store) {
 			return err
 		}
 		if got := serials(rev); !sameSet(got, a.Serial, b.Serial) {
-			t.Errorf("RevokedCertificates: %x (the expired one must be left out)", got)
+			t.Errorf("RevokedCertificates: %v (the expired one must be left out)", got)
 		}
 		changed, err := r.StatusChangedSince(ctx, t2)
 		if err != nil {
 			return err
 		}
 		if got := serials(changed); !sameSet(got, b.Serial) {
-			t.Errorf("changed since t2: %x", got)
+			t.Errorf("changed since t2: %v", got)
 		}
 		return nil
 	})
@@ -538,7 +538,7 @@ func testRevokeHoldRelease(t *testing.T, s store.Store) {
 			return err
 		}
 		if got := serials(changed); !sameSet(got, b.Serial) {
-			t.Errorf("a release belongs in the delta CRL: %x", got)
+			t.Errorf("a release belongs in the delta CRL: %v", got)
 		}
 		return nil
 	})
@@ -620,7 +620,7 @@ func testSupersede(t *testing.T, s store.Store) {
 			return err
 		}
 		if !sameSet(serials(due), old.Serial) {
-			t.Errorf("due at the time: %x", serials(due))
+			t.Errorf("due at the time: %v", serials(due))
 		}
 		return nil
 	})
@@ -970,7 +970,7 @@ func testConcurrentRedemption(t *testing.T, s store.Store) {
 				if err := tx.InsertCertificate(ctx, &c); err != nil {
 					return err
 				}
-				_, err = j.Append(ctx, tx, audit.Entry{Actor: "enrollment", Action: "cert.issue", Object: fmt.Sprintf("%x", serial)})
+				_, err = j.Append(ctx, tx, audit.Entry{Actor: "enrollment", Action: "cert.issue", Object: serial.String()})
 				return err
 			})
 		})
@@ -1056,7 +1056,7 @@ func testConcurrentIssuance(t *testing.T, s store.Store) {
 					if err != nil {
 						return err
 					}
-					_, err = j.Append(ctx, tx, audit.Entry{Actor: "enroll", Action: "cert.issue", Object: fmt.Sprintf("%x", c.Serial)})
+					_, err = j.Append(ctx, tx, audit.Entry{Actor: "enroll", Action: "cert.issue", Object: c.Serial.String()})
 					return err
 				})
 			}
