@@ -179,6 +179,14 @@ type Tx interface {
 	// PruneProofs forgets proofs whose keepUntil is before now.
 	PruneProofs(ctx context.Context, now time.Time) (int, error)
 
+	// AcquireLease takes or renews the lease on a background job for holder
+	// until now+ttl. It succeeds if nobody holds the lease, holder already
+	// does, or the current lease expired at or before now; otherwise it
+	// returns false.
+	AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
+	// ReleaseLease gives up holder's lease on name, if it has it.
+	ReleaseLease(ctx context.Context, name, holder string) error
+
 	// NextCRLNumber takes the next CRL number. Numbers are strictly
 	// increasing in commit order, across processes sharing the database.
 	NextCRLNumber(ctx context.Context) (int64, error)

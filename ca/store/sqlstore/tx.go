@@ -810,6 +810,31 @@ func (t *tx) PruneProofs(ctx context.Context, now time.Time) (int, error) {
 	return int(n), nil
 }
 
+// ---- leases
+
+func (t *tx) AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error) {
+	if ttl <= 0 {
+		return false, fmt.Errorf("acquire lease: ttl %v: %w", ttl, store.ErrConflict)
+	}
+	// One statement: insert, or take over only when the lease is ours or has
+	// run out; the row count says which.
+	n, err := t.exec(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+		WHERE leases.holder = excluded.holder OR leases.expires_at <= ?`,
+		name, holder, micros(now.Add(ttl)), micros(now))
+	if err != nil {
+		return false, fmt.Errorf("sqlstore: acquire lease: %w", err)
+	}
+	return n == 1, nil
+}
+
+func (t *tx) ReleaseLease(ctx context.Context, name, holder string) error {
+	if _, err := t.exec(ctx, `DELETE FROM leases WHERE name = ? AND holder = ?`, name, holder); err != nil {
+		return fmt.Errorf("sqlstore: release lease: %w", err)
+	}
+	return nil
+}
+
 // ---- CRLs
 
 const crlCols = `number, kind, base_number, this_update, next_update, der`

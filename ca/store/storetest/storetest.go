@@ -46,6 +46,7 @@ var Cases = []Case{
 	{"OperatorsAndTokens", testOperatorsAndTokens},
 	{"CRLNumbers", testCRLNumbers},
 	{"SingleUseProofs", testProofs},
+	{"Leases", testLeases},
 	{"AuditChain", testAuditChain},
 	{"ConcurrentRedemption", testConcurrentRedemption},
 	{"ConcurrentAudit", testConcurrentAudit},
@@ -1133,5 +1134,50 @@ func testProofs(t *testing.T, s store.Store) {
 	tx(t, s, func(tx store.Tx) error { return tx.UseProof(ctx, d, t0.Add(15*time.Minute), t0.Add(25*time.Minute)) })
 	if err := s.Tx(ctx, func(tx store.Tx) error { return tx.UseProof(ctx, other, t0, t0) }); !errors.Is(err, store.ErrProofReplayed) {
 		t.Fatalf("unpruned replay: %v", err)
+	}
+}
+
+func testLeases(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	acquire := func(holder string, now time.Time) bool {
+		t.Helper()
+		var ok bool
+		tx(t, s, func(tx store.Tx) error {
+			var err error
+			ok, err = tx.AcquireLease(ctx, "crl", holder, now, time.Minute)
+			return err
+		})
+		return ok
+	}
+	if !acquire("a", t0) {
+		t.Fatal("a free lease was refused")
+	}
+	if acquire("b", t0.Add(30*time.Second)) {
+		t.Fatal("b took a's live lease")
+	}
+	if !acquire("a", t0.Add(50*time.Second)) {
+		t.Fatal("a could not renew its lease")
+	}
+	// Renewed at +50 s for a minute: still a's at +100 s, free at +110 s.
+	if acquire("b", t0.Add(100*time.Second)) {
+		t.Fatal("b took the renewed lease early")
+	}
+	if !acquire("b", t0.Add(110*time.Second)) {
+		t.Fatal("b could not take the expired lease")
+	}
+	tx(t, s, func(tx store.Tx) error { return tx.ReleaseLease(ctx, "crl", "a") }) // not a's: no effect
+	if acquire("a", t0.Add(120*time.Second)) {
+		t.Fatal("a's release of b's lease freed it")
+	}
+	tx(t, s, func(tx store.Tx) error { return tx.ReleaseLease(ctx, "crl", "b") })
+	if !acquire("a", t0.Add(121*time.Second)) {
+		t.Fatal("a released lease was refused")
+	}
+	err := s.Tx(ctx, func(tx store.Tx) error {
+		_, err := tx.AcquireLease(ctx, "x", "a", t0, 0)
+		return err
+	})
+	if !errors.Is(err, store.ErrConflict) {
+		t.Errorf("zero ttl: %v", err)
 	}
 }
