@@ -33,6 +33,10 @@ var (
 	// ErrConflict is a change the current state forbids (revoking a revoked
 	// certificate, cancelling a redeemed order, a duplicate name).
 	ErrConflict = errors.New("store: conflict with the current state")
+	// ErrInvalid is a request no state could satisfy: a missing hash, an
+	// unknown role or reason, a CRL number not taken from NextCRLNumber. It
+	// is the caller's bug, not the user's.
+	ErrInvalid = errors.New("store: invalid request")
 	// ErrKeyCertified is a certificate for a public key already certified.
 	ErrKeyCertified = errors.New("store: this public key is already certified")
 	// ErrSerialExhausted means serial allocation kept colliding: the random

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -45,7 +46,7 @@ func TestGroupCommitIsolation(t *testing.T) {
 		wg.Go(func() {
 			defer func() { panics[i] = recover() }()
 			errs[i] = s.Tx(ctx, func(tx store.Tx) error {
-				o := store.Order{Identity: store.Identity{Surname: fmt.Sprint(i)}, CodeHash: []byte(fmt.Sprint("h", i)),
+				o := store.Order{Identity: store.Identity{Surname: fmt.Sprint(i)}, CodeHash: hashOf(fmt.Sprint("h", i)),
 					CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 				if err := tx.CreateOrder(ctx, &o); err != nil {
 					return err
@@ -85,6 +86,11 @@ func TestGroupCommitIsolation(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func hashOf(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
 }
 
 func TestGroupCommitContextAndClose(t *testing.T) {

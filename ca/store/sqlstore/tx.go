@@ -163,7 +163,14 @@ func limit(n int) int {
 	return n
 }
 
+// minHashLen is the shortest code or token hash accepted: anything shorter is
+// a caller's mistake (a truncated or missing hash would make codes collide).
+const minHashLen = 16
+
 func (t *tx) CreateOrder(ctx context.Context, o *store.Order) error {
+	if len(o.CodeHash) < minHashLen || !o.ExpiresAt.After(o.CreatedAt) {
+		return fmt.Errorf("create order: no code hash or no validity: %w", store.ErrInvalid)
+	}
 	id, err := newID()
 	if err != nil {
 		return err
@@ -434,6 +441,9 @@ func (t *tx) AllocateSerial(ctx context.Context, rand io.Reader, now time.Time) 
 }
 
 func (t *tx) InsertCertificate(ctx context.Context, c *store.Certificate) error {
+	if len(c.SPKIHash) < minHashLen || len(c.DER) == 0 || len(c.SubjectDER) == 0 || c.NotAfter.Before(c.NotBefore) {
+		return fmt.Errorf("insert certificate: missing DER, subject or key hash, or a backwards validity: %w", store.ErrInvalid)
+	}
 	var serialKnown int
 	if err := t.row(ctx, `SELECT COUNT(*) FROM serials WHERE serial = ?`, c.Serial[:]).Scan(&serialKnown); err != nil {
 		return fmt.Errorf("sqlstore: insert certificate: %w", err)
@@ -501,7 +511,7 @@ func (t *tx) changeStatus(ctx context.Context, serial store.Serial, what, set, w
 
 func (t *tx) Revoke(ctx context.Context, serial store.Serial, reason store.RevocationReason, at time.Time) error {
 	if reason == store.ReasonCertificateHold || reason == store.ReasonRemoveFromCRL || reason < 0 || reason > store.ReasonAACompromise || reason == 7 {
-		return fmt.Errorf("revoke: reason %d is not a revocation reason: %w", reason, store.ErrConflict)
+		return fmt.Errorf("revoke: reason %d is not a revocation reason: %w", reason, store.ErrInvalid)
 	}
 	// A held certificate revoked for good keeps the hold's time: relying
 	// parties have treated it as unusable since then, and the CRL entry's
@@ -563,6 +573,9 @@ func (t *tx) RevocationCode(ctx context.Context, id string) (store.RevocationCod
 }
 
 func (t *tx) CreateRevocationCode(ctx context.Context, r *store.RevocationCode) error {
+	if len(r.CodeHash) < minHashLen || !r.ExpiresAt.After(r.CreatedAt) {
+		return fmt.Errorf("create revocation code: no code hash or no validity: %w", store.ErrInvalid)
+	}
 	id, err := newID()
 	if err != nil {
 		return err
@@ -664,7 +677,7 @@ func (t *tx) CreateOperator(ctx context.Context, op *store.Operator) error {
 	switch op.Role {
 	case store.RoleAdmin, store.RoleRegistrar, store.RoleAuditor:
 	default:
-		return fmt.Errorf("create operator: unknown role %q: %w", op.Role, store.ErrConflict)
+		return fmt.Errorf("create operator: unknown role %q: %w", op.Role, store.ErrInvalid)
 	}
 	id, err := newID()
 	if err != nil {
@@ -748,6 +761,9 @@ func (t *tx) ListAPITokens(ctx context.Context, operatorID string) ([]store.APIT
 }
 
 func (t *tx) CreateAPIToken(ctx context.Context, tk *store.APIToken) error {
+	if len(tk.Hash) < minHashLen {
+		return fmt.Errorf("create API token: no hash: %w", store.ErrInvalid)
+	}
 	if _, err := t.Operator(ctx, tk.OperatorID); err != nil {
 		return err
 	}
@@ -814,7 +830,7 @@ func (t *tx) PruneProofs(ctx context.Context, now time.Time) (int, error) {
 
 func (t *tx) AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error) {
 	if ttl <= 0 {
-		return false, fmt.Errorf("acquire lease: ttl %v: %w", ttl, store.ErrConflict)
+		return false, fmt.Errorf("acquire lease: ttl %v: %w", ttl, store.ErrInvalid)
 	}
 	// One statement: insert, or take over only when the lease is ours or has
 	// run out; the row count says which.
@@ -878,10 +894,10 @@ func (t *tx) InsertCRL(ctx context.Context, c *store.CRL) error {
 		return fmt.Errorf("sqlstore: insert CRL: %w", err)
 	}
 	if c.Number <= 0 || c.Number > last {
-		return fmt.Errorf("insert CRL: number %d was not taken from NextCRLNumber: %w", c.Number, store.ErrConflict)
+		return fmt.Errorf("insert CRL: number %d was not taken from NextCRLNumber: %w", c.Number, store.ErrInvalid)
 	}
 	if (c.Kind == store.CRLDelta) != (c.BaseNumber > 0) || (c.Kind != store.CRLDelta && c.Kind != store.CRLFull) {
-		return fmt.Errorf("insert CRL: kind %q with base %d: %w", c.Kind, c.BaseNumber, store.ErrConflict)
+		return fmt.Errorf("insert CRL: kind %q with base %d: %w", c.Kind, c.BaseNumber, store.ErrInvalid)
 	}
 	c.ThisUpdate, c.NextUpdate = c.ThisUpdate.Truncate(time.Microsecond), c.NextUpdate.Truncate(time.Microsecond)
 	n, err := t.exec(ctx, `INSERT INTO crls (`+crlCols+`) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,

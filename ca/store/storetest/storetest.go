@@ -129,9 +129,17 @@ func testOrderLifecycle(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
-	dup := store.Order{Identity: ident, CodeHash: o.CodeHash, CreatedAt: t0, ExpiresAt: t0}
+	dup := store.Order{Identity: ident, CodeHash: o.CodeHash, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)}
 	if err := s.Tx(ctx, func(tx store.Tx) error { return tx.CreateOrder(ctx, &dup) }); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("duplicate code hash: %v, want ErrConflict", err)
+	}
+	for name, bad := range map[string]store.Order{
+		"no code hash": {Identity: ident, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)},
+		"no validity":  {Identity: ident, CodeHash: randBytes(32), CreatedAt: t0, ExpiresAt: t0},
+	} {
+		if err := s.Tx(ctx, func(tx store.Tx) error { return tx.CreateOrder(ctx, &bad) }); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
 	}
 	o2 := newOrder(t, s, t0.Add(time.Minute))
 	tx(t, s, func(tx store.Tx) error { return tx.CancelOrder(ctx, o2.ID, t0.Add(time.Second)) })
@@ -369,6 +377,26 @@ func testCertificateInsert(t *testing.T, s store.Store) {
 	if !errors.Is(err, store.ErrKeyCertified) {
 		t.Errorf("second certificate for one key: %v, want ErrKeyCertified", err)
 	}
+	// Inputs no state could accept.
+	for name, mut := range map[string]func(*store.Certificate){
+		"no DER":             func(d *store.Certificate) { d.DER = nil },
+		"no key hash":        func(d *store.Certificate) { d.SPKIHash = nil },
+		"backwards validity": func(d *store.Certificate) { d.NotAfter = d.NotBefore.Add(-time.Second) },
+	} {
+		err := s.Tx(ctx, func(tx store.Tx) error {
+			serial, err := tx.AllocateSerial(ctx, rand.Reader, t0)
+			if err != nil {
+				return err
+			}
+			d := c
+			d.Serial, d.SPKIHash = serial, randBytes(32)
+			mut(&d)
+			return tx.InsertCertificate(ctx, &d)
+		})
+		if !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+	}
 	// A serial never allocated.
 	err = s.Tx(ctx, func(tx store.Tx) error {
 		d := c
@@ -494,15 +522,23 @@ func testRevokeHoldRelease(t *testing.T, s store.Store) {
 		t.Errorf("revoked: %+v", c)
 	}
 	for name, f := range map[string]func(store.Tx) error{
-		"revoke twice":          func(tx store.Tx) error { return tx.Revoke(ctx, a.Serial, store.ReasonSuperseded, t2) },
-		"hold a revoked one":    func(tx store.Tx) error { return tx.Hold(ctx, a.Serial, t2) },
-		"release a valid one":   func(tx store.Tx) error { return tx.Release(ctx, b.Serial, t2) },
-		"revoke with hold":      func(tx store.Tx) error { return tx.Revoke(ctx, b.Serial, store.ReasonCertificateHold, t2) },
-		"revoke with reason 7":  func(tx store.Tx) error { return tx.Revoke(ctx, b.Serial, 7, t2) },
-		"revoke with reason 11": func(tx store.Tx) error { return tx.Revoke(ctx, b.Serial, 11, t2) },
+		"revoke twice":        func(tx store.Tx) error { return tx.Revoke(ctx, a.Serial, store.ReasonSuperseded, t2) },
+		"hold a revoked one":  func(tx store.Tx) error { return tx.Hold(ctx, a.Serial, t2) },
+		"release a valid one": func(tx store.Tx) error { return tx.Release(ctx, b.Serial, t2) },
 	} {
 		if err := s.Tx(ctx, f); !errors.Is(err, store.ErrConflict) {
 			t.Errorf("%s: %v, want ErrConflict", name, err)
+		}
+	}
+	for name, f := range map[string]func(store.Tx) error{
+		"revoke with hold":      func(tx store.Tx) error { return tx.Revoke(ctx, b.Serial, store.ReasonCertificateHold, t2) },
+		"revoke with reason 7":  func(tx store.Tx) error { return tx.Revoke(ctx, b.Serial, 7, t2) },
+		"revoke with reason 8":  func(tx store.Tx) error { return tx.Revoke(ctx, b.Serial, store.ReasonRemoveFromCRL, t2) },
+		"revoke with reason 11": func(tx store.Tx) error { return tx.Revoke(ctx, b.Serial, 11, t2) },
+		"revoke with reason -1": func(tx store.Tx) error { return tx.Revoke(ctx, b.Serial, -1, t2) },
+	} {
+		if err := s.Tx(ctx, f); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
 		}
 	}
 	if err := s.Tx(ctx, func(tx store.Tx) error { return tx.Revoke(ctx, store.Serial{7}, 0, t2) }); !errors.Is(err, store.ErrNotFound) {
@@ -738,7 +774,7 @@ func testRevocationCodes(t *testing.T, s store.Store) {
 	if _, err := redeemRC(late.CodeHash, t0.Add(time.Hour)); !errors.Is(err, store.ErrCodeExpired) {
 		t.Errorf("expired: %v, want ErrCodeExpired", err)
 	}
-	bad := store.RevocationCode{Serial: store.Serial{3}, CodeHash: randBytes(32), CreatedAt: t0, ExpiresAt: t0}
+	bad := store.RevocationCode{Serial: store.Serial{3}, CodeHash: randBytes(32), CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
 	if err := s.Tx(ctx, func(tx store.Tx) error { return tx.CreateRevocationCode(ctx, &bad) }); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("code for an unknown certificate: %v, want ErrNotFound", err)
 	}
@@ -760,8 +796,12 @@ func testOperatorsAndTokens(t *testing.T, s store.Store) {
 		t.Errorf("duplicate name: %v, want ErrConflict", err)
 	}
 	badRole := store.Operator{Name: "bob", Role: "root", CreatedAt: t0}
-	if err := s.Tx(ctx, func(tx store.Tx) error { return tx.CreateOperator(ctx, &badRole) }); !errors.Is(err, store.ErrConflict) {
-		t.Errorf("unknown role: %v, want ErrConflict", err)
+	if err := s.Tx(ctx, func(tx store.Tx) error { return tx.CreateOperator(ctx, &badRole) }); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("unknown role: %v, want ErrInvalid", err)
+	}
+	noHash := store.APIToken{OperatorID: op.ID, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	if err := s.Tx(ctx, func(tx store.Tx) error { return tx.CreateAPIToken(ctx, &noHash) }); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("token without a hash: %v, want ErrInvalid", err)
 	}
 	tok := store.APIToken{OperatorID: op.ID, Hash: randBytes(32), CreatedAt: t0, ExpiresAt: t0.Add(90 * 24 * time.Hour),
 		AllowedCIDRs: []netip.Prefix{netip.MustParsePrefix("10.1.2.3/16"), netip.MustParsePrefix("2001:db8::/32")}}
@@ -846,15 +886,18 @@ func testCRLNumbers(t *testing.T, s store.Store) {
 	if full.Number != 1 || delta.Number != 2 {
 		t.Errorf("numbers %d, %d; want 1, 2", full.Number, delta.Number)
 	}
-	for name, c := range map[string]store.CRL{
-		"reused number":      {Number: 1, Kind: store.CRLFull, DER: []byte{1}},
-		"number not taken":   {Number: 3, Kind: store.CRLFull, DER: []byte{1}},
-		"delta without base": {Number: 2, Kind: store.CRLDelta, DER: []byte{1}},
-		"full with base":     {Number: 2, Kind: store.CRLFull, BaseNumber: 1, DER: []byte{1}},
-		"unknown kind":       {Number: 2, Kind: "partial", DER: []byte{1}},
+	for name, tc := range map[string]struct {
+		c    store.CRL
+		want error
+	}{
+		"reused number":      {store.CRL{Number: 1, Kind: store.CRLFull, DER: []byte{1}}, store.ErrConflict},
+		"number not taken":   {store.CRL{Number: 3, Kind: store.CRLFull, DER: []byte{1}}, store.ErrInvalid},
+		"delta without base": {store.CRL{Number: 2, Kind: store.CRLDelta, DER: []byte{1}}, store.ErrInvalid},
+		"full with base":     {store.CRL{Number: 2, Kind: store.CRLFull, BaseNumber: 1, DER: []byte{1}}, store.ErrInvalid},
+		"unknown kind":       {store.CRL{Number: 2, Kind: "partial", DER: []byte{1}}, store.ErrInvalid},
 	} {
-		if err := s.Tx(ctx, func(tx store.Tx) error { return tx.InsertCRL(ctx, &c) }); !errors.Is(err, store.ErrConflict) {
-			t.Errorf("%s: %v, want ErrConflict", name, err)
+		if err := s.Tx(ctx, func(tx store.Tx) error { return tx.InsertCRL(ctx, &tc.c) }); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", name, err, tc.want)
 		}
 	}
 	// A number taken in a rolled-back transaction is not reused.
@@ -1177,7 +1220,7 @@ func testLeases(t *testing.T, s store.Store) {
 		_, err := tx.AcquireLease(ctx, "x", "a", t0, 0)
 		return err
 	})
-	if !errors.Is(err, store.ErrConflict) {
-		t.Errorf("zero ttl: %v", err)
+	if !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("zero ttl: %v, want ErrInvalid", err)
 	}
 }
