@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -110,5 +111,35 @@ func TestGroupCommitContextAndClose(t *testing.T) {
 	}
 	if err := s.Tx(ctx, func(store.Tx) error { return nil }); !errors.Is(err, sqlstore.ErrClosed) {
 		t.Errorf("Tx after Close: %v, want ErrClosed", err)
+	}
+}
+
+// A fn that ends its goroutine (t.FailNow where it must not be called)
+// fails its batch instead of hanging the store or reporting success.
+func TestGroupCommitGoexit(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "ca.db"), Options{Sync: SyncNormal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	err = s.Tx(ctx, func(tx store.Tx) error {
+		o := store.Order{Identity: store.Identity{Surname: "x"}, CodeHash: hashOf("x"), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if err := tx.CreateOrder(ctx, &o); err != nil {
+			return err
+		}
+		runtime.Goexit()
+		return nil
+	})
+	if err == nil {
+		t.Fatal("a transaction that never finished reported success")
+	}
+	// The store goes on serving, and nothing of the abandoned one stayed.
+	if err := s.Tx(ctx, func(tx store.Tx) error {
+		o := store.Order{Identity: store.Identity{Surname: "y"}, CodeHash: hashOf("x"), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		return tx.CreateOrder(ctx, &o)
+	}); err != nil {
+		t.Fatalf("after the abandoned transaction: %v", err)
 	}
 }

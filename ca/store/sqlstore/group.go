@@ -44,7 +44,8 @@ type committer struct {
 
 // NewGroupCommit is New with group commit of up to maxBatch transactions.
 // Use it only where one connection is the only writer (w has one
-// connection): the batch is one transaction on it.
+// connection): the batch is one transaction on it. Each fn runs on the
+// committer's goroutine; a panic in it is re-raised in its caller's.
 func NewGroupCommit(w, r *sql.DB, d Dialect, maxBatch int) *Store {
 	s := New(w, r, d)
 	if maxBatch < 1 {
@@ -117,7 +118,24 @@ func (s *Store) commitLoop() {
 func (s *Store) runBatch(batch []*txRequest) {
 	errs := make([]error, len(batch))
 	panics := make([]any, len(batch))
+	var sqlTx *sql.Tx
+	finished := false
 	defer func() {
+		if !finished {
+			// A fn called runtime.Goexit (t.FailNow off the test's
+			// goroutine, say): this goroutine is ending. Nothing of the
+			// batch commits; tell every caller, and keep serving.
+			if sqlTx != nil {
+				_ = sqlTx.Rollback()
+			}
+			for i := range errs {
+				if errs[i] == nil && panics[i] == nil {
+					errs[i] = errAbandoned
+				}
+			}
+			s.gc.wg.Add(1)
+			go s.commitLoop()
+		}
 		for i, r := range batch {
 			r.done <- txResult{err: errs[i], panic: panics[i]}
 		}
@@ -125,11 +143,13 @@ func (s *Store) runBatch(batch []*txRequest) {
 	// The batch's own context is not any caller's: one caller giving up must
 	// not roll back the others.
 	ctx := context.Background()
-	sqlTx, err := s.w.BeginTx(ctx, nil)
+	var err error
+	sqlTx, err = s.w.BeginTx(ctx, nil)
 	if err != nil {
 		for i := range errs {
 			errs[i] = fmt.Errorf("sqlstore: begin: %w", err)
 		}
+		finished = true
 		return
 	}
 	t := &tx{tx: sqlTx, ph: s.d.Placeholder}
@@ -183,7 +203,12 @@ func (s *Store) runBatch(batch []*txRequest) {
 			errs[i] = commitErr
 		}
 	}
+	finished = true
 }
+
+// errAbandoned is what the callers of a batch hear when one of its fns ended
+// the committing goroutine.
+var errAbandoned = errors.New("sqlstore: transaction abandoned: a transaction in its batch called runtime.Goexit")
 
 func runOne(fn func(store.Tx) error, t *tx) (res txResult) {
 	defer func() {
