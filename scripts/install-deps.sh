@@ -14,6 +14,7 @@ packages=(
 	softhsm2
 	opensc
 	valgrind
+	postgresql
 )
 
 missing=()
