@@ -252,7 +252,7 @@ func (p *CRLPublisher) publish(ctx context.Context) (full, delta store.CRL, err 
 		return err
 	})
 	if err != nil {
-		return full, delta, fmt.Errorf("publish: reading revocations for CRL %d: %w", full.Number, err)
+		return full, delta, fmt.Errorf("publish: reading revocations: %w", err)
 	}
 	delta.BaseNumber = base.Number
 

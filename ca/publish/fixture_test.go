@@ -7,8 +7,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"io"
@@ -103,11 +101,10 @@ func makePKI() (*testPKI, error) {
 }
 
 func responderTemplate(now time.Time, nocheck bool) *pki.Certificate {
-	t := &pki.Certificate{SerialNumber: big.NewInt(3), Subject: pki.Name{Organization: "gostkey tests", CommonName: "Publish OCSP Responder"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(0, 3, 0), KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []asn1.ObjectIdentifier{pki.OIDExtKeyUsageOCSPSigning}}
-	if nocheck {
-		t.ExtraExtensions = []pkix.Extension{{Id: pki.OIDExtensionOCSPNoCheck, Value: []byte{0x05, 0x00}}}
+	t := ResponderTemplate(big.NewInt(3), pki.Name{Organization: "gostkey tests", CommonName: "Publish OCSP Responder"},
+		now.Add(-time.Hour), now.AddDate(0, 3, 0))
+	if !nocheck {
+		t.ExtraExtensions = nil
 	}
 	return t
 }

@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
+	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 	"io"
@@ -119,6 +121,19 @@ func NewOCSPResponder(cfg OCSPConfig, deps OCSPDeps) (*OCSPResponder, error) {
 		}
 	}
 	return o, nil
+}
+
+// ResponderTemplate is the profile of the delegated responder certificate
+// NewOCSPResponder accepts, for the CA's init to sign with the issuing CA's
+// key: digitalSignature, id-kp-OCSPSigning, and ocsp-nocheck (so clients do
+// not ask the responder about its own certificate; keep it short-lived).
+func ResponderTemplate(serial *big.Int, subject pki.Name, notBefore, notAfter time.Time) *pki.Certificate {
+	return &pki.Certificate{
+		SerialNumber: serial, Subject: subject, NotBefore: notBefore, NotAfter: notAfter,
+		KeyUsage:        x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:     []asn1.ObjectIdentifier{pki.OIDExtKeyUsageOCSPSigning},
+		ExtraExtensions: []pkix.Extension{{Id: pki.OIDExtensionOCSPNoCheck, Value: asn1.NullBytes}},
+	}
 }
 
 // checkResponderCert applies RFC 6960 §4.2.2.2 (issued by the CA, with

@@ -76,9 +76,16 @@ func TestOCSPOpenSSL(t *testing.T) {
 		})
 	}
 
+	// The responder profile as OpenSSL reads it.
+	out, err := openssl(t, "x509", "-in", certFile(t, e.pki.responder), "-noout", "-text")
+	if err != nil {
+		t.Fatalf("openssl x509: %v: %s", err, out)
+	}
+	mustContain(t, "responder certificate", out, "OCSP Signing", "OCSP No Check", "Digital Signature")
+
 	// A revocation committed is answered at once: no CRL run in between.
 	e.change(t, good.serial, store.ReasonAffiliationChanged)
-	out := opensslOCSP(t, e.pki, srv.URL, good.cert, "-md_gost12_256")
+	out = opensslOCSP(t, e.pki, srv.URL, good.cert, "-md_gost12_256")
 	wantStatus(t, out, "revoked")
 	mustContain(t, "revoked at once", out, "Reason: affiliationChanged")
 
