@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -11,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,9 +24,8 @@ import (
 
 // Defaults of CRLConfig.
 const (
-	DefaultCRLValidity     = 24 * time.Hour
-	DefaultCRLDeltaOverlap = time.Minute
-	DefaultCRLRetry        = time.Minute
+	DefaultCRLValidity = 24 * time.Hour
+	DefaultCRLRetry    = time.Minute
 )
 
 // CRLConfig tunes a CRLPublisher; the zero value takes the defaults.
@@ -41,13 +42,6 @@ type CRLConfig struct {
 	// DeltaURL goes into every full CRL's freshestCRL extension (the
 	// contract's <public_http_url>/crl/issuing-delta.crl); empty: none.
 	DeltaURL string
-	// DeltaOverlap widens the delta CRL's window back before its base's
-	// thisUpdate. A revocation is stamped by the revoking process's clock
-	// before its transaction commits, so one stamped just before the base
-	// was made can commit just after and be in neither the base nor a delta
-	// that starts exactly at the base; listing a change the base already
-	// has is harmless. Default DefaultCRLDeltaOverlap.
-	DeltaOverlap time.Duration
 }
 
 func (c CRLConfig) withDefaults() (CRLConfig, error) {
@@ -60,16 +54,13 @@ func (c CRLConfig) withDefaults() (CRLConfig, error) {
 	if c.Retry == 0 {
 		c.Retry = DefaultCRLRetry
 	}
-	if c.DeltaOverlap == 0 {
-		c.DeltaOverlap = DefaultCRLDeltaOverlap
-	}
 	switch {
 	case c.Validity < time.Minute:
 		return c, fmt.Errorf("publish: CRL validity %v is under a minute", c.Validity)
 	case c.RenewBefore <= 0 || c.RenewBefore >= c.Validity:
 		return c, fmt.Errorf("publish: CRL renew_before %v must be between 0 and the validity %v", c.RenewBefore, c.Validity)
-	case c.Retry < 0 || c.DeltaOverlap < 0:
-		return c, errors.New("publish: negative CRL retry or delta overlap")
+	case c.Retry < 0:
+		return c, errors.New("publish: negative CRL retry")
 	}
 	return c, nil
 }
@@ -116,6 +107,13 @@ type CRLPublisher struct {
 	// queued, when set (by tests), is called each time a caller has joined
 	// a pending run.
 	queued func()
+
+	// base caches the entries of the delta CRLs' base, which changes only
+	// when the oldest current full CRL expires. Only the runner uses it.
+	base struct {
+		number  int64
+		entries map[store.Serial]pki.CRLReason
+	}
 }
 
 // crlRun is one signing run and the callers waiting for it.
@@ -222,8 +220,8 @@ func (p *CRLPublisher) runner(ctx context.Context) {
 func (p *CRLPublisher) publish(ctx context.Context) (full, delta store.CRL, err error) {
 	now := p.now().UTC().Truncate(time.Second) // what the DER can say
 	next := now.Add(p.cfg.Validity)
-	var revoked, changed []store.Certificate
-	var base store.CRL
+	var revoked []store.Certificate
+	var changes []pki.RevokedCertificate
 	err = p.store.Tx(ctx, func(tx store.Tx) error {
 		fn, err := tx.NextCRLNumber(ctx)
 		if err != nil {
@@ -234,27 +232,28 @@ func (p *CRLPublisher) publish(ctx context.Context) (full, delta store.CRL, err 
 			return err
 		}
 		full = store.CRL{Number: fn, Kind: store.CRLFull, ThisUpdate: now, NextUpdate: next}
-		delta = store.CRL{Number: dn, Kind: store.CRLDelta, ThisUpdate: now, NextUpdate: next}
+		delta = store.CRL{Number: dn, Kind: store.CRLDelta, ThisUpdate: now, NextUpdate: next, BaseNumber: fn}
 		if revoked, err = tx.RevokedCertificates(ctx, now); err != nil {
 			return err
 		}
 		// The delta's base is the oldest full CRL a relying party may still
 		// hold, so that the delta updates every one of them; the first time,
-		// the new full CRL itself.
-		base, err = tx.OldestCurrentCRL(ctx, store.CRLFull, now)
+		// the new full CRL itself (and the delta is empty).
+		base, err := tx.OldestCurrentCRL(ctx, store.CRLFull, now)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			base = full
+			changes = nil
+			return nil
 		case err != nil:
 			return err
 		}
-		changed, err = tx.StatusChangedSince(ctx, base.ThisUpdate.Add(-p.cfg.DeltaOverlap))
+		delta.BaseNumber = base.Number
+		changes, err = p.deltaEntries(ctx, tx, base, revoked)
 		return err
 	})
 	if err != nil {
 		return full, delta, fmt.Errorf("publish: reading revocations: %w", err)
 	}
-	delta.BaseNumber = base.Number
 
 	entries := make([]pki.RevokedCertificate, 0, len(revoked))
 	for _, c := range revoked {
@@ -264,12 +263,8 @@ func (p *CRLPublisher) publish(ctx context.Context) (full, delta store.CRL, err 
 		RevokedCertificates: entries, FreshestCRL: nonEmpty(p.cfg.DeltaURL)}); err != nil {
 		return full, delta, fmt.Errorf("publish: signing CRL %d: %w", full.Number, err)
 	}
-	entries = make([]pki.RevokedCertificate, 0, len(changed))
-	for _, c := range changed {
-		entries = append(entries, crlEntry(c))
-	}
-	if delta.DER, err = p.sign(&pki.CRLTemplate{Number: big.NewInt(delta.Number), BaseCRLNumber: big.NewInt(base.Number),
-		ThisUpdate: now, NextUpdate: next, RevokedCertificates: entries}); err != nil {
+	if delta.DER, err = p.sign(&pki.CRLTemplate{Number: big.NewInt(delta.Number), BaseCRLNumber: big.NewInt(delta.BaseNumber),
+		ThisUpdate: now, NextUpdate: next, RevokedCertificates: changes}); err != nil {
 		return full, delta, fmt.Errorf("publish: signing delta CRL %d: %w", delta.Number, err)
 	}
 
@@ -277,7 +272,7 @@ func (p *CRLPublisher) publish(ctx context.Context) (full, delta store.CRL, err 
 		for _, c := range []struct {
 			crl     *store.CRL
 			entries int
-		}{{&full, len(revoked)}, {&delta, len(changed)}} {
+		}{{&full, len(revoked)}, {&delta, len(changes)}} {
 			if err := tx.InsertCRL(ctx, c.crl); err != nil {
 				return err
 			}
@@ -292,6 +287,54 @@ func (p *CRLPublisher) publish(ctx context.Context) (full, delta store.CRL, err 
 		return full, delta, fmt.Errorf("publish: storing CRLs %d and %d: %w", full.Number, delta.Number, err)
 	}
 	return full, delta, nil
+}
+
+// deltaEntries is the difference between the base CRL and the state now
+// (RFC 5280 §5.2.4): every certificate revoked or held now that the base
+// does not list with the same reason, and removeFromCRL for every one the
+// base lists that is valid again (released from hold). Entries the base
+// lists for certificates since expired are not changes. Comparing with the
+// base's own entries, rather than with status times, keeps the delta exact
+// whatever time a revocation was stamped with.
+func (p *CRLPublisher) deltaEntries(ctx context.Context, r store.Reader, base store.CRL, revoked []store.Certificate) ([]pki.RevokedCertificate, error) {
+	if p.base.number != base.Number {
+		crl, err := pki.ParseCRL(base.DER)
+		if err != nil {
+			return nil, fmt.Errorf("publish: base CRL %d: %w", base.Number, err)
+		}
+		m := make(map[store.Serial]pki.CRLReason, len(crl.RevokedCertificates))
+		for _, rc := range crl.RevokedCertificates {
+			if s, ok := storeSerial(rc.SerialNumber); ok {
+				m[s] = rc.ReasonCode
+			}
+		}
+		p.base.number, p.base.entries = base.Number, m
+	}
+	var out []pki.RevokedCertificate
+	now := make(map[store.Serial]bool, len(revoked))
+	for _, c := range revoked {
+		now[c.Serial] = true
+		if reason, ok := p.base.entries[c.Serial]; !ok || reason != pki.CRLReason(c.RevocationReason) {
+			out = append(out, crlEntry(c))
+		}
+	}
+	var released []store.Serial
+	for s := range p.base.entries {
+		if !now[s] {
+			released = append(released, s)
+		}
+	}
+	slices.SortFunc(released, func(a, b store.Serial) int { return bytes.Compare(a[:], b[:]) })
+	for _, s := range released {
+		c, err := r.Certificate(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		if c.Status == store.CertValid {
+			out = append(out, crlEntry(c))
+		}
+	}
+	return out, nil
 }
 
 func (p *CRLPublisher) sign(t *pki.CRLTemplate) ([]byte, error) {

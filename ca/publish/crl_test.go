@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"sort"
@@ -61,6 +62,19 @@ func entries(t testing.TB, der []byte, issuer *pki.Certificate) (*pki.CRL, map[s
 		m[s] = rc.ReasonCode
 	}
 	return crl, m
+}
+
+// applyDelta is what a relying party does with a delta CRL.
+func applyDelta(base, delta map[store.Serial]pki.CRLReason) map[store.Serial]pki.CRLReason {
+	out := maps.Clone(base)
+	for s, r := range delta {
+		if r == pki.ReasonRemoveFromCRL {
+			delete(out, s)
+		} else {
+			out[s] = r
+		}
+	}
+	return out
 }
 
 func wantEntries(t testing.TB, what string, got, want map[store.Serial]pki.CRLReason) {
@@ -135,10 +149,11 @@ func TestCRLPublishOpenSSL(t *testing.T) {
 		!slices.Equal(crl.FreshestCRL, []string{"http://127.0.0.1:8089" + PathDeltaCRL}) {
 		t.Errorf("full CRL: number %v, %v – %v, freshest %v", crl.Number, crl.ThisUpdate, crl.NextUpdate, crl.FreshestCRL)
 	}
+	// The first delta is on the new full CRL itself: nothing changed.
 	out = opensslCRL(t, e.pki, delta)
-	mustContain(t, "delta CRL", out, "Delta CRL Indicator", "X509v3 CRL Number")
+	mustContain(t, "delta CRL", out, "Delta CRL Indicator", "X509v3 CRL Number", "No Revoked Certificates")
 	dcrl, got := entries(t, delta, e.pki.issuer)
-	wantEntries(t, "delta CRL 2", got, map[store.Serial]pki.CRLReason{a.serial: pki.ReasonKeyCompromise, b.serial: pki.ReasonCertificateHold, d.serial: pki.ReasonCertificateHold})
+	wantEntries(t, "delta CRL 2", got, map[store.Serial]pki.CRLReason{})
 	if dcrl.BaseCRLNumber.Int64() != 1 || dcrl.Number.Int64() != 2 || len(dcrl.FreshestCRL) != 0 {
 		t.Errorf("delta CRL: number %v base %v freshest %v", dcrl.Number, dcrl.BaseCRLNumber, dcrl.FreshestCRL)
 	}
@@ -153,7 +168,7 @@ func TestCRLPublishOpenSSL(t *testing.T) {
 	}
 
 	// An hour on: d released, c superseded. The delta is still on CRL 1,
-	// the oldest current, and says d is off the list.
+	// the oldest current, and lists just that: c added, d off the list.
 	e.clock.Advance(time.Hour)
 	e.change(t, d.serial, release)
 	e.change(t, c.serial, store.ReasonSuperseded)
@@ -169,13 +184,17 @@ func TestCRLPublishOpenSSL(t *testing.T) {
 	delta = fetch(t, srv.URL+PathDeltaCRL, http.StatusOK, TypeCRL)
 	mustContain(t, "delta CRL 4", opensslCRL(t, e.pki, delta), "Remove From CRL", opensslSerial(d.serial), "Superseded")
 	_, got = entries(t, delta, e.pki.issuer)
-	wantEntries(t, "delta CRL 4", got, map[store.Serial]pki.CRLReason{a.serial: pki.ReasonKeyCompromise, b.serial: pki.ReasonCertificateHold,
-		c.serial: pki.ReasonSuperseded, d.serial: pki.ReasonRemoveFromCRL})
+	wantEntries(t, "delta CRL 4", got, map[store.Serial]pki.CRLReason{c.serial: pki.ReasonSuperseded, d.serial: pki.ReasonRemoveFromCRL})
 
 	// At t0+24h30m CRL 1 has expired: the delta moves to CRL 3 (current
-	// until t0+25h) and lists only what changed since it (with the
-	// overlap), not a and b.
+	// until t0+25h) and lists only what changed since it: b released, d
+	// revoked for good. A revocation stamped an hour back (as a holder's
+	// signed request may be) is in the delta all the same.
 	e.clock.Advance(23*time.Hour + 30*time.Minute)
+	e.change(t, b.serial, release)
+	e.clock.Advance(-time.Hour)
+	e.change(t, d.serial, store.ReasonKeyCompromise)
+	e.clock.Advance(time.Hour)
 	r3, err := e.crl.reissue(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -184,7 +203,9 @@ func TestCRLPublishOpenSSL(t *testing.T) {
 		t.Fatalf("third run: full %d, delta %d on %d; want 5, 6 on 3", r3.full.Number, r3.delta.Number, r3.delta.BaseNumber)
 	}
 	_, got = entries(t, r3.delta.DER, e.pki.issuer)
-	wantEntries(t, "delta CRL 6", got, map[store.Serial]pki.CRLReason{c.serial: pki.ReasonSuperseded, d.serial: pki.ReasonRemoveFromCRL})
+	wantEntries(t, "delta CRL 6", got, map[store.Serial]pki.CRLReason{b.serial: pki.ReasonRemoveFromCRL, d.serial: pki.ReasonKeyCompromise})
+	_, got = entries(t, r3.full.DER, e.pki.issuer)
+	wantEntries(t, "full CRL 5", got, map[store.Serial]pki.CRLReason{a.serial: pki.ReasonKeyCompromise, c.serial: pki.ReasonSuperseded, d.serial: pki.ReasonKeyCompromise})
 
 	// Each CRL has its audit record, in the chain, naming its DER.
 	res, err := audit.Verify(ctx, e.store, audit.VerifyOptions{})
@@ -212,6 +233,32 @@ func TestCRLPublishOpenSSL(t *testing.T) {
 			t.Errorf("audit record %d: %s %s %+v", rec.Seq, rec.Action, rec.Object, det)
 		}
 	}
+}
+
+// A certificate that expires drops off the full CRL, and its base entry is
+// no change for the delta (it is not valid again).
+func TestCRLExpiredEntry(t *testing.T) {
+	e := newEnv(t, CRLConfig{Validity: 90 * 24 * time.Hour})
+	ctx := context.Background()
+	x, y := e.issue(t), e.issue(t)
+	e.change(t, x.serial, store.ReasonKeyCompromise)
+	e.change(t, y.serial, hold)
+	if _, err := e.crl.reissue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(x.cert.NotAfter.Sub(e.clock.Now()) + time.Hour)
+	e.change(t, y.serial, release)
+	r, err := e.crl.reissue(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.delta.BaseNumber != 1 {
+		t.Fatalf("delta on %d, want 1", r.delta.BaseNumber)
+	}
+	_, got := entries(t, r.full.DER, e.pki.issuer)
+	wantEntries(t, "full CRL after expiry", got, map[store.Serial]pki.CRLReason{})
+	_, got = entries(t, r.delta.DER, e.pki.issuer)
+	wantEntries(t, "delta CRL after expiry", got, map[store.Serial]pki.CRLReason{y.serial: pki.ReasonRemoveFromCRL})
 }
 
 // A burst waiting on a run in progress shares one next run: the first
@@ -334,6 +381,18 @@ func TestReissueBurst(t *testing.T) {
 			t.Fatalf("CRL %d is %s", num, c.Kind)
 		}
 		if c.Kind == store.CRLDelta {
+			// The delta on its base gives the full CRL of the same run.
+			var base store.CRL
+			if err := e.store.View(ctx, func(r store.Reader) error {
+				var err error
+				base, err = r.CRL(ctx, c.BaseNumber)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			_, b := entries(t, base.DER, e.pki.issuer)
+			_, d := entries(t, c.DER, e.pki.issuer)
+			wantEntries(t, fmt.Sprintf("base %d + delta %d", c.BaseNumber, num), applyDelta(b, d), last)
 			continue
 		}
 		crl, got := entries(t, c.DER, e.pki.issuer)

@@ -20,8 +20,12 @@
 // transaction. The full CRL lists every revoked or held certificate not yet
 // expired and names the delta's URL in freshestCRL; the delta is relative
 // to the oldest full CRL still current (store.Reader.OldestCurrentCRL), so
-// it updates every full CRL a relying party may hold, and lists the
-// revocations, holds (certificateHold) and releases (removeFromCRL) since.
+// it updates every full CRL a relying party may hold. Its entries are the
+// exact difference between that base's entries and the state now: what is
+// revoked or held now and not so in the base, and removeFromCRL for what
+// the base lists and is valid again (released from hold). It is computed
+// from the base CRL itself, not from status timestamps, so a revocation
+// stamped with an earlier time (a holder's signed request) is not missed.
 //
 // Coalescing: Reissue joins the run that has not started yet, or starts
 // one; runs go one at a time, and a run starts after its callers asked, so

@@ -108,6 +108,9 @@ func TestTokenKeys(t *testing.T) {
 	}
 
 	wantStatus(t, opensslOCSP(t, &p, srv.URL, leaf, "-md_gost12_256"), "good")
+	if err := crl.Reissue(ctx); err != nil {
+		t.Fatal(err)
+	}
 	e.change(t, serial, store.ReasonKeyCompromise)
 	wantStatus(t, opensslOCSP(t, &p, srv.URL, leaf), "revoked")
 	if err := crl.Reissue(ctx); err != nil {
