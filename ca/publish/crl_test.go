@@ -188,13 +188,14 @@ func TestCRLPublishOpenSSL(t *testing.T) {
 
 	// At t0+24h30m CRL 1 has expired: the delta moves to CRL 3 (current
 	// until t0+25h) and lists only what changed since it: b released, d
-	// revoked for good. A revocation stamped an hour back (as a holder's
-	// signed request may be) is in the delta all the same.
+	// revoked for good. A revocation stamped a day back, before the base
+	// was made (as a holder's signed request may be), is in the delta all
+	// the same.
 	e.clock.Advance(23*time.Hour + 30*time.Minute)
 	e.change(t, b.serial, release)
-	e.clock.Advance(-time.Hour)
+	e.clock.Advance(-24 * time.Hour)
 	e.change(t, d.serial, store.ReasonKeyCompromise)
-	e.clock.Advance(time.Hour)
+	e.clock.Advance(24 * time.Hour)
 	r3, err := e.crl.reissue(ctx)
 	if err != nil {
 		t.Fatal(err)
