@@ -21,8 +21,8 @@ import (
 
 // Defaults of OCSPConfig.
 const (
-	DefaultOCSPValidity  = time.Hour
-	DefaultOCSPMaxCertID = 16
+	DefaultOCSPValidity   = time.Hour
+	DefaultOCSPMaxCertIDs = 16
 )
 
 // ocspMaxNonce is RFC 8954's bound: a responder may leave longer nonces
@@ -37,7 +37,7 @@ type OCSPConfig struct {
 	// bounds how long a client may keep using a cached answer.
 	Validity time.Duration
 	// MaxCertIDs is how many certificates one request may ask about;
-	// more is malformedRequest. Default DefaultOCSPMaxCertID (RFC 5019
+	// more is malformedRequest. Default DefaultOCSPMaxCertIDs (RFC 5019
 	// clients ask about one).
 	MaxCertIDs int
 }
@@ -86,7 +86,7 @@ func NewOCSPResponder(cfg OCSPConfig, deps OCSPDeps) (*OCSPResponder, error) {
 		cfg.Validity = DefaultOCSPValidity
 	}
 	if cfg.MaxCertIDs == 0 {
-		cfg.MaxCertIDs = DefaultOCSPMaxCertID
+		cfg.MaxCertIDs = DefaultOCSPMaxCertIDs
 	}
 	if cfg.Validity < time.Minute || cfg.MaxCertIDs < 1 {
 		return nil, fmt.Errorf("publish: OCSP validity %v under a minute or max_cert_ids %d under 1", cfg.Validity, cfg.MaxCertIDs)

@@ -277,12 +277,12 @@ func TestOCSPRespondErrors(t *testing.T) {
 		t.Fatalf("33-octet nonce: echoed %x, %v", r.Nonce, err)
 	}
 	// More CertIDs than allowed: malformedRequest.
-	parsed.CertIDs = slices.Repeat(parsed.CertIDs, DefaultOCSPMaxCertID+1)
+	parsed.CertIDs = slices.Repeat(parsed.CertIDs, DefaultOCSPMaxCertIDs+1)
 	if got := status(e.ocsp.respond(ctx, parsed)); got != pki.OCSPMalformedRequest {
 		t.Errorf("%d CertIDs: %v", len(parsed.CertIDs), got)
 	}
-	parsed.CertIDs = parsed.CertIDs[:DefaultOCSPMaxCertID]
-	if r, err := pki.ParseOCSPResponse(e.ocsp.respond(ctx, parsed), e.pki.issuer); err != nil || len(r.Responses) != DefaultOCSPMaxCertID {
+	parsed.CertIDs = parsed.CertIDs[:DefaultOCSPMaxCertIDs]
+	if r, err := pki.ParseOCSPResponse(e.ocsp.respond(ctx, parsed), e.pki.issuer); err != nil || len(r.Responses) != DefaultOCSPMaxCertIDs {
 		t.Errorf("%d CertIDs: %v", len(parsed.CertIDs), err)
 	}
 	for name, tc := range map[string]struct {
