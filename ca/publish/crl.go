@@ -36,8 +36,10 @@ type CRLConfig struct {
 	// RenewBefore is how long before the latest full CRL's nextUpdate Run
 	// reissues; default Validity/2. It must be below Validity.
 	RenewBefore time.Duration
-	// Retry is how long Run waits after a failed scheduled reissue before
-	// trying again; default DefaultCRLRetry.
+	// Retry is how long Run waits after a failed scheduled reissue, or
+	// while another process holds the schedule's lease, before trying
+	// again; default DefaultCRLRetry. It must be below RenewBefore, so a
+	// retry still comes before nextUpdate.
 	Retry time.Duration
 	// DeltaURL goes into every full CRL's freshestCRL extension (the
 	// contract's <public_http_url>/crl/issuing-delta.crl); empty: none.
@@ -59,8 +61,8 @@ func (c CRLConfig) withDefaults() (CRLConfig, error) {
 		return c, fmt.Errorf("publish: CRL validity %v is under a minute", c.Validity)
 	case c.RenewBefore <= 0 || c.RenewBefore >= c.Validity:
 		return c, fmt.Errorf("publish: CRL renew_before %v must be between 0 and the validity %v", c.RenewBefore, c.Validity)
-	case c.Retry < 0:
-		return c, errors.New("publish: negative CRL retry")
+	case c.Retry <= 0 || c.Retry >= c.RenewBefore:
+		return c, fmt.Errorf("publish: CRL retry %v must be between 0 and renew_before %v", c.Retry, c.RenewBefore)
 	}
 	return c, nil
 }
@@ -82,7 +84,15 @@ type CRLDeps struct {
 	Rand io.Reader
 	// Logger reports scheduled runs that fail; default: discarded.
 	Logger *slog.Logger
+	// Holder names this process in the lease on the CRL schedule, so that
+	// of several processes sharing the database one runs it (Reissue after
+	// a revocation runs wherever it is called); default a random ID.
+	Holder string
 }
+
+// crlScheduleLease is the store lease Run holds while it keeps the
+// schedule.
+const crlScheduleLease = "crl.schedule"
 
 // CRLPublisher makes, stores and audits the issuing CA's full and delta
 // CRLs.
@@ -96,6 +106,7 @@ type CRLPublisher struct {
 	after  func(time.Duration) <-chan time.Time
 	rand   io.Reader
 	log    *slog.Logger
+	holder string
 
 	mu sync.Mutex
 	// pending is the run the next callers join: it starts once the run in
@@ -141,7 +152,7 @@ func NewCRLPublisher(cfg CRLConfig, deps CRLDeps) (*CRLPublisher, error) {
 		return nil, errors.New("publish: the issuer certificate may not sign CRLs (not a CA or no cRLSign)")
 	}
 	p := &CRLPublisher{cfg: cfg, store: deps.Store, jrnl: deps.Journal, issuer: deps.Issuer, signer: deps.Signer,
-		now: deps.Now, after: deps.After, rand: deps.Rand, log: deps.Logger}
+		now: deps.Now, after: deps.After, rand: deps.Rand, log: deps.Logger, holder: deps.Holder}
 	if p.now == nil {
 		p.now = time.Now
 	}
@@ -153,6 +164,13 @@ func NewCRLPublisher(cfg CRLConfig, deps CRLDeps) (*CRLPublisher, error) {
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
+	}
+	if p.holder == "" {
+		id := make([]byte, 8)
+		if _, err := io.ReadFull(p.rand, id); err != nil {
+			return nil, fmt.Errorf("publish: lease holder ID: %w", err)
+		}
+		p.holder = "crl-" + hex.EncodeToString(id)
 	}
 	return p, nil
 }
@@ -381,14 +399,23 @@ func nonEmpty(s string) []string {
 // Run reissues the CRLs on schedule until ctx ends: RenewBefore ahead of
 // the latest full CRL's nextUpdate (at once if there is none or it is due),
 // and Retry after a failed run. Reissues in between (after revocations)
-// push the schedule back, since it follows the stored CRLs. It returns nil
-// when ctx ends.
+// push the schedule back, since it follows the stored CRLs. Among
+// processes sharing the database, the one holding the schedule's lease
+// reissues; the others check again after Retry, and one of them takes over
+// when a holder stops renewing. It returns nil when ctx ends, after giving
+// up the lease.
 func (p *CRLPublisher) Run(ctx context.Context) error {
+	defer p.releaseLease(ctx)
 	for {
 		wait, err := p.untilDue(ctx)
 		if err == nil && wait <= 0 {
-			if err = p.Reissue(ctx); err == nil {
-				continue
+			var held bool
+			if held, err = p.takeLease(ctx); err == nil && !held {
+				wait = p.cfg.Retry
+			} else if err == nil {
+				if err = p.Reissue(ctx); err == nil {
+					continue
+				}
 			}
 		}
 		if ctx.Err() != nil {
@@ -403,6 +430,31 @@ func (p *CRLPublisher) Run(ctx context.Context) error {
 			return nil
 		case <-p.after(wait):
 		}
+	}
+}
+
+// takeLease takes or renews the schedule's lease. It lasts until one
+// retry after the next due time, which the holder renews it at; a holder
+// that stopped loses it then, still RenewBefore − Retry before nextUpdate.
+func (p *CRLPublisher) takeLease(ctx context.Context) (bool, error) {
+	var held bool
+	ttl := p.cfg.Validity - p.cfg.RenewBefore + p.cfg.Retry
+	err := p.store.Tx(ctx, func(tx store.Tx) error {
+		var err error
+		held, err = tx.AcquireLease(ctx, crlScheduleLease, p.holder, p.now(), ttl)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("publish: CRL schedule lease: %w", err)
+	}
+	return held, nil
+}
+
+func (p *CRLPublisher) releaseLease(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := p.store.Tx(ctx, func(tx store.Tx) error { return tx.ReleaseLease(ctx, crlScheduleLease, p.holder) }); err != nil {
+		p.log.ErrorContext(ctx, "releasing the CRL schedule lease", "error", err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -473,6 +474,56 @@ func TestRunSchedule(t *testing.T) {
 	}
 }
 
+// Of processes sharing the database, the schedule's lease holder reissues:
+// another waits while the lease is held, takes over when it runs out, and
+// gives it up when its Run ends.
+func TestRunLease(t *testing.T) {
+	e := newEnv(t, CRLConfig{})
+	ctx := context.Background()
+	if err := e.store.Tx(ctx, func(tx store.Tx) error {
+		ok, err := tx.AcquireLease(ctx, crlScheduleLease, "other process", e.clock.Now(), 90*time.Second)
+		if !ok && err == nil {
+			err = errors.New("lease not taken")
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- e.crl.Run(runCtx) }()
+	for range 2 {
+		if d := <-e.clock.waits; d != DefaultCRLRetry {
+			t.Fatalf("Run waits %v beside a held lease, want %v", d, DefaultCRLRetry)
+		}
+		if _, err := e.crl.Latest(ctx, store.CRLFull); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a CRL was made beside the other holder's lease: %v", err)
+		}
+		e.clock.Advance(DefaultCRLRetry)
+	}
+	// 2 minutes on, the other's 90 s lease has run out.
+	if d := <-e.clock.waits; d != DefaultCRLValidity/2 {
+		t.Fatalf("Run waits %v after taking over, want %v", d, DefaultCRLValidity/2)
+	}
+	if c, err := e.crl.Latest(ctx, store.CRLFull); err != nil || c.Number != 1 {
+		t.Fatalf("latest CRL after taking over: %d, %v", c.Number, err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// Given up: the other process takes it at once.
+	if err := e.store.Tx(ctx, func(tx store.Tx) error {
+		ok, err := tx.AcquireLease(ctx, crlScheduleLease, "other process", e.clock.Now(), time.Minute)
+		if !ok && err == nil {
+			err = errors.New("lease still held after Run ended")
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestCRLConfigAndDeps(t *testing.T) {
 	p := sharedPKI(t)
 	e := newEnv(t, CRLConfig{})
@@ -484,6 +535,7 @@ func TestCRLConfigAndDeps(t *testing.T) {
 		"validity under a minute":   {CRLConfig{Validity: time.Second}, nil},
 		"renew before ≥ validity":   {CRLConfig{Validity: time.Hour, RenewBefore: time.Hour}, nil},
 		"negative retry":            {CRLConfig{Retry: -time.Second}, nil},
+		"retry ≥ renew before":      {CRLConfig{Validity: time.Hour, RenewBefore: time.Minute, Retry: time.Minute}, nil},
 		"no store":                  {CRLConfig{}, func(d CRLDeps) CRLDeps { d.Store = nil; return d }},
 		"no journal":                {CRLConfig{}, func(d CRLDeps) CRLDeps { d.Journal = nil; return d }},
 		"signer of another key":     {CRLConfig{}, func(d CRLDeps) CRLDeps { d.Signer = p.responderKey; return d }},

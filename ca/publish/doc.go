@@ -27,6 +27,11 @@
 // from the base CRL itself, not from status timestamps, so a revocation
 // stamped with an earlier time (a holder's signed request) is not missed.
 //
+// Schedule: Run reissues RenewBefore ahead of the latest full CRL's
+// nextUpdate. Of processes sharing the database, the holder of the store
+// lease "crl.schedule" (CRLDeps.Holder) does; the others re-check every
+// Retry and take over when it lapses.
+//
 // Coalescing: Reissue joins the run that has not started yet, or starts
 // one; runs go one at a time, and a run starts after its callers asked, so
 // every revocation committed before a Reissue call is in the CRL that call
