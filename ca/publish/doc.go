@@ -10,6 +10,7 @@
 //	(*CRLPublisher).Latest(ctx, store.CRLKind) (store.CRL, error)
 //	NewOCSPResponder(OCSPConfig, OCSPDeps) (*OCSPResponder, error)
 //	(*OCSPResponder).Respond(ctx, der []byte) []byte // always a DER OCSPResponse
+//	ResponderTemplate(serial, subject, notBefore, notAfter) *pki.Certificate // the responder profile for init
 //	Handler(roots []*pki.Certificate, issuer *pki.Certificate, *CRLPublisher, *OCSPResponder) http.Handler
 //
 // CRLs. Each run takes two numbers from store.Tx.NextCRLNumber (full, then
@@ -35,7 +36,8 @@
 // Coalescing: Reissue joins the run that has not started yet, or starts
 // one; runs go one at a time, and a run starts after its callers asked, so
 // every revocation committed before a Reissue call is in the CRL that call
-// waits for, and a burst of calls costs about two signing runs.
+// waits for, and all the calls that arrive while a run is signing share
+// the one run after it.
 //
 // OCSP. Every answer is made from the store when asked (a revocation
 // committed is answered revoked by the next request), signed by the
