@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -186,6 +187,41 @@ func TestCRLPublishOpenSSL(t *testing.T) {
 	mustContain(t, "delta CRL 4", opensslCRL(t, e.pki, delta), "Remove From CRL", opensslSerial(d.serial), "Superseded")
 	_, got = entries(t, delta, e.pki.issuer)
 	wantEntries(t, "delta CRL 4", got, map[store.Serial]pki.CRLReason{c.serial: pki.ReasonSuperseded, d.serial: pki.ReasonRemoveFromCRL})
+
+	// A relying party holding CRL 1 and OpenSSL's delta support: with
+	// delta 4, c is revoked and d (released) valid again; with CRL 1
+	// alone, the other way round.
+	crlPEM := func(der []byte) string {
+		return testkit.WriteFile(t, "crl.pem", pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}))
+	}
+	at := fmt.Sprint(e.clock.Now().Add(time.Minute).Unix())
+	// -extended_crl: without it OpenSSL 3.0 may take the newer delta for
+	// the complete CRL (get_crl_score skips deltas only in that mode).
+	verify := func(c issued, crls ...[]byte) string {
+		args := []string{"verify", "-CAfile", e.pki.chainPath, "-crl_check", "-extended_crl", "-use_deltas", "-attime", at}
+		for _, der := range crls {
+			args = append(args, "-CRLfile", crlPEM(der))
+		}
+		out, _ := openssl(t, append(args, certFile(t, c.cert))...)
+		return out
+	}
+	for _, tc := range []struct {
+		what    string
+		c       issued
+		crls    [][]byte
+		revoked bool
+	}{
+		{"c on CRL 1 + delta 4", c, [][]byte{r1.full.DER, delta}, true},
+		{"d on CRL 1 + delta 4", d, [][]byte{r1.full.DER, delta}, false},
+		{"a on CRL 1 + delta 4", a, [][]byte{r1.full.DER, delta}, true},
+		{"c on CRL 1", c, [][]byte{r1.full.DER}, false},
+		{"d on CRL 1", d, [][]byte{r1.full.DER}, true},
+	} {
+		out := verify(tc.c, tc.crls...)
+		if tc.revoked != strings.Contains(out, "certificate revoked") || !tc.revoked && !strings.Contains(out, ": OK") {
+			t.Errorf("openssl verify, %s: want revoked %v:\n%s", tc.what, tc.revoked, out)
+		}
+	}
 
 	// At t0+24h30m CRL 1 has expired: the delta moves to CRL 3 (current
 	// until t0+25h) and lists only what changed since it: b released, d
