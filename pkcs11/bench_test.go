@@ -20,7 +20,7 @@ import (
 func BenchmarkTokenSign(b *testing.B) {
 	path := softtokenPath(b)
 	b.Setenv("GOSTKEY_SOFTTOKEN_DIR", b.TempDir())
-	b.Setenv("GOSTKEY_SOFTTOKEN_CONF", testkit.WriteFile(b, "softtoken.conf", []byte("kdf_iterations = 1000\n")))
+	b.Setenv("GOSTKEY_SOFTTOKEN_CONF", testkit.WriteFile(b, "softtoken.conf", []byte("scrypt_log2n = 10\n")))
 	ctx := context.Background()
 	m, err := Open(path, Options{})
 	if err != nil {

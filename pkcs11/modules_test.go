@@ -84,7 +84,7 @@ func softtoken(t *testing.T) string {
 	conf := filepath.Join(dir, "softtoken.conf")
 	// Few KDF iterations keep the suite fast; the PIN retry limit stays at
 	// its default.
-	if err := os.WriteFile(conf, []byte("kdf_iterations = 1000\npoll_interval_ms = 20\n"), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte("scrypt_log2n = 10\npoll_interval_ms = 20\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Mkdir(filepath.Join(dir, "tokens"), 0o700); err != nil {

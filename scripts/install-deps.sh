@@ -27,6 +27,7 @@ packages=(
 	softhsm2
 	opensc
 	valgrind
+	postgresql
 )
 
 missing=()
