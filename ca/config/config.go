@@ -99,9 +99,9 @@ type Config struct {
 
 // Database names the store.
 type Database struct {
-	Driver string `json:"driver"` // "sqlite" (default) or "postgres"
-	Path   string `json:"path"`   // sqlite file
-	DSN    string `json:"dsn"`    // postgres connection string
+	Driver string `json:"driver"`        // "sqlite" (default) or "postgres"
+	Path   string `json:"path"`          // sqlite file
+	DSN    string `json:"dsn,omitempty"` // postgres connection string
 }
 
 // Token is the PKCS#11 token holding the CA's keys.
