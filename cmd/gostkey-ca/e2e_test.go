@@ -1,0 +1,322 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gostkey/gostkey/ca/config"
+	"github.com/gostkey/gostkey/gost"
+	"github.com/gostkey/gostkey/internal/testkit"
+	"github.com/gostkey/gostkey/pkcs11"
+	"github.com/gostkey/gostkey/pki"
+)
+
+// binary builds gostkey-ca once per test run.
+func binary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "gostkey-ca")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func softtokenModule(t *testing.T) string {
+	t.Helper()
+	lib := filepath.Join(testkit.RepoRoot(), "bin", "libgostkey-softtoken.so")
+	if _, err := os.Stat(lib); err != nil {
+		testkit.Missing(t, "%s: run make build", lib)
+	}
+	return lib
+}
+
+type ran struct {
+	code           int
+	stdout, stderr string
+}
+
+func runBin(t *testing.T, bin string, args ...string) ran {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	return ran{cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()}
+}
+
+// listing is DIR's tree as names, sizes and modification times.
+func listing(t *testing.T, dir string) string {
+	var b strings.Builder
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%s %d %v %v\n", p, fi.Size(), fi.Mode(), fi.ModTime().UnixNano())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// The whole service as a user runs it: init, serve on free loopback ports,
+// register over HTTPS, enroll a softtoken key, openssl verifies the
+// certificate, a second redemption is refused, SIGTERM, audit verify.
+func TestEndToEnd(t *testing.T) {
+	testkit.RequireOpenSSL(t)
+	module := softtokenModule(t)
+	bin := binary(t)
+	tmp := t.TempDir()
+	conf := filepath.Join(tmp, "softtoken.conf")
+	if err := os.WriteFile(conf, []byte("scrypt_log2n = 10\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GOSTKEY_SOFTTOKEN_CONF", conf)
+	t.Setenv("GOSTKEY_SOFTTOKEN_DIR", filepath.Join(tmp, "holder-tokens"))
+	if err := os.Mkdir(filepath.Join(tmp, "holder-tokens"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := filepath.Join(tmp, "ca")
+	r := runBin(t, bin, "init", "--dir", dir, "--module", module)
+	if r.code != 0 {
+		t.Fatalf("init: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	adminToken := lines[len(lines)-1]
+	if b, _ := os.ReadFile(filepath.Join(dir, "admin.token")); strings.TrimSpace(string(b)) != adminToken || !strings.HasPrefix(adminToken, "gsk_") {
+		t.Fatal("init did not print the admin token it stored")
+	}
+	for _, f := range []string{"admin.token", "token.pin", "code.key", "ca.db"} {
+		if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v, want mode 0600", f, fi.Mode(), err)
+		}
+	}
+	before := listing(t, dir)
+	if r := runBin(t, bin, "init", "--dir", dir, "--module", module); r.code != 1 || !strings.Contains(r.stderr, "not empty") {
+		t.Errorf("second init: %d %s", r.code, r.stderr)
+	}
+	if listing(t, dir) != before {
+		t.Error("the refused second init changed DIR")
+	}
+	cfgPath := filepath.Join(dir, "ca.json")
+	if r := runBin(t, bin, "serve", "--config", cfgPath, "--validate"); r.code != 0 {
+		t.Errorf("--validate: %d %s", r.code, r.stderr)
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	badCfg := filepath.Join(dir, "bad.json")
+	raw, _ := os.ReadFile(cfgPath)
+	if err := os.WriteFile(badCfg, bytes.Replace(raw, []byte(`"max_failures": 5`), []byte(`"max_failures": 0`), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := runBin(t, bin, "serve", "--config", badCfg, "--validate"); r.code != 2 || !strings.Contains(r.stderr, "enrollment.max_failures") {
+		t.Errorf("--validate on a bad config: %d %s", r.code, r.stderr)
+	}
+	// A certificate that is not its key's: serve refuses to start.
+	if err := os.WriteFile(badCfg, bytes.Replace(raw, []byte(`"issuing": "issuing.pem"`), []byte(`"issuing": "ocsp.pem"`), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := runBin(t, bin, "serve", "--config", badCfg); r.code != 1 || !strings.Contains(r.stderr, "does not match its certificate") {
+		t.Errorf("serve with a mismatched certificate: %d %s", r.code, r.stderr)
+	}
+	os.Remove(badCfg)
+
+	// serve
+	srv := exec.Command(bin, "serve", "--config", cfgPath)
+	var srvErr bytes.Buffer
+	srv.Stderr = &srvErr
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- srv.Wait() }()
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			_ = srv.Process.Kill()
+			<-exited
+		}
+	})
+	pool := x509.NewCertPool()
+	rootPEM, _ := os.ReadFile(filepath.Join(dir, "tls-root.pem"))
+	pool.AppendCertsFromPEM(rootPEM)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: time.Minute}
+	waitUp(t, client, cfg.APIURL+"/v1/roots", exited, &srvErr)
+
+	api := func(method, path, token string, body any) (int, []byte) {
+		t.Helper()
+		var rd io.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			rd = bytes.NewReader(b)
+		}
+		req, _ := http.NewRequest(method, cfg.APIURL+path, rd)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	var op, tok, order map[string]any
+	st, b := api("POST", "/v1/operators", adminToken, map[string]string{"name": "registrar-1", "role": "registrar"})
+	if st != 201 || json.Unmarshal(b, &op) != nil {
+		t.Fatalf("create operator: %d %s", st, b)
+	}
+	st, b = api("POST", "/v1/operators/"+op["operator_id"].(string)+"/tokens", adminToken, map[string]any{"expires_in": "1h", "cidrs": []string{"127.0.0.0/8"}})
+	if st != 201 || json.Unmarshal(b, &tok) != nil {
+		t.Fatalf("create token: %d %s", st, b)
+	}
+	regToken := tok["token"].(string)
+	st, b = api("POST", "/v1/orders", regToken, map[string]string{"surname": "Петрова", "given_name": "Анна", "snils": "087-654-303 00", "inn": "773301001840"})
+	if st != 201 || json.Unmarshal(b, &order) != nil {
+		t.Fatalf("register: %d %s", st, b)
+	}
+
+	// The holder's key, on their own softtoken, and its CSR signed there.
+	csr := holderCSR(t, module)
+	st, b = api("POST", "/v1/enroll", "", map[string]string{"code": order["code"].(string), "csr": base64.StdEncoding.EncodeToString(csr)})
+	var issued struct {
+		Certificate string   `json:"certificate"`
+		Chain       []string `json:"chain"`
+		Serial      string   `json:"serial"`
+	}
+	if st != 201 || json.Unmarshal(b, &issued) != nil {
+		t.Fatalf("enroll: %d %s", st, b)
+	}
+	certFile := testkit.WriteFile(t, "leaf.pem", []byte(issued.Certificate))
+	issuingFile := testkit.WriteFile(t, "issuing.pem", []byte(issued.Chain[0]))
+	rootFile := testkit.WriteFile(t, "root.pem", []byte(issued.Chain[1]))
+	out := testkit.OpenSSL(t, nil, "verify", "-CAfile", rootFile, "-untrusted", issuingFile, "-purpose", "smimesign", certFile)
+	if !strings.Contains(string(out), ": OK") {
+		t.Errorf("openssl verify: %s", out)
+	}
+	text := string(testkit.OpenSSL(t, nil, "x509", "-in", certFile, "-noout", "-subject", "-ext", "crlDistributionPoints,authorityInfoAccess"))
+	for _, want := range []string{"Петрова", cfg.PublicHTTPURL + "/crl/issuing.crl", cfg.PublicHTTPURL + "/ocsp", cfg.PublicHTTPURL + "/ca/issuing.crt"} {
+		if !strings.Contains(text, want) && !strings.Contains(text, strings.ReplaceAll(want, "Петрова", `\D0\9F`)) {
+			t.Errorf("certificate lacks %q:\n%s", want, text)
+		}
+	}
+	// The caIssuers URL serves the issuing certificate.
+	resp, err := http.Get(cfg.PublicHTTPURL + "/ca/issuing.crt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if c, err := pki.ParseCertificate(der); err != nil || resp.Header.Get("Content-Type") != "application/pkix-cert" || !strings.Contains(issued.Chain[0], base64.StdEncoding.EncodeToString(c.Raw)[:40]) {
+		t.Errorf("caIssuers: %v %s", err, resp.Header.Get("Content-Type"))
+	}
+
+	st, b = api("POST", "/v1/enroll", "", map[string]string{"code": order["code"].(string), "csr": base64.StdEncoding.EncodeToString(csr)})
+	if st != 409 || !strings.Contains(string(b), `"code_used"`) {
+		t.Errorf("second redemption: %d %s", st, b)
+	}
+
+	// SIGTERM drains and exits 0.
+	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-exited; err != nil {
+		t.Errorf("serve after SIGTERM: %v\n%s", err, srvErr.String())
+	}
+	stopped = true
+	if strings.Contains(srvErr.String(), order["code"].(string)) || strings.Contains(srvErr.String(), regToken) || strings.Contains(srvErr.String(), adminToken) {
+		t.Error("a secret reached the server log")
+	}
+	r = runBin(t, bin, "audit", "verify", "--config", cfgPath)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "audit journal intact: ") {
+		t.Fatalf("audit verify: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	// ca.init, operator.create and token.create (init's admin, then the
+	// registrar), order.create, order.redeem, cert.intent, cert.issue; a
+	// checkpoint at the end of init and one at shutdown.
+	if want := "audit journal intact: 9 records, 2 checkpoints\n"; r.stdout != want {
+		t.Errorf("audit verify: %q, want %q", r.stdout, want)
+	}
+}
+
+// waitUp polls url until it answers 200 (the server is ready) or the
+// server exits.
+func waitUp(t *testing.T, c *http.Client, url string, exited chan error, stderr *bytes.Buffer) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for delay := 10 * time.Millisecond; ; delay = min(2*delay, time.Second) {
+		req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+		if resp, err := c.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		select {
+		case err := <-exited:
+			exited <- err
+			t.Fatalf("serve exited: %v\n%s", err, stderr.String())
+		case <-ctx.Done():
+			t.Fatalf("serve did not come up\n%s", stderr.String())
+		case <-time.After(delay):
+		}
+	}
+}
+
+// holderCSR makes a GOST key on a fresh softtoken and a PKCS#10 request
+// signed on the token.
+func holderCSR(t *testing.T, module string) []byte {
+	t.Helper()
+	m, err := pkcs11.Open(module, pkcs11.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	ctx := context.Background()
+	tok, err := m.InitToken(ctx, "holder", pkcs11.NewPIN([]byte("87654321")), pkcs11.NewPIN([]byte("12345678")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.Login(ctx, func(context.Context, pkcs11.PINRequest) (pkcs11.PIN, error) { return pkcs11.NewPIN([]byte("12345678")), nil }); err != nil {
+		t.Fatal(err)
+	}
+	key, err := tok.GenerateKey(ctx, pkcs11.KeySpec{Label: "state-key", Curve: gost.CurveTC26256A})
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := pki.CreateCertificateRequest(rand.Reader, &pki.CertificateRequest{Subject: pki.Name{CommonName: "ignored by the CA"}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return csr
+}
