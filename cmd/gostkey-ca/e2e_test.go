@@ -307,7 +307,9 @@ func holderCSR(t *testing.T, module string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tok.Login(ctx, func(context.Context, pkcs11.PINRequest) (pkcs11.PIN, error) { return pkcs11.NewPIN([]byte("12345678")), nil }); err != nil {
+	if err := tok.Login(ctx, func(context.Context, pkcs11.PINRequest) (pkcs11.PIN, error) {
+		return pkcs11.NewPIN([]byte("12345678")), nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	key, err := tok.GenerateKey(ctx, pkcs11.KeySpec{Label: "state-key", Curve: gost.CurveTC26256A})
