@@ -35,6 +35,9 @@ var (
 	OIDExtensionIssuingDistributionPoint = asn1.ObjectIdentifier{2, 5, 29, 28}
 	OIDExtensionReasonCode               = asn1.ObjectIdentifier{2, 5, 29, 21}
 	OIDExtensionInvalidityDate           = asn1.ObjectIdentifier{2, 5, 29, 24}
+	// OIDExtensionFreshestCRL (RFC 5280 §5.2.6) in a complete CRL says
+	// where its delta CRLs are published.
+	OIDExtensionFreshestCRL = asn1.ObjectIdentifier{2, 5, 29, 46}
 )
 
 // CRLReason is the reasonCode of RFC 5280 §5.3.1. The same enumeration is
@@ -146,6 +149,9 @@ type CRL struct {
 	// IssuingDistributionPoint is the CRL's scope; nil when the CRL has
 	// none and so covers every certificate of its issuer.
 	IssuingDistributionPoint *IssuingDistributionPoint
+	// FreshestCRL are the URIs of the freshestCRL extension: where the
+	// delta CRLs of this complete CRL are.
+	FreshestCRL []string
 
 	RevokedCertificates []RevokedCertificate
 	// Extensions holds every CRL extension as parsed.
@@ -234,11 +240,15 @@ type CRLTemplate struct {
 	// BaseCRLNumber, when non-nil, makes this a delta CRL against the
 	// complete CRL of that number (critical deltaCRLIndicator).
 	BaseCRLNumber *big.Int
+	// FreshestCRL, on a complete CRL, lists the URIs of its delta CRLs
+	// (the freshestCRL extension, not critical).
+	FreshestCRL []string
 	// SignatureAlgorithm defaults to DefaultSignatureAlgorithm of the
 	// signer's key.
 	SignatureAlgorithm SignatureAlgorithm
 	// ExtraExtensions are added to the CRL extensions; one with the OID
-	// of a typed extension (AKI, CRL number, delta indicator) replaces it.
+	// of a typed extension (AKI, CRL number, delta indicator, freshest
+	// CRL) replaces it.
 	ExtraExtensions []pkix.Extension
 }
 
@@ -324,6 +334,21 @@ func CreateCRL(rand io.Reader, template *CRLTemplate, issuer *Certificate, signe
 			return nil, fmt.Errorf("pki: base CRL number: %w", err)
 		}
 		exts = append(exts, pkix.Extension{Id: OIDExtensionDeltaCRLIndicator, Critical: true, Value: v})
+	}
+	if len(template.FreshestCRL) > 0 {
+		// RFC 5280 §5.2.6: a delta CRL must not carry the extension.
+		if delta {
+			return nil, errors.New("pki: a delta CRL cannot name a freshest CRL")
+		}
+		dps := make([]distributionPoint, len(template.FreshestCRL))
+		for i, u := range template.FreshestCRL {
+			dps[i].DistributionPoint.FullName = []asn1.RawValue{{Class: asn1.ClassContextSpecific, Tag: generalNameURI, Bytes: []byte(u)}}
+		}
+		v, err := asn1.Marshal(dps)
+		if err != nil {
+			return nil, fmt.Errorf("pki: freshest CRL: %w", err)
+		}
+		exts = append(exts, pkix.Extension{Id: OIDExtensionFreshestCRL, Value: v})
 	}
 	if exts, err = mergeExtensions(exts, template.ExtraExtensions); err != nil {
 		return nil, err
@@ -520,6 +545,8 @@ func (crl *CRL) parseExtensions() error {
 			crl.AuthorityKeyId = aki.ID
 		case ext.Id.Equal(OIDExtensionIssuingDistributionPoint):
 			crl.IssuingDistributionPoint, err = crlParseIDP(ext.Value)
+		case ext.Id.Equal(OIDExtensionFreshestCRL):
+			crl.FreshestCRL, err = crlParseFreshest(ext.Value)
 		case ext.Critical:
 			return fmt.Errorf("pki: CRL has unsupported critical extension %s", id)
 		}
@@ -528,6 +555,24 @@ func (crl *CRL) parseExtensions() error {
 		}
 	}
 	return nil
+}
+
+// crlParseFreshest keeps the fullName URIs of the distribution points, as
+// for certificates' CRL distribution points.
+func crlParseFreshest(der []byte) ([]string, error) {
+	var dps []distributionPoint
+	if err := unmarshalExact(der, &dps, ""); err != nil {
+		return nil, err
+	}
+	var uris []string
+	for _, dp := range dps {
+		for _, n := range dp.DistributionPoint.FullName {
+			if n.Class == asn1.ClassContextSpecific && n.Tag == generalNameURI {
+				uris = append(uris, string(n.Bytes))
+			}
+		}
+	}
+	return uris, nil
 }
 
 func crlParseEntry(e crlRevokedEntry) (RevokedCertificate, error) {

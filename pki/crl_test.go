@@ -717,3 +717,45 @@ func TestCRLScope(t *testing.T) {
 		})
 	}
 }
+
+func TestCRLFreshestCRL(t *testing.T) {
+	ca := newRevGoCA(t, "Freshest CRL CA")
+	this := time.Now()
+	uris := []string{"http://ca.test/delta.crl", "http://mirror.test/delta.crl"}
+	der, err := CreateCRL(rand.Reader, &CRLTemplate{Number: big.NewInt(7), ThisUpdate: this, NextUpdate: this.Add(time.Hour), FreshestCRL: uris}, ca.cert, ca.signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crl, err := ParseCRL(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(crl.FreshestCRL) != fmt.Sprint(uris) {
+		t.Errorf("FreshestCRL = %q, want %q", crl.FreshestCRL, uris)
+	}
+	for _, e := range crl.Extensions {
+		if e.Id.Equal(OIDExtensionFreshestCRL) && e.Critical {
+			t.Error("freshestCRL is marked critical")
+		}
+	}
+	// The DER is the CRL distribution points syntax, as openssl writes it:
+	// SEQUENCE { SEQUENCE { [0] { [0] { [6] "http://ca.test/delta.crl" } } } }.
+	one, err := CreateCRL(rand.Reader, &CRLTemplate{Number: big.NewInt(8), ThisUpdate: this, NextUpdate: this.Add(time.Hour), FreshestCRL: uris[:1]}, ca.cert, ca.signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := ParseCRL(one)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "3020301ea01ca01a8618687474703a2f2f63612e746573742f64656c74612e63726c"
+	for _, e := range parsed.Extensions {
+		if e.Id.Equal(OIDExtensionFreshestCRL) && hex.EncodeToString(e.Value) != want {
+			t.Errorf("freshestCRL value %x, want %s", e.Value, want)
+		}
+	}
+	_, err = CreateCRL(rand.Reader, &CRLTemplate{Number: big.NewInt(9), BaseCRLNumber: big.NewInt(7), ThisUpdate: this, NextUpdate: this.Add(time.Hour), FreshestCRL: uris}, ca.cert, ca.signer)
+	if err == nil {
+		t.Error("a delta CRL with a freshestCRL extension was made")
+	}
+}

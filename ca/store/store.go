@@ -110,6 +110,11 @@ type Reader interface {
 	CRL(ctx context.Context, number int64) (CRL, error)
 	// LatestCRL returns the CRL of kind with the highest number.
 	LatestCRL(ctx context.Context, kind CRLKind) (CRL, error)
+	// OldestCurrentCRL returns the CRL of kind with the lowest number whose
+	// NextUpdate is after at: the oldest complete CRL a relying party may
+	// still hold, which a delta CRL takes as its base so that it applies to
+	// every complete CRL still in use.
+	OldestCurrentCRL(ctx context.Context, kind CRLKind, at time.Time) (CRL, error)
 
 	// AuditHead returns the last audit record's seq and hash (0 and nil for an
 	// empty journal).

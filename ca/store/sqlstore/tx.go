@@ -882,6 +882,15 @@ func (t *tx) LatestCRL(ctx context.Context, kind store.CRLKind) (store.CRL, erro
 	return c, nil
 }
 
+func (t *tx) OldestCurrentCRL(ctx context.Context, kind store.CRLKind, at time.Time) (store.CRL, error) {
+	c, err := scanCRL(t.row(ctx, `SELECT `+crlCols+` FROM crls WHERE kind = ? AND next_update > ? ORDER BY number LIMIT 1`,
+		string(kind), micros(at)))
+	if err != nil {
+		return c, notFound(err, "CRL")
+	}
+	return c, nil
+}
+
 func (t *tx) NextCRLNumber(ctx context.Context) (int64, error) {
 	var n int64
 	err := t.row(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'crl_number' RETURNING value`).Scan(&n)

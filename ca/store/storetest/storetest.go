@@ -926,6 +926,46 @@ func testCRLNumbers(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+
+	// OldestCurrentCRL: the lowest number still current at the time asked,
+	// of the kind asked. Full CRLs 1 (until t0+24h), 4 (until t0+12h), 5
+	// (until t0+48h).
+	tx(t, s, func(tx store.Tx) error {
+		for _, next := range []time.Duration{12 * time.Hour, 48 * time.Hour} {
+			n, err := tx.NextCRLNumber(ctx)
+			if err != nil {
+				return err
+			}
+			if err := tx.InsertCRL(ctx, &store.CRL{Number: n, Kind: store.CRLFull, ThisUpdate: t0, NextUpdate: t0.Add(next), DER: []byte{byte(n)}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	view(t, s, func(r store.Reader) error {
+		for _, tc := range []struct {
+			kind store.CRLKind
+			at   time.Time
+			want int64 // 0: ErrNotFound
+		}{
+			{store.CRLFull, t0, 1},
+			{store.CRLFull, t0.Add(12 * time.Hour), 1},
+			{store.CRLFull, t0.Add(24*time.Hour - time.Microsecond), 1},
+			{store.CRLFull, t0.Add(24 * time.Hour), 5}, // 1 ends then; 4 ended at 12h
+			{store.CRLFull, t0.Add(48 * time.Hour), 0},
+			{store.CRLDelta, t0, 2},
+			{store.CRLDelta, t0.Add(time.Hour), 0},
+		} {
+			c, err := r.OldestCurrentCRL(ctx, tc.kind, tc.at)
+			switch {
+			case tc.want == 0 && !errors.Is(err, store.ErrNotFound):
+				t.Errorf("OldestCurrentCRL(%s, %v) = %d, %v; want ErrNotFound", tc.kind, tc.at, c.Number, err)
+			case tc.want != 0 && (err != nil || c.Number != tc.want || c.Kind != tc.kind):
+				t.Errorf("OldestCurrentCRL(%s, %v) = %d %s, %v; want %d", tc.kind, tc.at, c.Number, c.Kind, err, tc.want)
+			}
+		}
+		return nil
+	})
 }
 
 func testAuditChain(t *testing.T, s store.Store) {
