@@ -90,6 +90,8 @@ type Config struct {
 	Renewal    Renewal    `json:"renewal"`
 	Revocation Revocation `json:"revocation"`
 	Operators  Operators  `json:"operators"`
+	CRL        CRL        `json:"crl"`
+	OCSP       OCSP       `json:"ocsp"`
 	Audit      Audit      `json:"audit"`
 	// LogLevel: debug, info, warn or error.
 	LogLevel string `json:"log_level"`
@@ -184,6 +186,17 @@ type Operators struct {
 	AuthWindow       Duration `json:"auth_window"`
 }
 
+// CRL configures CRL publication: nextUpdate − thisUpdate of each CRL
+// (reissued at half of it, and after every revocation).
+type CRL struct {
+	Validity Duration `json:"validity"`
+}
+
+// OCSP configures the responder: how long a client may cache an answer.
+type OCSP struct {
+	Validity Duration `json:"validity"`
+}
+
 // Audit configures the journal.
 type Audit struct {
 	// CheckpointEvery records between signed checkpoints.
@@ -212,6 +225,8 @@ func Default() *Config {
 		Renewal:    Renewal{Window: Duration(30 * 24 * time.Hour), ProofMaxAge: Duration(5 * time.Minute)},
 		Revocation: Revocation{CodeTTL: Duration(7 * 24 * time.Hour)},
 		Operators:  Operators{MaxTokenLifetime: Duration(365 * 24 * time.Hour), AuthFailures: 10, AuthWindow: Duration(5 * time.Minute)},
+		CRL:        CRL{Validity: Duration(24 * time.Hour)},
+		OCSP:       OCSP{Validity: Duration(time.Hour)},
 		Audit:      Audit{CheckpointEvery: 1000},
 		LogLevel:   "info",
 	}
@@ -368,6 +383,8 @@ func (c *Config) Validate() error {
 		{"revocation.code_ttl", c.Revocation.CodeTTL, time.Minute, 365 * 24 * time.Hour},
 		{"operators.max_token_lifetime", c.Operators.MaxTokenLifetime, time.Minute, 10 * 365 * 24 * time.Hour},
 		{"operators.auth_window", c.Operators.AuthWindow, time.Second, 24 * time.Hour},
+		{"crl.validity", c.CRL.Validity, 10 * time.Minute, 30 * 24 * time.Hour},
+		{"ocsp.validity", c.OCSP.Validity, time.Minute, 7 * 24 * time.Hour},
 	} {
 		if d.v.D() < d.min || d.v.D() > d.max {
 			return bad(d.field, fmt.Sprintf("want %v to %v", d.min, d.max))

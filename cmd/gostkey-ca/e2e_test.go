@@ -245,6 +245,42 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("second redemption: %d %s", st, b)
 	}
 
+	// OCSP at the AIA URL: good, then revoked at once after the registrar
+	// revokes; the CRL reissued at the CRL DP URL lists it.
+	ocsp := func() string {
+		return string(testkit.OpenSSL(t, nil, "ocsp", "-issuer", issuingFile, "-cert", certFile, "-url", cfg.PublicHTTPURL+"/ocsp",
+			"-CAfile", rootFile, "-verify_other", issuingFile))
+	}
+	if out := ocsp(); !strings.Contains(out, certFile+": good") {
+		t.Errorf("OCSP before revocation:\n%s", out)
+	}
+	st, b = api("POST", "/v1/certificates/"+issued.Serial+"/revoke", regToken, map[string]string{"reason": "keyCompromise"})
+	if st != 200 || !strings.Contains(string(b), `"status":"revoked"`) {
+		t.Fatalf("revoke: %d %s", st, b)
+	}
+	if out := ocsp(); !strings.Contains(out, certFile+": revoked") || !strings.Contains(out, "Reason: keyCompromise") {
+		t.Errorf("OCSP after revocation:\n%s", out)
+	}
+	resp, err = http.Get(cfg.PublicHTTPURL + "/crl/issuing.crl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	crlDER, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.Header.Get("Content-Type") != "application/pkix-crl" {
+		t.Errorf("CRL content type %q", resp.Header.Get("Content-Type"))
+	}
+	chainFile := testkit.WriteFile(t, "chain.pem", []byte(issued.Chain[0]+issued.Chain[1]))
+	crlText := string(testkit.OpenSSL(t, crlDER, "crl", "-inform", "DER", "-CAfile", chainFile, "-noout", "-text"))
+	if !strings.Contains(strings.ToLower(strings.ReplaceAll(crlText, ":", "")), issued.Serial) {
+		t.Errorf("the CRL does not list %s:\n%s", issued.Serial, crlText)
+	}
+	crlPEM := testkit.WriteFile(t, "crl.pem", testkit.OpenSSL(t, crlDER, "crl", "-inform", "DER"))
+	out, err = testkit.TryOpenSSL(t, nil, "verify", "-crl_check", "-CRLfile", crlPEM, "-CAfile", rootFile, "-untrusted", issuingFile, certFile)
+	if err == nil || !strings.Contains(err.Error()+string(out), "certificate revoked") {
+		t.Errorf("openssl verify -crl_check after revocation: %v %s", err, out)
+	}
+
 	// SIGTERM drains and exits 0.
 	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -261,9 +297,11 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("audit verify: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 	// ca.init, operator.create and token.create (init's admin, then the
-	// registrar), order.create, order.redeem, cert.intent, cert.issue; a
-	// checkpoint at the end of init and one at shutdown.
-	if want := "audit journal intact: 9 records, 2 checkpoints\n"; r.stdout != want {
+	// registrar), crl.publish for the full and delta CRLs serve makes at
+	// start, order.create, order.redeem, cert.intent, cert.issue,
+	// cert.revoke and the two CRLs after it; a checkpoint at the end of
+	// init and one at shutdown.
+	if want := "audit journal intact: 14 records, 2 checkpoints\n"; r.stdout != want {
 		t.Errorf("audit verify: %q, want %q", r.stdout, want)
 	}
 }

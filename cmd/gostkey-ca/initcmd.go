@@ -6,7 +6,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/base32"
 	"errors"
@@ -22,6 +21,7 @@ import (
 	"github.com/gostkey/gostkey/ca"
 	"github.com/gostkey/gostkey/ca/audit"
 	"github.com/gostkey/gostkey/ca/config"
+	"github.com/gostkey/gostkey/ca/publish"
 	"github.com/gostkey/gostkey/ca/store"
 	"github.com/gostkey/gostkey/ca/store/sqlite"
 	"github.com/gostkey/gostkey/gost"
@@ -229,13 +229,11 @@ func runInit(ctx context.Context, f initFlags, out io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	ocspCert, err := makeCert(&pki.Certificate{
-		Subject:   pki.Name{Country: "RU", Organization: f.name, CommonName: f.name + " OCSP Responder"},
-		NotBefore: nb, NotAfter: nb.AddDate(5, 0, 0),
-		KeyUsage:        x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:     []asn1.ObjectIdentifier{pki.OIDExtKeyUsageOCSPSigning},
-		ExtraExtensions: []pkix.Extension{{Id: pki.OIDExtensionOCSPNoCheck, Value: []byte{0x05, 0x00}}},
-	}, issuingCert, ocspKey, issuingKey)
+	// A year: nothing renews the responder certificate yet (a new one is
+	// an init-time step until serve learns to reissue it).
+	ocspCert, err := makeCert(publish.ResponderTemplate(nil,
+		pki.Name{Country: "RU", Organization: f.name, CommonName: f.name + " OCSP Responder"}, nb, nb.AddDate(1, 0, 0)),
+		issuingCert, ocspKey, issuingKey)
 	if err != nil {
 		return err
 	}

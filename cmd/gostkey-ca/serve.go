@@ -18,6 +18,7 @@ import (
 	"github.com/gostkey/gostkey/ca/audit"
 	"github.com/gostkey/gostkey/ca/code"
 	"github.com/gostkey/gostkey/ca/config"
+	"github.com/gostkey/gostkey/ca/publish"
 	"github.com/gostkey/gostkey/ca/store"
 	"github.com/gostkey/gostkey/ca/store/postgres"
 	"github.com/gostkey/gostkey/ca/store/sqlite"
@@ -119,7 +120,16 @@ func serve(ctx context.Context, cfg *config.Config, stderr interface{ Write([]by
 	roots := []*pki.Certificate{keys.rootCert}
 	metrics := api.NewMetrics(st, now)
 	policies, _ := cfg.PolicyOIDs() // validated with the config
-	crl := newCRLPublisher(log)
+	crl, err := publish.NewCRLPublisher(publish.CRLConfig{Validity: cfg.CRL.Validity.D(), DeltaURL: cfg.PublicHTTPURL + publish.PathDeltaCRL},
+		publish.CRLDeps{Store: st, Journal: journal, Issuer: keys.issuingCert, Signer: keys.issuing, Now: now, Logger: log})
+	if err != nil {
+		return err
+	}
+	ocsp, err := publish.NewOCSPResponder(publish.OCSPConfig{Validity: cfg.OCSP.Validity.D()},
+		publish.OCSPDeps{Store: st, Issuer: keys.issuingCert, Responder: keys.ocspCert, Signer: keys.ocsp, Now: now, Logger: log})
+	if err != nil {
+		return refused("refusing to start: %w", err)
+	}
 
 	issuer, err := ca.NewIssuer(ca.IssuerConfig{
 		Validity: cfg.Profile.Validity.D(), PublicHTTPURL: cfg.PublicHTTPURL, SubjectSignTool: cfg.Profile.SubjectSignTool,
@@ -178,7 +188,7 @@ func serve(ctx context.Context, cfg *config.Config, stderr interface{ Write([]by
 	apiSrv := &http.Server{Handler: apiHandler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
 		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{tlsCert}}}
-	pubSrv := &http.Server{Handler: publicationHandler(roots, keys.issuingCert), ReadHeaderTimeout: 10 * time.Second,
+	pubSrv := &http.Server{Handler: publish.Handler(roots, keys.issuingCert, crl, ocsp), ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 30 * time.Second, WriteTimeout: time.Minute}
 
 	errs := make(chan error, 2)
@@ -187,6 +197,9 @@ func serve(ctx context.Context, cfg *config.Config, stderr interface{ Write([]by
 	jobs, stopJobs := context.WithCancel(context.Background())
 	jobsDone := make(chan struct{})
 	go func() { defer close(jobsDone); runJobs(jobs, log, revocation, st, now) }()
+	crlDone := make(chan error, 1)
+	// The first CRLs at once, then on schedule before nextUpdate.
+	go func() { crlDone <- crl.Run(jobs) }()
 	log.Info("serving", "api", "https://"+apiLn.Addr().String(), "publication", "http://"+httpLn.Addr().String())
 
 	var serveErr error
@@ -200,6 +213,9 @@ func serve(ctx context.Context, cfg *config.Config, stderr interface{ Write([]by
 	err = errors.Join(apiSrv.Shutdown(shutdown), pubSrv.Shutdown(shutdown))
 	stopJobs()
 	<-jobsDone
+	if cerr := <-crlDone; cerr != nil && !errors.Is(cerr, context.Canceled) {
+		err = errors.Join(err, fmt.Errorf("CRL schedule: %w", cerr))
+	}
 	if cerr := st.Tx(shutdown, func(tx store.Tx) error { _, err := journal.Checkpoint(shutdown, tx); return err }); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("shutdown checkpoint: %w", cerr))
 	}
