@@ -20,6 +20,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
 
+	"github.com/gostkey/gostkey/ca"
 	"github.com/gostkey/gostkey/ca/api"
 	"github.com/gostkey/gostkey/ca/internal/catest"
 	"github.com/gostkey/gostkey/ca/store"
@@ -59,14 +60,22 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	c := catest.New(t)
 	e := &env{CA: c, tokens: map[store.Role]string{}, logs: &syncBuffer{}}
+	metrics := api.NewMetrics(c.Store, c.Clock.Now)
+	// Operators as serve wires them: failed authentications counted.
+	ops, err := ca.NewOperators(ca.OperatorsConfig{MaxTokenLifetime: 20 * 365 * 24 * time.Hour}, ca.OperatorsDeps{Store: c.Store,
+		Journal: c.Journal, Limiter: ca.NewLimiter(100, time.Minute, c.Clock.Now), Now: c.Clock.Now, OnAuthFailure: metrics.AuthFailure})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Operators = ops
 	srv, err := api.New(api.Deps{
-		Registrar: c.Registrar, Enrollment: c.Enrollment, Renewal: c.Renewal, Revocation: c.Revocation, Operators: c.Operators,
+		Registrar: c.Registrar, Enrollment: c.Enrollment, Renewal: c.Renewal, Revocation: c.Revocation, Operators: ops,
 		Store: c.Store, Roots: []*pki.Certificate{c.Root}, Issuing: c.Issuing, Now: c.Clock.Now,
-		Log: slog.New(slog.NewJSONHandler(e.logs, nil)), Metrics: api.NewMetrics(c.Store, c.Clock.Now), MaxBody: 16 << 10,
+		Log: slog.New(slog.NewJSONHandler(e.logs, nil)), Metrics: metrics, MaxBody: 16 << 10,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -580,7 +589,10 @@ func TestOperatorsOverHTTP(t *testing.T) {
 		t.Errorf("last audit record %q, want auth.fail", last.Action)
 	}
 	m := string(e.want(t, call{method: "GET", path: "/metrics", role: store.RoleAuditor}, 200, "").body)
-	if !strings.Contains(m, "gostkey_ca_http_requests_total") {
-		t.Error("no request counter")
+	if !strings.Contains(m, `gostkey_ca_http_requests_total{code="201",route="POST /v1/orders"} 1`) {
+		t.Error("no request counter for the registration")
+	}
+	if !strings.Contains(m, `gostkey_ca_auth_failures_total{reason="revoked"} 1`) {
+		t.Errorf("the revoked token's refusal is not counted:\n%s", m)
 	}
 }

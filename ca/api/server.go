@@ -215,14 +215,16 @@ func (s *Server) wrap(rt Route, h func(http.ResponseWriter, *http.Request, ca.Pr
 				slog.String("client", clientAddr(r).String()),
 				slog.String("operator", in.operator),
 			}
-			level := slog.LevelInfo
+			// The same fields on every line: the error's code, and for a
+			// server failure its internal cause (never sent to the client).
+			level, code, cause := slog.LevelInfo, "", ""
 			if in.err != nil {
-				attrs = append(attrs, slog.String("error_code", in.err.Code))
+				code = in.err.Code
 				if in.err.Status >= 500 {
-					level = slog.LevelError
-					attrs = append(attrs, slog.String("cause", errString(in.err.Err)))
+					level, cause = slog.LevelError, errString(in.err.Err)
 				}
 			}
+			attrs = append(attrs, slog.String("error_code", code), slog.String("cause", cause))
 			s.d.Log.LogAttrs(r.Context(), level, "request", attrs...)
 		}()
 		var p ca.Principal
