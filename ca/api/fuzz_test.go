@@ -29,7 +29,9 @@ func FuzzPublicBodies(f *testing.F) {
 				t.Fatalf("%s %q → %d %s", path, body, rec.Code, rec.Body)
 			}
 			if rec.Code >= 400 {
-				var b struct{ Error struct{ Code, Message string } }
+				var b struct {
+					Error struct{ Code, Message string }
+				}
 				if err := json.Unmarshal(rec.Body.Bytes(), &b); err != nil || b.Error.Code == "" || b.Error.Message == "" {
 					t.Fatalf("%s %q → %d: not the error shape: %s", path, body, rec.Code, rec.Body)
 				}
