@@ -16,11 +16,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gostkey/gostkey/ca/config"
+	"github.com/gostkey/gostkey/ca/store"
+	"github.com/gostkey/gostkey/ca/store/sqlite"
 	"github.com/gostkey/gostkey/gost"
 	"github.com/gostkey/gostkey/internal/testkit"
 	"github.com/gostkey/gostkey/pkcs11"
@@ -146,49 +149,10 @@ func TestEndToEnd(t *testing.T) {
 	}
 	os.Remove(badCfg)
 
-	// serve
-	srv := exec.Command(bin, "serve", "--config", cfgPath)
-	var srvErr bytes.Buffer
-	srv.Stderr = &srvErr
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- srv.Wait() }()
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			_ = srv.Process.Kill()
-			<-exited
-		}
-	})
-	pool := x509.NewCertPool()
-	rootPEM, _ := os.ReadFile(filepath.Join(dir, "tls-root.pem"))
-	pool.AppendCertsFromPEM(rootPEM)
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: time.Minute}
-	waitUp(t, client, cfg.APIURL+"/v1/roots", exited, &srvErr)
-
+	srv := startServer(t, bin, cfgPath, cfg)
 	api := func(method, path, token string, body any) (int, []byte) {
 		t.Helper()
-		var rd io.Reader
-		if body != nil {
-			b, _ := json.Marshal(body)
-			rd = bytes.NewReader(b)
-		}
-		req, _ := http.NewRequest(method, cfg.APIURL+path, rd)
-		if body != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
+		return srv.api(t, method, path, token, body)
 	}
 	var op, tok, order map[string]any
 	st, b := api("POST", "/v1/operators", adminToken, map[string]string{"name": "registrar-1", "role": "registrar"})
@@ -282,14 +246,10 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// SIGTERM drains and exits 0.
-	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
+	if err := srv.stop(syscall.SIGTERM); err != nil {
+		t.Errorf("serve after SIGTERM: %v\n%s", err, srv.stderr.String())
 	}
-	if err := <-exited; err != nil {
-		t.Errorf("serve after SIGTERM: %v\n%s", err, srvErr.String())
-	}
-	stopped = true
-	if strings.Contains(srvErr.String(), order["code"].(string)) || strings.Contains(srvErr.String(), regToken) || strings.Contains(srvErr.String(), adminToken) {
+	if log := srv.stderr.String(); strings.Contains(log, order["code"].(string)) || strings.Contains(log, regToken) || strings.Contains(log, adminToken) {
 		t.Error("a secret reached the server log")
 	}
 	r = runBin(t, bin, "audit", "verify", "--config", cfgPath)
@@ -304,6 +264,88 @@ func TestEndToEnd(t *testing.T) {
 	if want := "audit journal intact: 14 records, 2 checkpoints\n"; r.stdout != want {
 		t.Errorf("audit verify: %q, want %q", r.stdout, want)
 	}
+}
+
+// server is a running gostkey-ca serve.
+type server struct {
+	cmd     *exec.Cmd
+	exited  chan error
+	stderr  *bytes.Buffer
+	client  *http.Client
+	apiURL  string
+	stopped bool
+}
+
+// startServer runs serve and waits until the API answers; the test's
+// cleanup kills it if the test did not stop it.
+func startServer(t *testing.T, bin, cfgPath string, cfg *config.Config) *server {
+	t.Helper()
+	s := &server{cmd: exec.Command(bin, "serve", "--config", cfgPath), exited: make(chan error, 1), stderr: &bytes.Buffer{}, apiURL: cfg.APIURL}
+	s.cmd.Stderr = s.stderr
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.exited <- s.cmd.Wait() }()
+	t.Cleanup(func() {
+		if !s.stopped {
+			_ = s.stop(syscall.SIGKILL)
+		}
+	})
+	pool := x509.NewCertPool()
+	rootPEM, err := os.ReadFile(cfg.Path(cfg.TLS.Root))
+	if err != nil || !pool.AppendCertsFromPEM(rootPEM) {
+		t.Fatalf("TLS root: %v", err)
+	}
+	s.client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: time.Minute}
+	waitUp(t, s.client, cfg.APIURL+"/v1/roots", s.exited, s.stderr)
+	return s
+}
+
+// stop signals the server and waits for it to exit.
+func (s *server) stop(sig os.Signal) error {
+	s.stopped = true
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		return err
+	}
+	return <-s.exited
+}
+
+// request calls the API; safe from any goroutine.
+func (s *server) request(method, path, token string, body any) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, s.apiURL+path, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+func (s *server) api(t *testing.T, method, path, token string, body any) (int, []byte) {
+	t.Helper()
+	st, b, err := s.request(method, path, token, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, b
 }
 
 // waitUp polls url until it answers 200 (the server is ready) or the
@@ -359,4 +401,141 @@ func holderCSR(t *testing.T, module string) []byte {
 		t.Fatal(err)
 	}
 	return csr
+}
+
+// SIGKILL in the middle of a burst of enrollments loses nothing: every
+// certificate a client received is stored, every stored certificate has its
+// cert.issue record, the journal verifies, and serve starts again.
+func TestSIGKILLDuringIssuance(t *testing.T) {
+	module := softtokenModule(t)
+	bin := binary(t)
+	tmp := t.TempDir()
+	conf := filepath.Join(tmp, "softtoken.conf")
+	if err := os.WriteFile(conf, []byte("scrypt_log2n = 10\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GOSTKEY_SOFTTOKEN_CONF", conf)
+	dir := filepath.Join(tmp, "ca")
+	r := runBin(t, bin, "init", "--dir", dir, "--module", module)
+	if r.code != 0 {
+		t.Fatalf("init: %d %s", r.code, r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	adminToken := lines[len(lines)-1]
+	cfgPath := filepath.Join(dir, "ca.json")
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, bin, cfgPath, cfg)
+	var op, tok map[string]any
+	if st, b := srv.api(t, "POST", "/v1/operators", adminToken, map[string]string{"name": "r", "role": "registrar"}); st != 201 || json.Unmarshal(b, &op) != nil {
+		t.Fatalf("operator: %d %s", st, b)
+	}
+	if st, b := srv.api(t, "POST", "/v1/operators/"+op["operator_id"].(string)+"/tokens", adminToken, map[string]string{"expires_in": "1h"}); st != 201 || json.Unmarshal(b, &tok) != nil {
+		t.Fatalf("token: %d %s", st, b)
+	}
+	const orders = 40
+	type job struct{ code, csr string }
+	jobs := make(chan job, orders)
+	for range orders {
+		var o map[string]any
+		st, b := srv.api(t, "POST", "/v1/orders", tok["token"].(string), map[string]string{"surname": "Петрова", "given_name": "Анна", "snils": "08765430300", "inn": "773301001840"})
+		if st != 201 || json.Unmarshal(b, &o) != nil {
+			t.Fatalf("register: %d %s", st, b)
+		}
+		key, err := gost.GenerateKey(gost.CurveTC26256A, rand.Reader) // a test key: the token is not the point here
+		if err != nil {
+			t.Fatal(err)
+		}
+		csr, err := pki.CreateCertificateRequest(rand.Reader, &pki.CertificateRequest{Subject: pki.Name{CommonName: "x"}}, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs <- job{o["code"].(string), base64.StdEncoding.EncodeToString(csr)}
+	}
+	close(jobs)
+
+	var mu sync.Mutex
+	var received []string
+	tenth := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for j := range jobs {
+				st, b, err := srv.request("POST", "/v1/enroll", "", map[string]string{"code": j.code, "csr": j.csr})
+				if err != nil || st != 201 {
+					continue // the server is gone
+				}
+				var out struct{ Serial string }
+				if json.Unmarshal(b, &out) != nil {
+					continue
+				}
+				mu.Lock()
+				received = append(received, out.Serial)
+				if len(received) == 10 {
+					close(tenth)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	<-tenth
+	if err := srv.stop(syscall.SIGKILL); err == nil {
+		t.Fatal("serve survived SIGKILL")
+	}
+	wg.Wait()
+
+	if r := runBin(t, bin, "audit", "verify", "--config", cfgPath); r.code != 0 || !strings.HasPrefix(r.stdout, "audit journal intact: ") {
+		t.Fatalf("audit verify after SIGKILL: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	st, err := sqlite.Open(context.Background(), cfg.Path(cfg.Database.Path), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := map[string]bool{}
+	issuedRecs := map[string]bool{}
+	err = st.View(context.Background(), func(rd store.Reader) error {
+		cs, err := rd.ListCertificates(context.Background(), store.CertificateFilter{Limit: 1000})
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			stored[c.Serial.String()] = true
+		}
+		recs, err := rd.AuditRecords(context.Background(), 1, 10000)
+		for _, rec := range recs {
+			if rec.Action == "cert.issue" {
+				issuedRecs[rec.Object] = true
+			}
+		}
+		return err
+	})
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range received {
+		if !stored[s] {
+			t.Errorf("certificate %s was handed out but is not stored", s)
+		}
+	}
+	if len(stored) != len(issuedRecs) {
+		t.Errorf("%d certificates stored, %d cert.issue records", len(stored), len(issuedRecs))
+	}
+	for s := range stored {
+		if !issuedRecs[s] {
+			t.Errorf("certificate %s has no cert.issue record", s)
+		}
+	}
+	// And the CA starts again on what the kill left.
+	srv = startServer(t, bin, cfgPath, cfg)
+	if err := srv.stop(syscall.SIGTERM); err != nil {
+		t.Errorf("restarted serve: %v\n%s", err, srv.stderr.String())
+	}
+	if r := runBin(t, bin, "audit", "verify", "--config", cfgPath); r.code != 0 {
+		t.Errorf("audit verify after restart: %d %s", r.code, r.stderr)
+	}
 }
