@@ -60,9 +60,16 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB) *env { return newEnvWith(t, nil) }
+
+// newEnvWith lets a test replace use cases of the CA before the API is
+// built on them.
+func newEnvWith(t testing.TB, edit func(*catest.CA)) *env {
 	t.Helper()
 	c := catest.New(t)
+	if edit != nil {
+		edit(c)
+	}
 	e := &env{CA: c, tokens: map[store.Role]string{}, logs: &syncBuffer{}}
 	metrics := api.NewMetrics(c.Store, c.Clock.Now)
 	// Operators as serve wires them: failed authentications counted.
@@ -594,5 +601,34 @@ func TestOperatorsOverHTTP(t *testing.T) {
 	}
 	if !strings.Contains(m, `gostkey_ca_auth_failures_total{reason="revoked"} 1`) {
 		t.Errorf("the revoked token's refusal is not counted:\n%s", m)
+	}
+}
+
+func TestRateLimitsOverHTTP(t *testing.T) {
+	e := newEnvWith(t, func(c *catest.CA) {
+		en, err := ca.NewEnrollment(ca.EnrollmentConfig{}, ca.EnrollmentDeps{Store: c.Store, Journal: c.Journal, Hasher: c.Hasher,
+			Issuer: c.Issuer, Limiter: ca.NewLimiter(2, 10*time.Minute, c.Clock.Now), Now: c.Clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Enrollment = en
+	})
+	csr := csrB64(t, catest.Key(t, gost.CurveTC26256A))
+	wrong := call{method: "POST", path: "/v1/enroll", body: map[string]string{"code": "0000-0000-0000-0", "csr": csr}}
+	for range 2 {
+		e.want(t, wrong, 404, "code_unknown")
+	}
+	r := e.want(t, wrong, 429, "rate_limited")
+	if r.header.Get("Retry-After") != "600" {
+		t.Errorf("Retry-After %q, want 600", r.header.Get("Retry-After"))
+	}
+	// Bad tokens: the per-address limit of Operators (100 in newEnv).
+	e.tokens["bogus"] = "gsk_" + strings.Repeat("A", 43)
+	for range 100 {
+		e.want(t, call{method: "GET", path: "/v1/operators", role: "bogus"}, 401, "unauthenticated")
+	}
+	r = e.want(t, call{method: "GET", path: "/v1/operators", role: store.RoleAdmin}, 429, "rate_limited")
+	if r.header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
 	}
 }
