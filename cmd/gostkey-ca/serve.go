@@ -225,6 +225,12 @@ func serve(ctx context.Context, cfg *config.Config, stderr interface{ Write([]by
 	return err
 }
 
+// The seams serve joins, checked by the compiler.
+var (
+	_ ca.CRLReissuer = (*publish.CRLPublisher)(nil)
+	_ http.Handler   = (*api.Server)(nil)
+)
+
 // runJobs revokes superseded certificates when due and forgets old proofs.
 func runJobs(ctx context.Context, log *slog.Logger, rv *ca.Revocation, st store.Store, now func() time.Time) {
 	t := time.NewTicker(time.Minute)
