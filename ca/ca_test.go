@@ -551,3 +551,35 @@ func TestOperators(t *testing.T) {
 	_, err = c.Operators.Authenticate(ctx, tok.Reveal(), client)
 	wantCode(t, err, "rate_limited")
 }
+
+// One signed renewal request sent many times at once yields one successor:
+// the proof is spent and the predecessor's state re-read inside the intent
+// transaction.
+func TestRenewalReplayedConcurrently(t *testing.T) {
+	c := catest.New(t)
+	cur := enroll(t, c)
+	c.Clock.Set(cur.cert.NotAfter.Add(-24 * time.Hour))
+	req := renewRequest(t, c, cur, catest.Key(t, gost.CurveTC26256A), c.Clock.Now())
+	const n = 8
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { _, errs[i] = c.Renewal.Renew(ctx, req, client) })
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+			continue
+		}
+		if e, _ := ca.AsError(err); e == nil || (e.Code != "proof_replayed" && e.Code != "conflict") {
+			t.Errorf("replay: %v", err)
+		}
+	}
+	var count int
+	_ = c.Store.View(ctx, func(rd store.Reader) error { count, _ = rd.CountCertificates(ctx, store.CertificateFilter{}); return nil })
+	if ok != 1 || count != 2 {
+		t.Errorf("%d renewals succeeded, %d certificates; want 1 and 2", ok, count)
+	}
+}
