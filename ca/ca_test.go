@@ -578,7 +578,10 @@ func TestRenewalReplayedConcurrently(t *testing.T) {
 		}
 	}
 	var count int
-	_ = c.Store.View(ctx, func(rd store.Reader) error { count, _ = rd.CountCertificates(ctx, store.CertificateFilter{}); return nil })
+	_ = c.Store.View(ctx, func(rd store.Reader) error {
+		count, _ = rd.CountCertificates(ctx, store.CertificateFilter{})
+		return nil
+	})
 	if ok != 1 || count != 2 {
 		t.Errorf("%d renewals succeeded, %d certificates; want 1 and 2", ok, count)
 	}
