@@ -632,3 +632,24 @@ func TestRateLimitsOverHTTP(t *testing.T) {
 		t.Error("no Retry-After")
 	}
 }
+
+func TestHolderSignedRevocationOverHTTP(t *testing.T) {
+	e := newEnv(t)
+	key := catest.Key(t, gost.CurveTC26256A)
+	out := e.enroll(t, key)
+	certs, _ := pki.ParseCertificates([]byte(out.Certificate))
+	content, _ := json.Marshal(map[string]any{"serial": out.Serial, "reason": "keyCompromise", "time": e.Clock.Now()})
+	sd, err := cms.Sign(bytes.NewReader(content), key, certs[0], &cms.SignOptions{SigningTime: e.Clock.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := map[string]string{"request": base64.StdEncoding.EncodeToString(sd)}
+	e.want(t, call{method: "POST", path: "/v1/revoke", body: map[string]string{"request": body["request"], "reason": "superseded"}, invalidRequest: true}, 422, "invalid_field")
+	r := e.want(t, call{method: "POST", path: "/v1/revoke", body: body}, 200, "")
+	var rv map[string]string
+	_ = json.Unmarshal(r.body, &rv)
+	if rv["serial"] != out.Serial || rv["status"] != "revoked" || rv["reason"] != "keyCompromise" {
+		t.Errorf("revoked %v", rv)
+	}
+	e.want(t, call{method: "POST", path: "/v1/revoke", body: body}, 409, "conflict")
+}
