@@ -110,8 +110,9 @@ type Database struct {
 type Token struct {
 	Module string `json:"module"`
 	// SoftTokenDir, when set, is the softtoken's store directory
-	// (GOSTKEY_SOFTTOKEN_DIR for the module).
-	SoftTokenDir string `json:"softtoken_dir,omitempty"`
+	// (GOSTKEY_SOFTTOKEN_DIR for the module); "" leaves the module's
+	// environment alone (another module, or a softtoken kept elsewhere).
+	SoftTokenDir string `json:"softtoken_dir"`
 	// Label is the token's label or a pkcs11: URI.
 	Label   string `json:"label"`
 	PINFile string `json:"pin_file"`

@@ -539,3 +539,71 @@ func TestSIGKILLDuringIssuance(t *testing.T) {
 		t.Errorf("audit verify after restart: %d %s", r.code, r.stderr)
 	}
 }
+
+// init on an existing token named by a pkcs11: URI (an HSM in production;
+// here a softtoken initialized beforehand): the keys go there, ca.json
+// names the token and the PIN file, and serve runs on it. A second init
+// on the same token fails on the taken labels and leaves the first CA's
+// keys in place.
+func TestInitOnExistingToken(t *testing.T) {
+	module := softtokenModule(t)
+	bin := binary(t)
+	tmp := t.TempDir()
+	conf := filepath.Join(tmp, "softtoken.conf")
+	if err := os.WriteFile(conf, []byte("scrypt_log2n = 10\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GOSTKEY_SOFTTOKEN_CONF", conf)
+	t.Setenv("GOSTKEY_SOFTTOKEN_DIR", filepath.Join(tmp, "hsm"))
+	if err := os.Mkdir(filepath.Join(tmp, "hsm"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	m, err := pkcs11.Open(module, pkcs11.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.InitToken(context.Background(), "hsm", pkcs11.NewPIN([]byte("87654321")), pkcs11.NewPIN([]byte("12345678"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	pinFile := filepath.Join(tmp, "hsm.pin")
+	if err := os.WriteFile(pinFile, []byte("12345678\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := filepath.Join(tmp, "ca")
+	if r := runBin(t, bin, "init", "--dir", dir, "--module", module, "--token", "pkcs11:token=hsm"); r.code != 2 || !strings.Contains(r.stderr, "--pin-file") {
+		t.Errorf("init --token without a PIN file: %d %s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the refused init left %s: %v", dir, err)
+	}
+	r := runBin(t, bin, "init", "--dir", dir, "--module", module, "--token", "pkcs11:token=hsm", "--pin-file", pinFile)
+	if r.code != 0 {
+		t.Fatalf("init on the token: %d %s", r.code, r.stderr)
+	}
+	cfgPath := filepath.Join(dir, "ca.json")
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Token.SoftTokenDir != "" || cfg.Token.Label != "pkcs11:token=hsm" || cfg.Token.PINFile != pinFile {
+		t.Errorf("ca.json token: %+v", cfg.Token)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "softtoken")); !errors.Is(err, os.ErrNotExist) {
+		t.Error("init made a softtoken under DIR although a token was given")
+	}
+	second := filepath.Join(tmp, "ca2")
+	if r := runBin(t, bin, "init", "--dir", second, "--module", module, "--token", "pkcs11:token=hsm", "--pin-file", pinFile); r.code == 0 {
+		t.Error("a second CA on the same labels was made")
+	}
+	srv := startServer(t, bin, cfgPath, cfg)
+	if st, b := srv.api(t, "GET", "/v1/roots", "", nil); st != 200 || !strings.Contains(string(b), "BEGIN CERTIFICATE") {
+		t.Errorf("roots: %d %s", st, b)
+	}
+	if err := srv.stop(syscall.SIGTERM); err != nil {
+		t.Errorf("serve: %v\n%s", err, srv.stderr.String())
+	}
+}

@@ -31,6 +31,9 @@ import (
 
 type initFlags struct {
 	dir, module, listen, httpListen, name string
+	// token and pinFile name an existing token (an HSM in production)
+	// instead of a new softtoken under DIR.
+	token, pinFile string
 }
 
 func initCommand() *cobra.Command {
@@ -51,6 +54,8 @@ func initCommand() *cobra.Command {
 	cmd.Flags().StringVar(&f.listen, "listen", "", "HTTPS API address (default: 127.0.0.1 and a free port)")
 	cmd.Flags().StringVar(&f.httpListen, "http-listen", "", "plain-HTTP publication address (default: 127.0.0.1 and a free port)")
 	cmd.Flags().StringVar(&f.name, "name", "gostkey CA", "the CA's name in its certificates")
+	cmd.Flags().StringVar(&f.token, "token", "", "an existing token (label or pkcs11: URI) to make the keys on, instead of a softtoken under DIR")
+	cmd.Flags().StringVar(&f.pinFile, "pin-file", "", "the user PIN of --token, first line of FILE (or the URI's pin-source)")
 	return cmd
 }
 
@@ -147,44 +152,26 @@ func runInit(ctx context.Context, f initFlags, out io.Writer) (err error) {
 		return inputError(err)
 	}
 	path := func(p string) string { return filepath.Join(dir, p) }
-	if err := os.Mkdir(path(cfg.Token.SoftTokenDir), 0o700); err != nil {
-		return err
-	}
-
-	userPIN, err := randomPIN()
-	if err != nil {
-		return err
-	}
-	soPIN, err := randomPIN()
-	if err != nil {
-		return err
-	}
-	if err := writeSecret(path(cfg.Token.PINFile), append(append([]byte(nil), userPIN...), '\n')); err != nil {
-		return err
-	}
-	if err := writeSecret(path("so.pin"), append(append([]byte(nil), soPIN...), '\n')); err != nil {
-		return err
-	}
-	if err := os.Setenv("GOSTKEY_SOFTTOKEN_DIR", path(cfg.Token.SoftTokenDir)); err != nil {
-		return err
-	}
-	m, err := pkcs11.Open(cfg.Token.Module, pkcs11.Options{})
+	m, tok, err := initToken(ctx, f, cfg, path)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	tok, err := m.InitToken(ctx, cfg.Token.Label, pkcs11.NewPIN(soPIN), pkcs11.NewPIN(userPIN))
-	if err != nil {
-		return fmt.Errorf("init token: %w", err)
-	}
-	if err := tok.Login(ctx, pkcs11.PINFile(path(cfg.Token.PINFile))); err != nil {
-		return err
-	}
+	// On an existing token, a failed init takes its keys off it again.
+	var made []*pkcs11.Key
+	defer func() {
+		if err != nil && f.token != "" {
+			for _, k := range made {
+				_ = tok.DeleteKey(ctx, k)
+			}
+		}
+	}()
 	gen := func(label string, curve *gost.Curve, ec elliptic.Curve) (*pkcs11.Key, error) {
 		k, err := tok.GenerateKey(ctx, pkcs11.KeySpec{Label: label, Curve: curve, ECDSA: ec})
 		if err != nil {
 			return nil, fmt.Errorf("generating key %q: %w", label, err)
 		}
+		made = append(made, k)
 		return k, nil
 	}
 	rootKey, err := gen(cfg.Keys.Root, gost.CurveTC26512A, nil)
@@ -302,6 +289,76 @@ func runInit(ctx context.Context, f initFlags, out io.Writer) (err error) {
 	fmt.Fprintf(out, "root:         %s\n", rootCert.Subject.String())
 	fmt.Fprintf(out, "admin token (shown once; also in %s):\n%s\n", path("admin.token"), adminToken)
 	return nil
+}
+
+// initToken opens the module and logs in: on --token, the existing token
+// with --pin-file; otherwise a new softtoken under DIR with random PINs
+// written beside the config.
+func initToken(ctx context.Context, f initFlags, cfg *config.Config, path func(string) string) (*pkcs11.Module, *pkcs11.Token, error) {
+	if f.token != "" {
+		pinFile := f.pinFile
+		if pinFile == "" {
+			if u, err := pkcs11.ParseURI(f.token); err == nil && u.PINSource != "" {
+				if pinFile, err = u.PINFile(); err != nil {
+					return nil, nil, inputError(err)
+				}
+			}
+		}
+		if pinFile == "" {
+			return nil, nil, inputError(errors.New("init: --token needs --pin-file (the service logs in unattended)"))
+		}
+		abs, err := filepath.Abs(pinFile)
+		if err != nil {
+			return nil, nil, inputError(err)
+		}
+		cfg.Token.SoftTokenDir, cfg.Token.Label, cfg.Token.PINFile = "", f.token, abs
+		m, err := pkcs11.Open(cfg.Token.Module, pkcs11.Options{})
+		if err != nil {
+			return nil, nil, err
+		}
+		tok, err := pkcs11.Modules{m}.FindToken(f.token)
+		if err == nil {
+			err = tok.Login(ctx, pkcs11.PINFile(abs))
+		}
+		if err != nil {
+			m.Close()
+			return nil, nil, inputError(fmt.Errorf("token %q: %w", f.token, err))
+		}
+		return m, tok, nil
+	}
+	if err := os.Mkdir(path(cfg.Token.SoftTokenDir), 0o700); err != nil {
+		return nil, nil, err
+	}
+	userPIN, err := randomPIN()
+	if err != nil {
+		return nil, nil, err
+	}
+	soPIN, err := randomPIN()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := writeSecret(path(cfg.Token.PINFile), append(append([]byte(nil), userPIN...), '\n')); err != nil {
+		return nil, nil, err
+	}
+	if err := writeSecret(path("so.pin"), append(append([]byte(nil), soPIN...), '\n')); err != nil {
+		return nil, nil, err
+	}
+	if err := os.Setenv("GOSTKEY_SOFTTOKEN_DIR", path(cfg.Token.SoftTokenDir)); err != nil {
+		return nil, nil, err
+	}
+	m, err := pkcs11.Open(cfg.Token.Module, pkcs11.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	tok, err := m.InitToken(ctx, cfg.Token.Label, pkcs11.NewPIN(soPIN), pkcs11.NewPIN(userPIN))
+	if err == nil {
+		err = tok.Login(ctx, pkcs11.PINFile(path(cfg.Token.PINFile)))
+	}
+	if err != nil {
+		m.Close()
+		return nil, nil, fmt.Errorf("init token: %w", err)
+	}
+	return m, tok, nil
 }
 
 func moduleFlag(m string) (string, error) {
