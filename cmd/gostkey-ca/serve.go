@@ -125,6 +125,9 @@ func serve(ctx context.Context, cfg *config.Config, stderr interface{ Write([]by
 	if err != nil {
 		return err
 	}
+	if err := renewResponder(ctx, cfg.Path(cfg.Certs.OCSP), keys, st, journal, now()); err != nil {
+		return fmt.Errorf("renewing the OCSP responder certificate: %w", err)
+	}
 	ocsp, err := publish.NewOCSPResponder(publish.OCSPConfig{Validity: cfg.OCSP.Validity.D()},
 		publish.OCSPDeps{Store: st, Issuer: keys.issuingCert, Responder: keys.ocspCert, Signer: keys.ocsp, Now: now, Logger: log})
 	if err != nil {
