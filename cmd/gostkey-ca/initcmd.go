@@ -216,8 +216,8 @@ func runInit(ctx context.Context, f initFlags, out io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	// A year: nothing renews the responder certificate yet (a new one is
-	// an init-time step until serve learns to reissue it).
+	// A year (it has ocsp-nocheck, so it is kept short); serve renews it
+	// at start when it nears its end (responder.go).
 	ocspCert, err := makeCert(publish.ResponderTemplate(nil,
 		pki.Name{Country: "RU", Organization: f.name, CommonName: f.name + " OCSP Responder"}, nb, nb.AddDate(1, 0, 0)),
 		issuingCert, ocspKey, issuingKey)
