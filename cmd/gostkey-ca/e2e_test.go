@@ -607,3 +607,17 @@ func TestInitOnExistingToken(t *testing.T) {
 		t.Errorf("serve: %v\n%s", err, srv.stderr.String())
 	}
 }
+
+// Usage errors exit 2 with one line on stderr.
+func TestUsageErrors(t *testing.T) {
+	bin := binary(t)
+	for _, args := range [][]string{
+		{"init"}, {"serve"}, {"audit", "verify"}, {"bogus"}, {"serve", "--no-such-flag"},
+		{"serve", "--config", filepath.Join(t.TempDir(), "missing.json")},
+	} {
+		r := runBin(t, bin, args...)
+		if r.code != 2 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.HasPrefix(r.stderr, "gostkey-ca: ") {
+			t.Errorf("gostkey-ca %s: exit %d, stderr %q", strings.Join(args, " "), r.code, r.stderr)
+		}
+	}
+}
