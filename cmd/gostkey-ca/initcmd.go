@@ -268,7 +268,9 @@ func runInit(ctx context.Context, f initFlags, out io.Writer) (err error) {
 	if _, err := rand.Read(codeKey); err != nil {
 		return err
 	}
-	if err := writeSecret(path(cfg.CodeKeyFile), codeKey); err != nil {
+	err = writeSecret(path(cfg.CodeKeyFile), codeKey)
+	clear(codeKey)
+	if err != nil {
 		return err
 	}
 

@@ -105,7 +105,8 @@ func serve(ctx context.Context, cfg *config.Config, stderr interface{ Write([]by
 	if err != nil {
 		return err
 	}
-	hasher, err := code.NewHasher(codeKey)
+	hasher, err := code.NewHasher(codeKey) // copies the key
+	clear(codeKey)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cfg.CodeKeyFile, err)
 	}
