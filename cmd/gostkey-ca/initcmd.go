@@ -339,11 +339,16 @@ func initToken(ctx context.Context, f initFlags, cfg *config.Config, path func(s
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := writeSecret(path(cfg.Token.PINFile), append(append([]byte(nil), userPIN...), '\n')); err != nil {
-		return nil, nil, err
-	}
-	if err := writeSecret(path("so.pin"), append(append([]byte(nil), soPIN...), '\n')); err != nil {
-		return nil, nil, err
+	for _, pf := range []struct {
+		name string
+		pin  []byte
+	}{{cfg.Token.PINFile, userPIN}, {"so.pin", soPIN}} {
+		line := append(append([]byte(nil), pf.pin...), '\n')
+		err := writeSecret(path(pf.name), line)
+		clear(line)
+		if err != nil {
+			return nil, nil, err
+		}
 	}
 	if err := os.Setenv("GOSTKEY_SOFTTOKEN_DIR", path(cfg.Token.SoftTokenDir)); err != nil {
 		return nil, nil, err
