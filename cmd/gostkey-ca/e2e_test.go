@@ -24,6 +24,7 @@ import (
 	"github.com/gostkey/gostkey/ca/config"
 	"github.com/gostkey/gostkey/ca/store"
 	"github.com/gostkey/gostkey/ca/store/sqlite"
+	"github.com/gostkey/gostkey/cms"
 	"github.com/gostkey/gostkey/gost"
 	"github.com/gostkey/gostkey/internal/testkit"
 	"github.com/gostkey/gostkey/pkcs11"
@@ -170,7 +171,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// The holder's key, on their own softtoken, and its CSR signed there.
-	csr := holderCSR(t, module)
+	holderKey, csr := holderCSR(t, module)
 	st, b = api("POST", "/v1/enroll", "", map[string]string{"code": order["code"].(string), "csr": base64.StdEncoding.EncodeToString(csr)})
 	var issued struct {
 		Certificate string   `json:"certificate"`
@@ -207,6 +208,23 @@ func TestEndToEnd(t *testing.T) {
 	st, b = api("POST", "/v1/enroll", "", map[string]string{"code": order["code"].(string), "csr": base64.StdEncoding.EncodeToString(csr)})
 	if st != 409 || !strings.Contains(string(b), `"code_used"`) {
 		t.Errorf("second redemption: %d %s", st, b)
+	}
+
+	// Renewal with a request signed on the token: a new certificate is a
+	// year from its window, and the answer says when it opens.
+	leaf, err := pki.ParseCertificates([]byte(issued.Certificate))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, newCSR := holderCSR(t, module)
+	renewal, err := cms.Sign(bytes.NewReader(newCSR), holderKey, leaf[0], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, b = api("POST", "/v1/renew", "", map[string]string{"request": base64.StdEncoding.EncodeToString(renewal)})
+	opens := leaf[0].NotAfter.Add(-30 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	if st != 409 || !strings.Contains(string(b), `"renewal_not_open"`) || !strings.Contains(string(b), `"window_opens_at":"`+opens+`"`) {
+		t.Errorf("renewal of a new certificate: %d %s", st, b)
 	}
 
 	// OCSP at the AIA URL: good, then revoked at once after the registrar
@@ -375,7 +393,7 @@ func waitUp(t *testing.T, c *http.Client, url string, exited chan error, stderr 
 
 // holderCSR makes a GOST key on a fresh softtoken and a PKCS#10 request
 // signed on the token.
-func holderCSR(t *testing.T, module string) []byte {
+func holderCSR(t *testing.T, module string) (*pkcs11.Key, []byte) {
 	t.Helper()
 	m, err := pkcs11.Open(module, pkcs11.Options{})
 	if err != nil {
@@ -400,7 +418,7 @@ func holderCSR(t *testing.T, module string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return csr
+	return key, csr
 }
 
 // SIGKILL in the middle of a burst of enrollments loses nothing: every
