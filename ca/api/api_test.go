@@ -653,3 +653,46 @@ func TestHolderSignedRevocationOverHTTP(t *testing.T) {
 	}
 	e.want(t, call{method: "POST", path: "/v1/revoke", body: body}, 409, "conflict")
 }
+
+// openapi.json documents exactly the routes the server has, with the same
+// roles (x-roles) and a bearer requirement where there are roles.
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	e := newEnv(t)
+	doc, err := openapi3.NewLoader().LoadFromData(api.OpenAPI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := 0
+	for _, item := range doc.Paths.Map() {
+		documented += len(item.Operations())
+	}
+	routes := e.srv.Routes()
+	if documented != len(routes) {
+		t.Errorf("%d documented operations, %d routes", documented, len(routes))
+	}
+	for _, rt := range routes {
+		item := doc.Paths.Find(rt.Pattern)
+		if item == nil || item.GetOperation(rt.Method) == nil {
+			t.Errorf("%s %s is not in openapi.json", rt.Method, rt.Pattern)
+			continue
+		}
+		op := item.GetOperation(rt.Method)
+		var roles []string
+		if raw, ok := op.Extensions["x-roles"]; ok {
+			for _, r := range raw.([]any) {
+				roles = append(roles, r.(string))
+			}
+		}
+		var want []string
+		for _, r := range rt.Roles {
+			want = append(want, string(r))
+		}
+		if !slices.Equal(roles, want) {
+			t.Errorf("%s %s: x-roles %v, server %v", rt.Method, rt.Pattern, roles, want)
+		}
+		secured := op.Security != nil && len(*op.Security) > 0
+		if secured != (len(want) > 0) {
+			t.Errorf("%s %s: security %v with roles %v", rt.Method, rt.Pattern, secured, want)
+		}
+	}
+}
