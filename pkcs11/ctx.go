@@ -30,6 +30,7 @@ type cryptoki interface {
 	CreateObject(sh p11.SessionHandle, temp []*p11.Attribute) (p11.ObjectHandle, error)
 	DestroyObject(sh p11.SessionHandle, oh p11.ObjectHandle) error
 	GetAttributeValue(sh p11.SessionHandle, o p11.ObjectHandle, a []*p11.Attribute) ([]*p11.Attribute, error)
+	SetAttributeValue(sh p11.SessionHandle, o p11.ObjectHandle, a []*p11.Attribute) error
 	FindObjectsInit(sh p11.SessionHandle, temp []*p11.Attribute) error
 	FindObjects(sh p11.SessionHandle, max int) ([]p11.ObjectHandle, bool, error)
 	FindObjectsFinal(sh p11.SessionHandle) error

@@ -615,6 +615,45 @@ func (t *Token) DeleteCertificate(ctx context.Context, key *Key) error {
 	return err
 }
 
+// RelabelKey gives key, its public key and its certificates (the objects
+// sharing its CKA_ID) a new label. A label already taken on the token is
+// refused, so that labels keep naming one key.
+func (t *Token) RelabelKey(ctx context.Context, key *Key, label string) error {
+	if label == "" {
+		return errors.New("pkcs11: RelabelKey: empty label")
+	}
+	if len(key.id) == 0 {
+		return fmt.Errorf("pkcs11: key %q has no CKA_ID; not relabelling by label alone", key.label)
+	}
+	err := t.do(ctx, func(s p11.SessionHandle) error {
+		if err := t.ensureLogin(ctx, s, nil); err != nil {
+			return err
+		}
+		taken, err := t.findObjects(s, []*p11.Attribute{p11.NewAttribute(p11.CKA_LABEL, label)})
+		if err != nil {
+			return err
+		}
+		if len(taken) > 0 {
+			return fmt.Errorf("pkcs11: token %q already has an object labelled %q", t.label(), label)
+		}
+		hs, err := t.findObjects(s, []*p11.Attribute{p11.NewAttribute(p11.CKA_ID, key.id)})
+		if err != nil {
+			return err
+		}
+		for _, h := range hs {
+			if err := t.mod.lib.ctx.SetAttributeValue(s, h, []*p11.Attribute{p11.NewAttribute(p11.CKA_LABEL, label)}); err != nil {
+				return t.call("C_SetAttributeValue", err)
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		key.label = label
+		t.forgetHandles()
+	}
+	return err
+}
+
 // DeleteKey removes the key pair and its certificates from the token.
 func (t *Token) DeleteKey(ctx context.Context, key *Key) error {
 	if len(key.id) == 0 {

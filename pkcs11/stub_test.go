@@ -468,6 +468,33 @@ func (s *stub) GetAttributeValue(h p11.SessionHandle, o p11.ObjectHandle, want [
 	return out, nil
 }
 
+func (s *stub) SetAttributeValue(h p11.SessionHandle, o p11.ObjectHandle, set []*p11.Attribute) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.log("C_SetAttributeValue")
+	ss, err := s.session(h)
+	if err != nil {
+		return err
+	}
+	attrs, ok := ss.slot.objects[o]
+	if !ok {
+		return p11.Error(p11.CKR_OBJECT_HANDLE_INVALID)
+	}
+	for _, a := range set {
+		found := false
+		for _, have := range attrs {
+			if have.Type == a.Type {
+				have.Value, found = append([]byte(nil), a.Value...), true
+			}
+		}
+		if !found {
+			attrs = append(attrs, p11.NewAttribute(a.Type, a.Value))
+		}
+	}
+	ss.slot.objects[o] = attrs
+	return nil
+}
+
 func (s *stub) FindObjectsInit(h p11.SessionHandle, template []*p11.Attribute) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
