@@ -193,14 +193,9 @@ func setupCertRequest(fs *pflag.FlagSet, g *globals) runFunc {
 			return err
 		}
 		defer ms.Close()
-		tmpl := &pki.CertificateRequest{
-			Subject:     name,
-			KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
-			ExtKeyUsage: []asn1.ObjectIdentifier{oidEmailProtection},
-		}
-		der, err := pki.CreateCertificateRequest(rand.Reader, tmpl, key)
+		der, err := certificateRequest(name, key)
 		if err != nil {
-			return tokenError(err)
+			return err
 		}
 		if err := writeOutput(*out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), std.out); err != nil {
 			return err
@@ -208,6 +203,21 @@ func setupCertRequest(fs *pflag.FlagSet, g *globals) runFunc {
 		fmt.Fprintf(reportTo(*out, std), "wrote certificate request for key %q to %s\n", key.Label(), *out)
 		return nil
 	}
+}
+
+// certificateRequest is the PKCS#10 request for key, signed on its token,
+// asking for a document-signing certificate (cert request, enroll, renew).
+func certificateRequest(subject pki.Name, key *pkcs11.Key) ([]byte, error) {
+	tmpl := &pki.CertificateRequest{
+		Subject:     subject,
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
+		ExtKeyUsage: []asn1.ObjectIdentifier{oidEmailProtection},
+	}
+	der, err := pki.CreateCertificateRequest(rand.Reader, tmpl, key)
+	if err != nil {
+		return nil, tokenError(err)
+	}
+	return der, nil
 }
 
 // setupDelete makes the two delete commands, which differ only in what

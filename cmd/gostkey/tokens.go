@@ -596,6 +596,19 @@ func init() {
 	register(&command{name: "key gen", usage: "--module M --token L --pin-file F --alg ALG --label K", summary: "generate a key pair on a token", setup: setupKeyGen})
 }
 
+// generateKey logs in to t and makes the key pair of spec there (key gen,
+// enroll and renew).
+func (tf *tokenFlags) generateKey(ctx context.Context, t *pkcs11.Token, spec pkcs11.KeySpec) (*pkcs11.Key, error) {
+	if err := tf.login(ctx, t); err != nil {
+		return nil, err
+	}
+	k, err := t.GenerateKey(ctx, spec)
+	if err != nil {
+		return nil, tokenError(err)
+	}
+	return k, nil
+}
+
 func setupKeyGen(fs *pflag.FlagSet, g *globals) runFunc {
 	var tf tokenFlags
 	tf.register(fs, g, true)
@@ -614,12 +627,9 @@ func setupKeyGen(fs *pflag.FlagSet, g *globals) runFunc {
 			return err
 		}
 		defer ms.Close()
-		if err := tf.login(ctx, t); err != nil {
-			return err
-		}
-		k, err := t.GenerateKey(ctx, spec)
+		k, err := tf.generateKey(ctx, t, spec)
 		if err != nil {
-			return tokenError(err)
+			return err
 		}
 		fmt.Fprintf(std.out, "generated %s key %q (id %s) on token %q\n", algorithmName(k.Public()), k.Label(), hex.EncodeToString(k.ID()), t.Info().Label)
 		fmt.Fprintf(std.out, "uri %s\n", k.URI())
