@@ -309,6 +309,7 @@ type Certificate struct {
 // CertificateFilter selects certificates; zero fields match everything.
 type CertificateFilter struct {
 	Serial         *Serial
+	OrderID        string // the enrollment order redeemed for it
 	SNILS          string
 	INN            string
 	Surname        string // exact, case-sensitive

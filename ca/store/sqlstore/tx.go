@@ -356,6 +356,9 @@ func certWhere(f store.CertificateFilter, withCursor bool) (string, []any) {
 	if f.Serial != nil {
 		add("serial = ?", f.Serial[:])
 	}
+	if f.OrderID != "" {
+		add("order_id = ?", f.OrderID)
+	}
 	if f.SNILS != "" {
 		add("snils = ?", f.SNILS)
 	}

@@ -42,6 +42,7 @@ var Cases = []Case{
 	{"RevokeHoldRelease", testRevokeHoldRelease},
 	{"Supersede", testSupersede},
 	{"ListCertificates", testListCertificates},
+	{"CertificatesByOrder", testCertificatesByOrder},
 	{"RevocationCodes", testRevocationCodes},
 	{"OperatorsAndTokens", testOperatorsAndTokens},
 	{"CRLNumbers", testCRLNumbers},
@@ -1260,4 +1261,36 @@ func testLeases(t *testing.T, s store.Store) {
 	if !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("zero ttl: %v, want ErrInvalid", err)
 	}
+}
+
+// An order's certificate is found by the order's ID, and only it.
+func testCertificatesByOrder(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	o := newOrder(t, s, t0.Add(time.Hour))
+	mustCert(t, s, t0) // not from the order
+	var c store.Certificate
+	tx(t, s, func(tx store.Tx) error {
+		serial, err := tx.AllocateSerial(ctx, rand.Reader, t0)
+		if err != nil {
+			return err
+		}
+		spki := sha256.Sum256(randBytes(16))
+		c = store.Certificate{Serial: serial, OrderID: o.ID, Identity: ident, SubjectDER: []byte{0x30, 0}, NotBefore: t0,
+			NotAfter: t0.Add(time.Hour), DER: randBytes(64), SPKIHash: spki[:], IssuedAt: t0}
+		return tx.InsertCertificate(ctx, &c)
+	})
+	view(t, s, func(r store.Reader) error {
+		got, err := r.ListCertificates(ctx, store.CertificateFilter{OrderID: o.ID})
+		if err != nil {
+			return err
+		}
+		if len(got) != 1 || got[0].Serial != c.Serial || got[0].OrderID != o.ID {
+			t.Errorf("by order: %d certificates, want the order's one", len(got))
+		}
+		none, err := r.ListCertificates(ctx, store.CertificateFilter{OrderID: "no-such-order"})
+		if err != nil || len(none) != 0 {
+			t.Errorf("unknown order: %d certificates, %v", len(none), err)
+		}
+		return nil
+	})
 }
