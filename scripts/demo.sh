@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # make demo: gostkey's main job on embedded defaults, start to finish, in a
-# throwaway directory. Each step prints what it does; any failure stops it.
-# KEEP=1 keeps the directory (token, certificate, signatures) to look at.
+# throwaway directory: a token, signatures, then the whole system — a CA
+# (gostkey-ca) initialized and served, an applicant registered, a key
+# enrolled with the one-time code, a signature checked by OCSP before and
+# after revocation, the CA's audit journal verified. Each step prints what
+# it does; any failure stops it. KEEP=1 keeps the directory (tokens, CA,
+# certificates, signatures) to look at.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="$root/bin"
@@ -9,11 +13,20 @@ export OPENSSL_CONF="$root/testdata/openssl-gost.cnf"
 # PIN files and token files readable by the user only.
 umask 077
 work="$(mktemp -d)"
-if [ "${KEEP:-}" = 1 ]; then
-	trap 'echo; echo "work directory kept: $work (GOSTKEY_SOFTTOKEN_DIR=$work/tokens)"' EXIT
-else
-	trap 'rm -rf "$work"' EXIT
-fi
+serve_pid=
+cleanup() {
+	if [ -n "$serve_pid" ]; then
+		kill "$serve_pid" 2>/dev/null || true
+		wait "$serve_pid" 2>/dev/null || true
+	fi
+	if [ "${KEEP:-}" = 1 ]; then
+		echo
+		echo "work directory kept: $work (GOSTKEY_SOFTTOKEN_DIR=$work/tokens; the CA in $work/ca, its log in $work/ca-serve.log)"
+	else
+		rm -rf "$work"
+	fi
+}
+trap cleanup EXIT
 step() { printf '\n== %s\n' "$*"; }
 
 step "Streebog digests of README.md: gostkey and openssl agree"
@@ -68,6 +81,73 @@ status=$?
 set -e
 [ "$status" -eq 1 ] || { echo "expected exit status 1 for a forged document, got $status"; exit 1; }
 echo "refused as expected (exit status $status)"
+
+# ---- The whole system: a CA of our own on embedded defaults.
+
+step "Make a CA: gostkey-ca init (GOST root and issuing CA keys on a softtoken, SQLite, TLS root, admin token)"
+# The last two lines of init's output show the admin token, which stays in
+# ca/admin.token.
+"$bin/gostkey-ca" init --dir "$work/ca" | head -n -2
+echo "admin token:  $work/ca/admin.token (0600)"
+api=$(sed -n 's/^ *"api_url": *"\([^"]*\)".*/\1/p' "$work/ca/ca.json")
+ca=(--ca "$api" --tls-root "$work/ca/tls-root.pem")
+
+step "Serve it: HTTPS API at $api, CRLs and OCSP over plain HTTP (log in ca-serve.log)"
+"$bin/gostkey-ca" serve --config "$work/ca/ca.json" 2>"$work/ca-serve.log" &
+serve_pid=$!
+for _ in $(seq 100); do
+	"$bin/gostkey" ca roots "${ca[@]}" --out "$work/ca-root.pem" >/dev/null 2>&1 && break
+	kill -0 "$serve_pid" 2>/dev/null || { echo "gostkey-ca serve exited:"; cat "$work/ca-serve.log"; exit 1; }
+	sleep 0.1
+done
+"$bin/gostkey" ca roots "${ca[@]}" --out "$work/ca-root.pem"
+
+step "The admin makes a registrar (an operator with an API token of its own)"
+"$bin/gostkey" ca operator add "${ca[@]}" --admin-token-file "$work/ca/admin.token" \
+	--name registrar-1 --role registrar --token-out "$work/registrar.token"
+reg=(--admin-token-file "$work/registrar.token")
+
+step "The registrar registers an applicant: a one-time activation code (last line), also as a QR code"
+"$bin/gostkey" ca register "${ca[@]}" "${reg[@]}" --surname Петрова --given-name Анна --patronymic Сергеевна \
+	--snils 087-654-303-00 --inn 773301001840 --qr | tee "$work/register.out"
+code=$(tail -n 1 "$work/register.out")
+
+step "The applicant enrolls: a GOST key made on the token, the request signed there, the certificate stored beside it"
+"$bin/gostkey" enroll "${ca[@]}" --code "$code" "${tok[@]}" --alg gost256-A --label state-key --chain-out "$work/ca-chain.pem" |
+	tee "$work/enroll.out"
+serial=$(sed -n 's/^serial: *//p' "$work/enroll.out")
+
+step "Sign a document with the state key"
+printf 'Заявление от %s\n' "$(date +%d.%m.%Y)" >"$work/application.txt"
+"$bin/gostkey" sign "${tok[@]}" --key state-key --in "$work/application.txt" --out "$work/application.txt.sig" --chain "$work/ca-chain.pem"
+
+step "Verify it, asking the CA's OCSP responder: valid"
+"$bin/gostkey" verify --sig "$work/application.txt.sig" --content "$work/application.txt" --ca "$work/ca-root.pem" --ocsp
+
+step "The code was for one use: a second enrollment is refused (exit status 1)"
+set +e
+"$bin/gostkey" enroll "${ca[@]}" --code "$code" "${tok[@]}" --alg gost256-A --label second-key
+status=$?
+set -e
+[ "$status" -eq 1 ] || { echo "expected exit status 1 for a used code, got $status"; exit 1; }
+echo "refused as expected (exit status $status)"
+
+step "The registrar revokes the certificate (key compromise)"
+"$bin/gostkey" ca revoke "${ca[@]}" "${reg[@]}" --serial "$serial" --reason keyCompromise
+
+step "Verify again: OCSP now says revoked (exit status 1)"
+set +e
+"$bin/gostkey" verify --sig "$work/application.txt.sig" --content "$work/application.txt" --ca "$work/ca-root.pem" --ocsp
+status=$?
+set -e
+[ "$status" -eq 1 ] || { echo "expected exit status 1 for a revoked certificate, got $status"; exit 1; }
+echo "refused as expected (exit status $status)"
+
+step "Stop the CA and verify its audit journal (hash chain and signed checkpoints)"
+kill "$serve_pid"
+wait "$serve_pid" || true
+serve_pid=
+"$bin/gostkey-ca" audit verify --config "$work/ca/ca.json"
 
 echo
 echo "demo finished: all steps succeeded"
