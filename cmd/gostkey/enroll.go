@@ -39,7 +39,7 @@ func init() {
 	register(&command{name: "enroll", usage: "--ca URL --tls-root F --code CODE --module M --token L --pin-file F --alg gost256-A --label K [--chain-out FILE]",
 		summary: "get a certificate from the CA with a one-time activation code: key and request made on the token, certificate stored beside the key", setup: setupEnroll})
 	register(&command{name: "renew", usage: "--ca URL --tls-root F --module M --token L --pin-file F --key K [--chain-out FILE]",
-		summary: "renew the certificate of key K inside the renewal window: a new key on the token, the request signed by the current key", setup: setupRenew})
+		summary: "renew the certificate of key K inside the renewal window: a new key on the token takes the label K, the old key and certificate stay as K.prev-SERIAL", setup: setupRenew})
 }
 
 // enrollSubject is the subject of the requests enroll and renew send. The
