@@ -111,6 +111,17 @@ func caError(err error) error {
 	return err
 }
 
+// registrarError is caError for the registrar's commands, with a hint when
+// the token is not a registrar's: gostkey-ca init makes only an admin,
+// whose role is operators and tokens.
+func registrarError(err error) error {
+	var ae *client.APIError
+	if errors.As(err, &ae) && ae.Code == "forbidden" {
+		err = fmt.Errorf("%w (this needs a registrar's token: an admin makes one with `gostkey ca operator add --role registrar --token-out FILE`)", err)
+	}
+	return caError(err)
+}
+
 func setupCARegister(fs *pflag.FlagSet, _ *globals) runFunc {
 	var cf caFlags
 	cf.register(fs, true)
@@ -138,7 +149,7 @@ func setupCARegister(fs *pflag.FlagSet, _ *globals) runFunc {
 		}
 		reg, err := c.Register(ctx, id)
 		if err != nil {
-			return caError(err)
+			return registrarError(err)
 		}
 		name := strings.TrimSpace(id.Surname + " " + id.GivenName + " " + id.Patronymic)
 		fmt.Fprintf(std.out, "registered %s: order %s\n", name, reg.OrderID)
@@ -168,7 +179,7 @@ func setupCACancel(fs *pflag.FlagSet, _ *globals) runFunc {
 		}
 		o, err := c.CancelOrder(ctx, args[0])
 		if err != nil {
-			return caError(err)
+			return registrarError(err)
 		}
 		fmt.Fprintf(std.out, "order %s: %s\n", o.OrderID, o.Status)
 		return nil
@@ -208,7 +219,7 @@ func setupCARevoke(fs *pflag.FlagSet, _ *globals) runFunc {
 		}
 		cert, err := c.Revoke(ctx, sn, *reason)
 		if err != nil {
-			return caError(err)
+			return registrarError(err)
 		}
 		fmt.Fprintf(std.out, "certificate %s: %s (%s) at %s\n", cert.Serial, cert.Status, cert.Reason, cert.RevokedAt.Local().Format(time.RFC3339))
 		return nil
@@ -235,7 +246,7 @@ func setupCAStatus(op string) func(*pflag.FlagSet, *globals) runFunc {
 			}
 			cert, err := change(ctx, sn)
 			if err != nil {
-				return caError(err)
+				return registrarError(err)
 			}
 			fmt.Fprintf(std.out, "certificate %s: %s\n", cert.Serial, cert.Status)
 			return nil

@@ -100,9 +100,11 @@ func setupEnroll(fs *pflag.FlagSet, g *globals) runFunc {
 	}
 }
 
-// requestCertificate sends key's request through send. A key the CA did
-// not certify is deleted again: it would only take up the label (and a
-// token's few key slots), and the holder retries under the same label.
+// requestCertificate sends key's request through send. A key the CA
+// refused to certify is deleted again: it would only take up the label
+// (and a token's few key slots), and the holder retries under the same
+// label. When the answer is lost (a network error, a timeout) the CA may
+// have issued all the same, so the key is kept.
 func requestCertificate(ctx context.Context, key *pkcs11.Key, send func(csr []byte) (*client.Issued, error)) (*client.Issued, error) {
 	issued, err := func() (*client.Issued, error) {
 		csr, err := certificateRequest(enrollSubject, key)
@@ -118,6 +120,10 @@ func requestCertificate(ctx context.Context, key *pkcs11.Key, send func(csr []by
 		}
 		return issued, nil
 	}()
+	var refused *client.APIError
+	if err != nil && !errors.As(err, &refused) {
+		return nil, fmt.Errorf("%w (the new key %q is kept on the token: the CA may have certified it)", err, key.Label())
+	}
 	if err != nil {
 		if derr := key.Token().DeleteKey(context.WithoutCancel(ctx), key); derr != nil {
 			return nil, fmt.Errorf("%w (and the new key %q could not be deleted: %v)", err, key.Label(), derr)
