@@ -52,7 +52,7 @@ func setupEnroll(fs *pflag.FlagSet, g *globals) runFunc {
 	cf.register(fs, false)
 	var tf tokenFlags
 	tf.register(fs, g, true)
-	codeText := fs.String("code", "", "the one-time activation `CODE` the registrar gave (XXXX-XXXX-XXXX-C)")
+	codeText := fs.String("code", "", "the one-time activation `CODE` the registrar gave (XXXX-XXXX-XXXX-C), or the enrollment link gostkey://enroll?… (which names the CA: --ca may be left out)")
 	alg := fs.String("alg", "gost256-A", "key algorithm `ALG` (as key gen; the CA allows GOST keys)")
 	label := fs.String("label", "", "the new key's `LABEL`")
 	chainOut := fs.String("chain-out", "", "write the CA certificates (issuing CA, root; PEM) to `FILE`, for sign --chain")
@@ -61,7 +61,22 @@ func setupEnroll(fs *pflag.FlagSet, g *globals) runFunc {
 			return cmdLinef("--code and --label are required")
 		}
 		// A typo is caught here, before the token or the network.
-		secret, err := code.Parse(*codeText)
+		var secret code.Secret
+		var err error
+		if strings.HasPrefix(*codeText, code.LinkScheme+":") {
+			// The enrollment link (the QR code's text) names the CA too.
+			var linked string
+			if linked, secret, err = code.ParseLink(*codeText); err == nil {
+				if cf.url != "" && cf.url != linked {
+					return usagef("--code: the enrollment link is for the CA at %s, not --ca %s", linked, cf.url)
+				}
+				cf.url = linked
+			} else if !errors.Is(err, code.ErrMistyped) {
+				return usagef("--code: not an enrollment link (%s://enroll?ca=…&code=…)", code.LinkScheme)
+			}
+		} else {
+			secret, err = code.Parse(*codeText)
+		}
 		if errors.Is(err, code.ErrMistyped) {
 			return usagef("--code: mistyped: the check character (the last one) does not match the rest; check the code and type it again")
 		}
