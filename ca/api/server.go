@@ -75,7 +75,10 @@ func New(d Deps) (*Server, error) {
 	return s, nil
 }
 
-// Route is one endpoint and the roles it admits (none: public).
+// Route is one endpoint and the roles it admits (none: public). The admin
+// role is admitted wherever an operator is: `gostkey-ca init` makes one
+// admin token, and the operator who set the CA up registers and revokes
+// with it (ACCEPTANCE.md) before creating registrars.
 type Route struct {
 	Method, Pattern string
 	Roles           []store.Role
@@ -118,24 +121,24 @@ func (s *Server) table() []routeHandler {
 	return []routeHandler{
 		r("GET", "/v1/roots", s.roots),
 		r("GET", "/openapi.json", s.openapi),
-		r("POST", "/v1/orders", s.createOrder, registrar),
-		r("GET", "/v1/orders/{id}", s.getOrder, registrar, auditor),
-		r("POST", "/v1/orders/{id}/cancel", s.cancelOrder, registrar),
+		r("POST", "/v1/orders", s.createOrder, registrar, admin),
+		r("GET", "/v1/orders/{id}", s.getOrder, registrar, auditor, admin),
+		r("POST", "/v1/orders/{id}/cancel", s.cancelOrder, registrar, admin),
 		r("POST", "/v1/enroll", s.enroll),
 		r("POST", "/v1/renew", s.renew),
-		r("GET", "/v1/certificates", s.listCertificates, registrar, auditor),
-		r("GET", "/v1/certificates/{serial}", s.getCertificate, registrar, auditor),
-		r("POST", "/v1/certificates/{serial}/revoke", s.revokeCertificate, registrar),
-		r("POST", "/v1/certificates/{serial}/hold", s.holdCertificate, registrar),
-		r("POST", "/v1/certificates/{serial}/release", s.releaseCertificate, registrar),
-		r("POST", "/v1/certificates/{serial}/revocation-code", s.revocationCode, registrar),
+		r("GET", "/v1/certificates", s.listCertificates, registrar, auditor, admin),
+		r("GET", "/v1/certificates/{serial}", s.getCertificate, registrar, auditor, admin),
+		r("POST", "/v1/certificates/{serial}/revoke", s.revokeCertificate, registrar, admin),
+		r("POST", "/v1/certificates/{serial}/hold", s.holdCertificate, registrar, admin),
+		r("POST", "/v1/certificates/{serial}/release", s.releaseCertificate, registrar, admin),
+		r("POST", "/v1/certificates/{serial}/revocation-code", s.revocationCode, registrar, admin),
 		r("POST", "/v1/revoke", s.holderRevoke),
 		r("POST", "/v1/operators", s.createOperator, admin),
 		r("GET", "/v1/operators", s.listOperators, admin),
 		r("POST", "/v1/operators/{id}/tokens", s.createToken, admin),
 		r("DELETE", "/v1/tokens/{id}", s.revokeToken, admin),
 		r("GET", "/v1/audit", s.auditExport, auditor, admin),
-		r("GET", "/metrics", s.metrics, auditor),
+		r("GET", "/metrics", s.metrics, auditor, admin),
 	}
 }
 

@@ -112,12 +112,11 @@ func caError(err error) error {
 }
 
 // registrarError is caError for the registrar's commands, with a hint when
-// the token is not a registrar's: gostkey-ca init makes only an admin,
-// whose role is operators and tokens.
+// the token's role may not do this (an auditor's: read-only).
 func registrarError(err error) error {
 	var ae *client.APIError
 	if errors.As(err, &ae) && ae.Code == "forbidden" {
-		err = fmt.Errorf("%w (this needs a registrar's token: an admin makes one with `gostkey ca operator add --role registrar --token-out FILE`)", err)
+		err = fmt.Errorf("%w (this needs a registrar's or an admin's token: an admin makes one with `gostkey ca operator add --role registrar --token-out FILE`)", err)
 	}
 	return caError(err)
 }
