@@ -108,8 +108,17 @@ func identity() client.Identity {
 func TestEnrollRevokeOverTheAPI(t *testing.T) {
 	e := newEnv(t)
 	reg := e.registrar(t)
-	if _, err := e.client(t, e.admin).Register(ctx, identity()); err == nil {
-		t.Fatal("the admin registered an applicant")
+	admin := e.client(t, e.admin)
+	aud, err := admin.CreateOperator(ctx, "auditor-1", "auditor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	audTok, err := admin.CreateToken(ctx, aud.OperatorID, "1h", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.client(t, audTok.Token).Register(ctx, identity()); err == nil {
+		t.Fatal("an auditor registered an applicant")
 	} else {
 		apiErr(t, err, 403, "forbidden")
 	}
