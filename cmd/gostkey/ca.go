@@ -185,6 +185,11 @@ func setupCACancel(fs *pflag.FlagSet, _ *globals) runFunc {
 	}
 }
 
+// caSerial prints a serial the CA's API spells in lower case as the rest
+// of the CLI prints serials (upper-case hex, as openssl x509 -serial), so a
+// serial reads the same in ca list, cert show and verify.
+func caSerial(s string) string { return strings.ToUpper(s) }
+
 // serialFlag reads --serial as the server takes it (hex, colons allowed).
 func serialFlag(s string) (string, error) {
 	v := strings.ToLower(strings.ReplaceAll(s, ":", ""))
@@ -220,7 +225,7 @@ func setupCARevoke(fs *pflag.FlagSet, _ *globals) runFunc {
 		if err != nil {
 			return registrarError(err)
 		}
-		fmt.Fprintf(std.out, "certificate %s: %s (%s) at %s\n", cert.Serial, cert.Status, cert.Reason, cert.RevokedAt.Local().Format(time.RFC3339))
+		fmt.Fprintf(std.out, "certificate %s: %s (%s) at %s\n", caSerial(cert.Serial), cert.Status, cert.Reason, cert.RevokedAt.Local().Format(time.RFC3339))
 		return nil
 	}
 }
@@ -247,7 +252,7 @@ func setupCAStatus(op string) func(*pflag.FlagSet, *globals) runFunc {
 			if err != nil {
 				return registrarError(err)
 			}
-			fmt.Fprintf(std.out, "certificate %s: %s\n", cert.Serial, cert.Status)
+			fmt.Fprintf(std.out, "certificate %s: %s\n", caSerial(cert.Serial), cert.Status)
 			return nil
 		}
 	}
@@ -296,7 +301,7 @@ func setupCAList(expiring bool) func(*pflag.FlagSet, *globals) runFunc {
 				}
 				for _, cert := range page.Certificates {
 					who := strings.TrimSpace(cert.Identity.Surname + " " + cert.Identity.GivenName + " " + cert.Identity.Patronymic)
-					fmt.Fprintf(std.out, "%s %-8s until %s  %s SNILS %s INN %s\n", cert.Serial, cert.Status,
+					fmt.Fprintf(std.out, "%s %-8s until %s  %s SNILS %s INN %s\n", caSerial(cert.Serial), cert.Status,
 						cert.NotAfter.UTC().Format(time.RFC3339), who, cert.Identity.SNILS, cert.Identity.INN)
 					n++
 				}

@@ -178,7 +178,7 @@ func storeIssued(ctx context.Context, key *pkcs11.Key, issued *client.Issued, ch
 func printIssued(std stdio, issued *client.Issued) {
 	c := issued.Certificate
 	fmt.Fprintf(std.out, "subject: %s\n", c.Subject)
-	fmt.Fprintf(std.out, "serial:  %s\n", issued.Serial)
+	fmt.Fprintf(std.out, "serial:  %s\n", caSerial(issued.Serial))
 	fmt.Fprintf(std.out, "valid:   %s to %s\n", c.NotBefore.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339))
 }
 
@@ -212,7 +212,7 @@ func setupRenew(fs *pflag.FlagSet, g *globals) runFunc {
 			return malformedError(fmt.Sprintf("the certificate of key %q", old.Label()), "a certificate", der, err)
 		}
 		label := old.Label()
-		oldSerial := strings.ToLower(serialHex(oldCert.SerialNumber))
+		oldSerial := serialHex(oldCert.SerialNumber)
 		nonce := make([]byte, 4)
 		_, _ = rand.Read(nonce)
 		spec, err := renewalSpec(*alg, old, label+".next-"+hex.EncodeToString(nonce))
