@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/gostkey/gostkey/pki"
 )
 
 // String is the serial in lower-case hex, 40 digits: the form in URLs, audit
@@ -26,37 +28,24 @@ func ParseSerial(text string) (Serial, error) {
 	return s, nil
 }
 
-// reasonNames are RFC 5280's CRLReason names (5.3.1), as the CLI and the API
-// spell them.
-var reasonNames = map[RevocationReason]string{
-	ReasonUnspecified:          "unspecified",
-	ReasonKeyCompromise:        "keyCompromise",
-	ReasonCACompromise:         "cACompromise",
-	ReasonAffiliationChanged:   "affiliationChanged",
-	ReasonSuperseded:           "superseded",
-	ReasonCessationOfOperation: "cessationOfOperation",
-	ReasonCertificateHold:      "certificateHold",
-	ReasonRemoveFromCRL:        "removeFromCRL",
-	ReasonPrivilegeWithdrawn:   "privilegeWithdrawn",
-	ReasonAACompromise:         "aACompromise",
-}
-
+// String is RFC 5280's CRLReason name (5.3.1), as the CLI and the API
+// spell it; the codes are pki's, so the names come from one table.
 func (r RevocationReason) String() string {
-	if n, ok := reasonNames[r]; ok {
-		return n
+	if !pki.CRLReason(r).Valid() {
+		return fmt.Sprintf("RevocationReason(%d)", int(r))
 	}
-	return fmt.Sprintf("RevocationReason(%d)", int(r))
+	return pki.CRLReason(r).String()
 }
 
 // ErrBadReason is an unknown reason name.
 var ErrBadReason = errors.New("store: unknown revocation reason")
 
-// ParseRevocationReason reads an RFC 5280 reason name.
+// ParseRevocationReason reads an RFC 5280 reason name, spelled exactly as
+// String writes it (the API's names are case-sensitive).
 func ParseRevocationReason(name string) (RevocationReason, error) {
-	for r, n := range reasonNames {
-		if n == name {
-			return r, nil
-		}
+	r, err := pki.ParseCRLReason(name)
+	if err != nil || r.String() != name {
+		return 0, fmt.Errorf("%w %q", ErrBadReason, name)
 	}
-	return 0, fmt.Errorf("%w %q", ErrBadReason, name)
+	return RevocationReason(r), nil
 }
