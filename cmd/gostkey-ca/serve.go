@@ -126,6 +126,13 @@ func serve(ctx context.Context, cfg *config.Config, stderr interface{ Write([]by
 	if err != nil {
 		return err
 	}
+	// The root's own CRL settles the issuing CA certificate (its CRL DP);
+	// the root revokes nothing the store knows of, so it lists nothing.
+	rootCRL, err := publish.NewRootCRLPublisher(publish.RootCRLConfig{},
+		publish.RootCRLDeps{Store: st, Journal: journal, Root: keys.rootCert, Signer: keys.root, Now: now, Logger: log})
+	if err != nil {
+		return refused("refusing to start: %w", err)
+	}
 	if err := renewResponder(ctx, cfg.Path(cfg.Certs.OCSP), keys, st, journal, now()); err != nil {
 		return fmt.Errorf("renewing the OCSP responder certificate: %w", err)
 	}
@@ -192,7 +199,7 @@ func serve(ctx context.Context, cfg *config.Config, stderr interface{ Write([]by
 	apiSrv := &http.Server{Handler: apiHandler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
 		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{tlsCert}}}
-	pubSrv := &http.Server{Handler: publish.Handler(roots, keys.issuingCert, crl, ocsp), ReadHeaderTimeout: 10 * time.Second,
+	pubSrv := &http.Server{Handler: publish.Handler(roots, keys.issuingCert, crl, ocsp, rootCRL), ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 30 * time.Second, WriteTimeout: time.Minute}
 
 	errs := make(chan error, 2)
@@ -201,9 +208,10 @@ func serve(ctx context.Context, cfg *config.Config, stderr interface{ Write([]by
 	jobs, stopJobs := context.WithCancel(context.Background())
 	jobsDone := make(chan struct{})
 	go func() { defer close(jobsDone); runJobs(jobs, log, revocation, st, now) }()
-	crlDone := make(chan error, 1)
+	crlDone := make(chan error, 2)
 	// The first CRLs at once, then on schedule before nextUpdate.
 	go func() { crlDone <- crl.Run(jobs) }()
+	go func() { crlDone <- rootCRL.Run(jobs) }()
 	log.Info("serving", "api", "https://"+apiLn.Addr().String(), "publication", "http://"+httpLn.Addr().String())
 
 	var serveErr error
@@ -217,8 +225,10 @@ func serve(ctx context.Context, cfg *config.Config, stderr interface{ Write([]by
 	err = errors.Join(apiSrv.Shutdown(shutdown), pubSrv.Shutdown(shutdown))
 	stopJobs()
 	<-jobsDone
-	if cerr := <-crlDone; cerr != nil && !errors.Is(cerr, context.Canceled) {
-		err = errors.Join(err, fmt.Errorf("CRL schedule: %w", cerr))
+	for range 2 {
+		if cerr := <-crlDone; cerr != nil && !errors.Is(cerr, context.Canceled) {
+			err = errors.Join(err, fmt.Errorf("CRL schedule: %w", cerr))
+		}
 	}
 	if cerr := st.Tx(shutdown, func(tx store.Tx) error { _, err := journal.Checkpoint(shutdown, tx); return err }); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("shutdown checkpoint: %w", cerr))
