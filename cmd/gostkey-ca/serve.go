@@ -186,6 +186,15 @@ func serve(ctx context.Context, cfg *config.Config, stderr interface{ Write([]by
 		return err
 	}
 
+	// Each under its store lease: of several replicas, one runs each job.
+	background, err := ca.NewJobs(ca.DefaultJobsEvery, ca.JobsDeps{Store: st, Now: now, Log: log},
+		ca.Job{Name: "revoke-superseded", Run: revocation.RevokeDueSuperseded},
+		ca.Job{Name: "expire-orders", Run: registrar.ExpireOrders},
+		ca.PruneProofsJob(st, now))
+	if err != nil {
+		return err
+	}
+
 	apiLn, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
@@ -207,7 +216,7 @@ func serve(ctx context.Context, cfg *config.Config, stderr interface{ Write([]by
 	go func() { errs <- pubSrv.Serve(httpLn) }()
 	jobs, stopJobs := context.WithCancel(context.Background())
 	jobsDone := make(chan struct{})
-	go func() { defer close(jobsDone); runJobs(jobs, log, revocation, st, now) }()
+	go func() { defer close(jobsDone); _ = background.Run(jobs) }()
 	crlDone := make(chan error, 2)
 	// The first CRLs at once, then on schedule before nextUpdate.
 	go func() { crlDone <- crl.Run(jobs) }()
@@ -244,24 +253,3 @@ var (
 	_ ca.CRLReissuer = (*publish.CRLPublisher)(nil)
 	_ http.Handler   = (*api.Server)(nil)
 )
-
-// runJobs revokes superseded certificates when due and forgets old proofs.
-func runJobs(ctx context.Context, log *slog.Logger, rv *ca.Revocation, st store.Store, now func() time.Time) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		if n, err := rv.RevokeDueSuperseded(ctx); err != nil && ctx.Err() == nil {
-			log.Error("revoking superseded certificates", "error", err)
-		} else if n > 0 {
-			log.Info("revoked superseded certificates", "count", n)
-		}
-		if err := st.Tx(ctx, func(tx store.Tx) error { _, err := tx.PruneProofs(ctx, now()); return err }); err != nil && ctx.Err() == nil {
-			log.Error("pruning used proofs", "error", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
