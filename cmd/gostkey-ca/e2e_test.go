@@ -275,11 +275,11 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("audit verify: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 	// ca.init, operator.create and token.create (init's admin, then the
-	// registrar), crl.publish for the full and delta CRLs serve makes at
-	// start, order.create, order.redeem, cert.intent, cert.issue,
+	// registrar), crl.publish for the full and delta CRLs and the root's
+	// CRL serve makes at start, order.create, order.redeem, cert.intent, cert.issue,
 	// cert.revoke and the two CRLs after it; a checkpoint at the end of
 	// init and one at shutdown.
-	if want := "audit journal intact: 14 records, 2 checkpoints\n"; r.stdout != want {
+	if want := "audit journal intact: 15 records, 2 checkpoints\n"; r.stdout != want {
 		t.Errorf("audit verify: %q, want %q", r.stdout, want)
 	}
 }
