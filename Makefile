@@ -57,6 +57,7 @@ demo: build
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./gost/...
 	$(GO) run ./bench
+	$(GO) run ./bench/cabench
 
 fuzz: build
 	@./scripts/fuzz.sh $(FUZZTIME)
