@@ -156,7 +156,13 @@ func TestEndToEnd(t *testing.T) {
 		return srv.api(t, method, path, token, body)
 	}
 	var op, tok, order map[string]any
-	st, b := api("POST", "/v1/operators", adminToken, map[string]string{"name": "registrar-1", "role": "registrar"})
+	// The admin reads the effective policy settings, and nothing secret.
+	st, b := api("GET", "/v1/settings", adminToken, nil)
+	if st != 200 || !strings.Contains(string(b), `"code_ttl":"15m0s"`) || !strings.Contains(string(b), `"window":"30d"`) ||
+		strings.Contains(string(b), "pin") || strings.Contains(string(b), "listen") {
+		t.Errorf("GET /v1/settings: %d %s", st, b)
+	}
+	st, b = api("POST", "/v1/operators", adminToken, map[string]string{"name": "registrar-1", "role": "registrar"})
 	if st != 201 || json.Unmarshal(b, &op) != nil {
 		t.Fatalf("create operator: %d %s", st, b)
 	}

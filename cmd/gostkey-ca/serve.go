@@ -181,7 +181,8 @@ func serve(ctx context.Context, cfg *config.Config, stderr interface{ Write([]by
 		return err
 	}
 	apiHandler, err := api.New(api.Deps{Registrar: registrar, Enrollment: enrollment, Renewal: renewal, Revocation: revocation,
-		Operators: operators, Store: st, Roots: roots, Issuing: keys.issuingCert, Now: now, Log: log, Metrics: metrics})
+		Operators: operators, Store: st, Roots: roots, Issuing: keys.issuingCert, Now: now, Log: log, Metrics: metrics,
+		Settings: settingsOf(cfg)})
 	if err != nil {
 		return err
 	}
@@ -253,3 +254,18 @@ var (
 	_ ca.CRLReissuer = (*publish.CRLPublisher)(nil)
 	_ http.Handler   = (*api.Server)(nil)
 )
+
+// settingsOf is the policy part of cfg an admin reads at GET /v1/settings:
+// no listener addresses, paths, DSN or PINs.
+func settingsOf(cfg *config.Config) any {
+	return struct {
+		Profile    config.Profile    `json:"profile"`
+		Enrollment config.Enrollment `json:"enrollment"`
+		Renewal    config.Renewal    `json:"renewal"`
+		Revocation config.Revocation `json:"revocation"`
+		Operators  config.Operators  `json:"operators"`
+		CRL        config.CRL        `json:"crl"`
+		OCSP       config.OCSP       `json:"ocsp"`
+		Audit      config.Audit      `json:"audit"`
+	}{cfg.Profile, cfg.Enrollment, cfg.Renewal, cfg.Revocation, cfg.Operators, cfg.CRL, cfg.OCSP, cfg.Audit}
+}
