@@ -61,6 +61,7 @@ demo: build
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./gost/...
 	$(GO) run ./bench
+	$(GO) run ./bench/cabench
 	GOSTKEY_STREAM_1GIB=1 $(GO) test -count=1 -run '^TestStream1GiB$$' -v ./cms
 
 fuzz: build

@@ -163,6 +163,27 @@ func (r *Registrar) Cancel(ctx context.Context, actor, id string) (store.Order, 
 	return o, err
 }
 
+// ExpireOrders marks the pending orders past their expiry expired (their
+// codes can no longer be redeemed anyway: this makes the state durable and
+// audited) and returns how many; one audit record covers the sweep.
+func (r *Registrar) ExpireOrders(ctx context.Context) (int, error) {
+	var n int
+	now := r.d.Now()
+	err := r.d.Store.Tx(ctx, func(tx store.Tx) error {
+		var err error
+		if n, err = tx.ExpireOrders(ctx, now); err != nil || n == 0 {
+			return err
+		}
+		_, err = r.d.Journal.Append(ctx, tx, audit.Entry{Actor: "system", Action: "order.expire",
+			Details: map[string]any{"count": n, "at": now.UTC()}})
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("ca: expiring orders: %w", err)
+	}
+	return n, nil
+}
+
 // OrderStatus is o's status as of now: a pending order past its expiry is
 // expired even before a redemption attempt or a sweep marks it.
 func OrderStatus(o store.Order, now time.Time) store.OrderStatus {

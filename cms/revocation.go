@@ -16,6 +16,9 @@ import (
 // VerifyOptions.OCSPQuery.
 type OCSPQuery func(ctx context.Context, url string, cert, issuer *pki.Certificate) (*pki.OCSPResponse, error)
 
+// CRLFetch gets the CRL at a CRL distribution point URL.
+type CRLFetch func(ctx context.Context, url string) (*pki.CRL, error)
+
 func defaultOCSPQuery(ctx context.Context, url string, cert, issuer *pki.Certificate) (*pki.OCSPResponse, error) {
 	return pki.QueryOCSP(ctx, url, cert, issuer, 0)
 }
@@ -43,6 +46,8 @@ func checkRevocation(ctx context.Context, chain []*pki.Certificate, at time.Time
 				stale.ThisUpdate.UTC().Format(time.RFC3339), stale.NextUpdate.UTC().Format(time.RFC3339)), nil)
 		case ferr == nil && !opts.OCSP:
 			ferr = fail(RevocationUnknown, "no CRL from its issuer", nil)
+		case ferr == nil && len(cert.OCSPServer) == 0 && opts.CRLFetch != nil && len(cert.CRLDistributionPoints) > 0:
+			ferr = checkFetchedCRLs(ctx, cert, issuer, at, asserted, now, opts.CRLFetch)
 		case ferr == nil:
 			ferr = checkOCSP(ctx, cert, issuer, at, asserted, opts)
 		}
@@ -81,6 +86,31 @@ func checkCRLs(cert, issuer *pki.Certificate, at time.Time, asserted bool, now t
 		}
 	}
 	return settled, stale, nil
+}
+
+// checkFetchedCRLs settles cert with the CRL at the first of its
+// distribution points that does; a point that fails or gives no current
+// CRL of the issuer leaves it to the next, and none settling it is
+// RevocationUnknown with every point's reason.
+func checkFetchedCRLs(ctx context.Context, cert, issuer *pki.Certificate, at time.Time, asserted bool, now time.Time, fetch CRLFetch) *SignerError {
+	var errs []error
+	for _, url := range cert.CRLDistributionPoints {
+		crl, err := fetch(ctx, url)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", url, err))
+			continue
+		}
+		settled, stale, ferr := checkCRLs(cert, issuer, at, asserted, now, []*pki.CRL{crl})
+		switch {
+		case ferr != nil || settled:
+			return ferr
+		case stale != nil:
+			errs = append(errs, fmt.Errorf("%s: the CRL is out of date (next update %s)", url, stale.NextUpdate.UTC().Format(time.RFC3339)))
+		default:
+			errs = append(errs, fmt.Errorf("%s: not a CRL its issuer signed", url))
+		}
+	}
+	return fail(RevocationUnknown, "CRL distribution point", errors.Join(errs...))
 }
 
 func crlCurrent(crl *pki.CRL, now time.Time) bool {

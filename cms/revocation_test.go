@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"errors"
 	"math/big"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gostkey/gostkey/gost"
 	"github.com/gostkey/gostkey/pki"
 )
 
@@ -141,6 +143,65 @@ func TestRevocationOCSPResponder(t *testing.T) {
 		_, err := Verify(sig, nil, &VerifyOptions{Roots: []*pki.Certificate{id.root}, OCSP: true, OCSPQuery: query})
 		if got := reasonOf(err); got != tc.want {
 			t.Errorf("%v: got %v (%v), want %v", tc.status, got, err, tc.want)
+		}
+	}
+}
+
+// TestRevocationCRLFetch: with OCSP and CRLFetch, a certificate naming no
+// OCSP responder is settled by the CRL at its distribution point, as a
+// relying party settles a CA certificate with its root's CRL.
+func TestRevocationCRLFetch(t *testing.T) {
+	id := newIdentity(t, "gost256-A")
+	key, err := gost.GenerateKey(gost.CurveTC26256A, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const dp = "http://127.0.0.1:9/crl/root.crl"
+	der, err := pki.CreateCertificate(rand.Reader, &pki.Certificate{SerialNumber: big.NewInt(4242),
+		Subject: pki.Name{CommonName: "cms CRL DP signer"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment, CRLDistributionPoints: []string{dp}},
+		id.root, key.Public(), id.rootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := pki.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := Sign(bytes.NewReader(testContent), key, cert, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetch := func(crl *pki.CRL, err error) CRLFetch {
+		return func(_ context.Context, url string) (*pki.CRL, error) {
+			if url != dp {
+				t.Errorf("CRL fetched from %s; want %s", url, dp)
+			}
+			return crl, err
+		}
+	}
+	other := newIdentity(t, "gost512-A")
+	now := time.Now()
+	for _, tc := range []struct {
+		name string
+		opts VerifyOptions
+		want Reason
+	}{
+		{"no fetcher", VerifyOptions{OCSP: true}, RevocationUnknown},
+		{"fetched CRL without the certificate", VerifyOptions{OCSP: true, CRLFetch: fetch(makeCRL(t, id), nil)}, 0},
+		{"fetched CRL revokes", VerifyOptions{OCSP: true, CRLFetch: fetch(makeCRL(t, id,
+			pki.RevokedCertificate{SerialNumber: cert.SerialNumber, RevocationTime: now.Add(-time.Minute), ReasonCode: pki.ReasonKeyCompromise}), nil)}, Revoked},
+		{"fetched CRL expired", VerifyOptions{OCSP: true, CRLFetch: fetch(makeCRLAt(t, id, now.Add(-48*time.Hour), now.Add(-24*time.Hour)), nil)}, RevocationUnknown},
+		{"fetched CRL of another issuer", VerifyOptions{OCSP: true, CRLFetch: fetch(makeCRL(t, other), nil)}, RevocationUnknown},
+		{"fetch fails", VerifyOptions{OCSP: true, CRLFetch: fetch(nil, errors.New("connection refused"))}, RevocationUnknown},
+		// Without OCSP nothing is fetched: CRLs are the caller's.
+		{"no OCSP, no CRL", VerifyOptions{CRLs: []*pki.CRL{makeCRL(t, other)}, CRLFetch: fetch(makeCRL(t, id), nil)}, RevocationUnknown},
+	} {
+		opts := tc.opts
+		opts.Roots = []*pki.Certificate{id.root}
+		_, err := Verify(sig, nil, &opts)
+		if got := reasonOf(err); got != tc.want {
+			t.Errorf("%s: got %v (%v), want %v", tc.name, got, err, tc.want)
 		}
 	}
 }

@@ -231,9 +231,15 @@ type VerifyOptions struct {
 	// counts. Checked at an asserted CurrentTime, a revocation dated after
 	// it leaves the signature valid, unless its reason is a key, CA or AA
 	// compromise or unspecified.
+	//
+	// CRLFetch, with OCSP, settles a certificate that names no OCSP
+	// responder (a CA certificate, typically: roots publish CRLs, not
+	// OCSP) with the CRLs at its CRL distribution points, which it
+	// fetches; a fetched CRL counts as one given in CRLs would.
 	CRLs      []*pki.CRL
 	OCSP      bool
 	OCSPQuery OCSPQuery
+	CRLFetch  CRLFetch
 	// An OCSP answer counts only while it is current at the real time
 	// (pki.OCSPResponse.CheckCertificateAt): thisUpdate and producedAt
 	// not after now + OCSPSkew, nextUpdate, when present, not before

@@ -121,8 +121,8 @@ step "Sign a document with the state key"
 printf 'Заявление от %s\n' "$(date +%d.%m.%Y)" >"$work/application.txt"
 "$bin/gostkey" sign "${tok[@]}" --key state-key --in "$work/application.txt" --out "$work/application.txt.sig" --chain "$work/ca-chain.pem"
 
-step "Verify it, asking the CA's OCSP responder: valid"
-"$bin/gostkey" verify --sig "$work/application.txt.sig" --content "$work/application.txt" --ca "$work/ca-root.pem" --ocsp
+step "Verify it, the whole chain's revocation required (the leaf by OCSP, the issuing CA by the root's CRL): valid"
+"$bin/gostkey" verify --sig "$work/application.txt.sig" --content "$work/application.txt" --ca "$work/ca-root.pem" --ocsp --require-revocation
 
 step "The code was for one use: a second enrollment is refused (exit status 1)"
 set +e

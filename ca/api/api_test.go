@@ -83,6 +83,7 @@ func newEnvWith(t testing.TB, edit func(*catest.CA)) *env {
 		Registrar: c.Registrar, Enrollment: c.Enrollment, Renewal: c.Renewal, Revocation: c.Revocation, Operators: ops,
 		Store: c.Store, Roots: []*pki.Certificate{c.Root}, Issuing: c.Issuing, Now: c.Clock.Now,
 		Log: slog.New(slog.NewJSONHandler(e.logs, nil)), Metrics: metrics, MaxBody: 16 << 10,
+		Settings: map[string]any{"enrollment": map[string]any{"code_ttl": "15m", "max_failures": 5}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -291,8 +292,8 @@ func TestRoles(t *testing.T) {
 		"POST /v1/revoke":                       map[string]string{"code": "x"},
 	}
 	routes := e.srv.Routes()
-	if len(routes) != 20 {
-		t.Errorf("%d routes; the table below assumes the contract's 20", len(routes))
+	if len(routes) != 21 {
+		t.Errorf("%d routes; the table below assumes the contract's 20 and GET /v1/settings", len(routes))
 	}
 	for _, rt := range routes {
 		for _, role := range []store.Role{"", store.RoleAdmin, store.RoleRegistrar, store.RoleAuditor} {
@@ -587,6 +588,9 @@ func TestOperatorsOverHTTP(t *testing.T) {
 	e.want(t, call{method: "DELETE", path: "/v1/tokens/" + tok["token_id"].(string), role: store.RoleAdmin}, 204, "")
 	e.want(t, call{method: "POST", path: "/v1/orders", role: "carol", body: applicant()}, 401, "unauthenticated")
 	e.want(t, call{method: "POST", path: "/v1/operators", role: store.RoleAdmin, body: map[string]string{"name": "carol", "role": "auditor"}}, 409, "conflict")
+	if r := e.want(t, call{method: "GET", path: "/v1/settings", role: store.RoleAdmin}, 200, ""); string(r.body) != `{"enrollment":{"code_ttl":"15m","max_failures":5}}`+"\n" {
+		t.Errorf("settings: %s", r.body)
+	}
 
 	r = e.want(t, call{method: "GET", path: "/v1/audit?from=1", role: store.RoleAuditor}, 200, "")
 	lines := strings.Split(strings.TrimSpace(string(r.body)), "\n")

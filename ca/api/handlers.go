@@ -116,6 +116,14 @@ func (s *Server) openapi(w http.ResponseWriter, _ *http.Request, _ ca.Principal)
 	_, _ = w.Write(openAPI)
 }
 
+func (s *Server) settings(w http.ResponseWriter, _ *http.Request, _ ca.Principal) {
+	if s.d.Settings == nil {
+		writeJSON(w, http.StatusOK, struct{}{})
+		return
+	}
+	writeJSON(w, http.StatusOK, s.d.Settings)
+}
+
 // ---- orders
 
 func (s *Server) createOrder(w http.ResponseWriter, r *http.Request, p ca.Principal) {

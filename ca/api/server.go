@@ -48,6 +48,11 @@ type Deps struct {
 	Now     func() time.Time
 	Log     *slog.Logger
 	Metrics *Metrics
+	// Settings is what GET /v1/settings shows an admin: the CA's
+	// effective policy settings as JSON (ca.json's profile, enrollment,
+	// renewal, revocation, operators, crl, ocsp and audit sections), never
+	// a secret or a path. nil: {}.
+	Settings any
 	// MaxBody bounds request bodies; 0: DefaultMaxBody.
 	MaxBody int64
 }
@@ -135,6 +140,7 @@ func (s *Server) table() []routeHandler {
 		r("POST", "/v1/revoke", s.holderRevoke),
 		r("POST", "/v1/operators", s.createOperator, admin),
 		r("GET", "/v1/operators", s.listOperators, admin),
+		r("GET", "/v1/settings", s.settings, admin),
 		r("POST", "/v1/operators/{id}/tokens", s.createToken, admin),
 		r("DELETE", "/v1/tokens/{id}", s.revokeToken, admin),
 		r("GET", "/v1/audit", s.auditExport, auditor, admin),

@@ -39,7 +39,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	go func() { _ = crls.Run(ctx) }() // the first CRLs at once, then on schedule
-	srv := &http.Server{Addr: "127.0.0.1:8089", Handler: publish.Handler([]*pki.Certificate{root}, issuer, crls, ocsp),
+	srv := &http.Server{Addr: "127.0.0.1:8089", Handler: publish.Handler([]*pki.Certificate{root}, issuer, crls, ocsp, nil),
 		ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.ListenAndServe() }()
 

@@ -258,7 +258,7 @@ func newEnv(t testing.TB, cfg CRLConfig) *env {
 
 // server serves the publication handler on 127.0.0.1.
 func (e *env) server(t testing.TB) *httptest.Server {
-	srv := httptest.NewServer(Handler([]*pki.Certificate{e.pki.root}, e.pki.issuer, e.crl, e.ocsp))
+	srv := httptest.NewServer(Handler([]*pki.Certificate{e.pki.root}, e.pki.issuer, e.crl, e.ocsp, nil))
 	t.Cleanup(srv.Close)
 	return srv
 }

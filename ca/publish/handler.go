@@ -20,6 +20,7 @@ const (
 	PathRootCert   = "/ca/root.crt"
 	PathCRL        = "/crl/issuing.crl"
 	PathDeltaCRL   = "/crl/issuing-delta.crl"
+	PathRootCRL    = "/crl/root.crl"
 	PathOCSP       = "/ocsp"
 
 	TypePEM          = "application/x-pem-file"
@@ -36,6 +37,7 @@ const (
 //	GET  /ca/root.crt            the first root, DER       application/pkix-cert
 //	GET  /crl/issuing.crl        latest full CRL, DER      application/pkix-crl
 //	GET  /crl/issuing-delta.crl  latest delta CRL, DER     application/pkix-crl
+//	GET  /crl/root.crl           the root's CRL, DER       application/pkix-crl
 //	POST /ocsp                   RFC 6960 request body     application/ocsp-response
 //	GET  /ocsp/{base64 request}  RFC 5019                  application/ocsp-response
 //
@@ -43,13 +45,13 @@ const (
 // (503 before the first is published) with an ETag of their number, so
 // conditional requests get 304. OCSP answers are made per request; HTTP
 // caches are told to revalidate (no-cache) so that a revocation is seen at
-// once. A nil crl or ocsp leaves its paths 404.
-func Handler(roots []*pki.Certificate, issuer *pki.Certificate, crl *CRLPublisher, ocsp *OCSPResponder) http.Handler {
+// once. A nil crl, ocsp or rootCRL leaves its paths 404.
+func Handler(roots []*pki.Certificate, issuer *pki.Certificate, crl *CRLPublisher, ocsp *OCSPResponder, rootCRL *RootCRLPublisher) http.Handler {
 	var pemRoots bytes.Buffer
 	for _, r := range roots {
 		_ = pem.Encode(&pemRoots, &pem.Block{Type: "CERTIFICATE", Bytes: r.Raw})
 	}
-	h := &handler{roots: pemRoots.Bytes(), crl: crl, ocsp: ocsp}
+	h := &handler{roots: pemRoots.Bytes(), crl: crl, ocsp: ocsp, rootCRL: rootCRL}
 	if issuer != nil {
 		h.issuer = issuer.Raw
 	}
@@ -63,6 +65,7 @@ type handler struct {
 	roots, issuer, root []byte
 	crl                 *CRLPublisher
 	ocsp                *OCSPResponder
+	rootCRL             *RootCRLPublisher
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -88,6 +91,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveCRL(w, r, store.CRLFull)
 	case p == PathDeltaCRL:
 		h.serveCRL(w, r, store.CRLDelta)
+	case p == PathRootCRL:
+		h.serveRootCRL(w, r)
 	default:
 		http.NotFound(w, r)
 	}
@@ -135,11 +140,31 @@ func (h *handler) serveCRL(w http.ResponseWriter, r *http.Request, kind store.CR
 		http.Error(w, "CRL unavailable", http.StatusServiceUnavailable)
 		return
 	}
+	writeCRL(w, r, c)
+}
+
+func writeCRL(w http.ResponseWriter, r *http.Request, c store.CRL) {
 	w.Header().Set("Content-Type", TypeCRL)
 	w.Header().Set("ETag", fmt.Sprintf(`"%d"`, c.Number))
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("Expires", c.NextUpdate.UTC().Format(http.TimeFormat))
 	http.ServeContent(w, r, "", c.ThisUpdate, bytes.NewReader(c.DER))
+}
+
+func (h *handler) serveRootCRL(w http.ResponseWriter, r *http.Request) {
+	if !allow(w, r, http.MethodGet, http.MethodHead) {
+		return
+	}
+	if h.rootCRL == nil {
+		http.NotFound(w, r)
+		return
+	}
+	c := h.rootCRL.Latest()
+	if c.Number == 0 {
+		http.Error(w, "no CRL published yet", http.StatusServiceUnavailable)
+		return
+	}
+	writeCRL(w, r, c)
 }
 
 func (h *handler) serveOCSP(w http.ResponseWriter, r *http.Request) {

@@ -89,7 +89,7 @@ func TestHandlerPaths(t *testing.T) {
 	}
 
 	// Without a publisher or responder the paths are 404.
-	bare := httptest.NewServer(Handler(nil, nil, nil, nil))
+	bare := httptest.NewServer(Handler(nil, nil, nil, nil, nil))
 	defer bare.Close()
 	for _, p := range []string{PathRoots, PathIssuerCert, PathRootCert, PathCRL, PathDeltaCRL, PathOCSP + "/MA=="} {
 		fetch(t, bare.URL+p, http.StatusNotFound, "")
@@ -104,7 +104,7 @@ func TestHandlerPaths(t *testing.T) {
 //	go test -run '^$' -bench OCSP ./ca/publish/
 func BenchmarkOCSP(b *testing.B) {
 	e := newEnv(b, CRLConfig{})
-	h := Handler([]*pki.Certificate{e.pki.root}, e.pki.issuer, e.crl, e.ocsp)
+	h := Handler([]*pki.Certificate{e.pki.root}, e.pki.issuer, e.crl, e.ocsp, nil)
 	c := e.issue(b)
 	der, err := pki.CreateOCSPRequest(c.cert, e.pki.issuer, &pki.OCSPRequestOptions{Nonce: bytes.Repeat([]byte{1}, 16)})
 	if err != nil {

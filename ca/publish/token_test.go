@@ -81,7 +81,7 @@ func TestTokenKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(Handler([]*pki.Certificate{p.root}, p.issuer, crl, ocsp))
+	srv := httptest.NewServer(Handler([]*pki.Certificate{p.root}, p.issuer, crl, ocsp, nil))
 	defer srv.Close()
 
 	var serial store.Serial

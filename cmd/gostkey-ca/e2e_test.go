@@ -156,7 +156,13 @@ func TestEndToEnd(t *testing.T) {
 		return srv.api(t, method, path, token, body)
 	}
 	var op, tok, order map[string]any
-	st, b := api("POST", "/v1/operators", adminToken, map[string]string{"name": "registrar-1", "role": "registrar"})
+	// The admin reads the effective policy settings, and nothing secret.
+	st, b := api("GET", "/v1/settings", adminToken, nil)
+	if st != 200 || !strings.Contains(string(b), `"code_ttl":"15m0s"`) || !strings.Contains(string(b), `"window":"30d"`) ||
+		strings.Contains(string(b), "pin") || strings.Contains(string(b), "listen") {
+		t.Errorf("GET /v1/settings: %d %s", st, b)
+	}
+	st, b = api("POST", "/v1/operators", adminToken, map[string]string{"name": "registrar-1", "role": "registrar"})
 	if st != 201 || json.Unmarshal(b, &op) != nil {
 		t.Fatalf("create operator: %d %s", st, b)
 	}
@@ -275,11 +281,11 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("audit verify: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 	// ca.init, operator.create and token.create (init's admin, then the
-	// registrar), crl.publish for the full and delta CRLs serve makes at
-	// start, order.create, order.redeem, cert.intent, cert.issue,
+	// registrar), crl.publish for the full and delta CRLs and the root's
+	// CRL serve makes at start, order.create, order.redeem, cert.intent, cert.issue,
 	// cert.revoke and the two CRLs after it; a checkpoint at the end of
 	// init and one at shutdown.
-	if want := "audit journal intact: 14 records, 2 checkpoints\n"; r.stdout != want {
+	if want := "audit journal intact: 15 records, 2 checkpoints\n"; r.stdout != want {
 		t.Errorf("audit verify: %q, want %q", r.stdout, want)
 	}
 }
@@ -637,5 +643,86 @@ func TestUsageErrors(t *testing.T) {
 		if r.code != 2 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.HasPrefix(r.stderr, "gostkey-ca: ") {
 			t.Errorf("gostkey-ca %s: exit %d, stderr %q", strings.Join(args, " "), r.code, r.stderr)
 		}
+	}
+}
+
+// Twenty clients redeem one code at the same instant against a real
+// serve: exactly one certificate, the others refused code_used, and one
+// certificate in the store for the order.
+func TestConcurrentRedemptionAgainstServe(t *testing.T) {
+	module := softtokenModule(t)
+	bin := binary(t)
+	tmp := t.TempDir()
+	conf := filepath.Join(tmp, "softtoken.conf")
+	if err := os.WriteFile(conf, []byte("scrypt_log2n = 10\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GOSTKEY_SOFTTOKEN_CONF", conf)
+	dir := filepath.Join(tmp, "ca")
+	r := runBin(t, bin, "init", "--dir", dir, "--module", module)
+	if r.code != 0 {
+		t.Fatalf("init: %d %s", r.code, r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	adminToken := lines[len(lines)-1]
+	cfgPath := filepath.Join(dir, "ca.json")
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, bin, cfgPath, cfg)
+	var order map[string]any
+	st, b := srv.api(t, "POST", "/v1/orders", adminToken, map[string]string{"surname": "Петрова", "given_name": "Анна", "snils": "08765430300", "inn": "773301001840"})
+	if st != 201 || json.Unmarshal(b, &order) != nil {
+		t.Fatalf("register: %d %s", st, b)
+	}
+	const clients = 20
+	csrs := make([]string, clients)
+	for i := range csrs {
+		key, err := gost.GenerateKey(gost.CurveTC26256A, rand.Reader) // test keys: the token is not the point here
+		if err != nil {
+			t.Fatal(err)
+		}
+		der, err := pki.CreateCertificateRequest(rand.Reader, &pki.CertificateRequest{Subject: pki.Name{CommonName: "x"}}, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		csrs[i] = base64.StdEncoding.EncodeToString(der)
+	}
+	type answer struct {
+		status int
+		body   []byte
+		err    error
+	}
+	answers := make([]answer, clients)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range clients {
+		wg.Go(func() {
+			<-start
+			st, b, err := srv.request("POST", "/v1/enroll", "", map[string]string{"code": order["code"].(string), "csr": csrs[i]})
+			answers[i] = answer{st, b, err}
+		})
+	}
+	close(start)
+	wg.Wait()
+	issued := 0
+	for _, a := range answers {
+		switch {
+		case a.err != nil:
+			t.Errorf("enroll: %v", a.err)
+		case a.status == 201:
+			issued++
+		case a.status != 409 || !strings.Contains(string(a.body), `"code_used"`):
+			t.Errorf("a losing redemption: %d %s; want 409 code_used", a.status, a.body)
+		}
+	}
+	if issued != 1 {
+		t.Errorf("%d certificates for one code; want 1", issued)
+	}
+	st, b = srv.api(t, "GET", "/v1/certificates?snils=08765430300", adminToken, nil)
+	var list struct{ Certificates []any }
+	if st != 200 || json.Unmarshal(b, &list) != nil || len(list.Certificates) != 1 {
+		t.Errorf("certificates of the applicant: %d %s; want one", st, b)
 	}
 }

@@ -211,7 +211,10 @@ func runInit(ctx context.Context, f initFlags, out io.Writer) (err error) {
 		NotBefore: nb, NotAfter: nb.AddDate(10, 0, 0),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true, IsCA: true, MaxPathLen: 0, MaxPathLenZero: true,
-		IssuingCertificateURL: []string{cfg.PublicHTTPURL + "/ca/root.crt"},
+		IssuingCertificateURL: []string{cfg.PublicHTTPURL + publish.PathRootCert},
+		// The root's CRL settles this certificate (no OCSP for it: the root
+		// key signs only now and then, not per request).
+		CRLDistributionPoints: []string{cfg.PublicHTTPURL + publish.PathRootCRL},
 	}, rootCert, issuingKey, rootKey)
 	if err != nil {
 		return err

@@ -126,6 +126,13 @@ func serve(ctx context.Context, cfg *config.Config, stderr interface{ Write([]by
 	if err != nil {
 		return err
 	}
+	// The root's own CRL settles the issuing CA certificate (its CRL DP);
+	// the root revokes nothing the store knows of, so it lists nothing.
+	rootCRL, err := publish.NewRootCRLPublisher(publish.RootCRLConfig{},
+		publish.RootCRLDeps{Store: st, Journal: journal, Root: keys.rootCert, Signer: keys.root, Now: now, Logger: log})
+	if err != nil {
+		return refused("refusing to start: %w", err)
+	}
 	if err := renewResponder(ctx, cfg.Path(cfg.Certs.OCSP), keys, st, journal, now()); err != nil {
 		return fmt.Errorf("renewing the OCSP responder certificate: %w", err)
 	}
@@ -174,7 +181,17 @@ func serve(ctx context.Context, cfg *config.Config, stderr interface{ Write([]by
 		return err
 	}
 	apiHandler, err := api.New(api.Deps{Registrar: registrar, Enrollment: enrollment, Renewal: renewal, Revocation: revocation,
-		Operators: operators, Store: st, Roots: roots, Issuing: keys.issuingCert, Now: now, Log: log, Metrics: metrics})
+		Operators: operators, Store: st, Roots: roots, Issuing: keys.issuingCert, Now: now, Log: log, Metrics: metrics,
+		Settings: settingsOf(cfg)})
+	if err != nil {
+		return err
+	}
+
+	// Each under its store lease: of several replicas, one runs each job.
+	background, err := ca.NewJobs(ca.DefaultJobsEvery, ca.JobsDeps{Store: st, Now: now, Log: log},
+		ca.Job{Name: "revoke-superseded", Run: revocation.RevokeDueSuperseded},
+		ca.Job{Name: "expire-orders", Run: registrar.ExpireOrders},
+		ca.PruneProofsJob(st, now))
 	if err != nil {
 		return err
 	}
@@ -192,7 +209,7 @@ func serve(ctx context.Context, cfg *config.Config, stderr interface{ Write([]by
 	apiSrv := &http.Server{Handler: apiHandler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
 		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{tlsCert}}}
-	pubSrv := &http.Server{Handler: publish.Handler(roots, keys.issuingCert, crl, ocsp), ReadHeaderTimeout: 10 * time.Second,
+	pubSrv := &http.Server{Handler: publish.Handler(roots, keys.issuingCert, crl, ocsp, rootCRL), ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 30 * time.Second, WriteTimeout: time.Minute}
 
 	errs := make(chan error, 2)
@@ -200,10 +217,11 @@ func serve(ctx context.Context, cfg *config.Config, stderr interface{ Write([]by
 	go func() { errs <- pubSrv.Serve(httpLn) }()
 	jobs, stopJobs := context.WithCancel(context.Background())
 	jobsDone := make(chan struct{})
-	go func() { defer close(jobsDone); runJobs(jobs, log, revocation, st, now) }()
-	crlDone := make(chan error, 1)
+	go func() { defer close(jobsDone); _ = background.Run(jobs) }()
+	crlDone := make(chan error, 2)
 	// The first CRLs at once, then on schedule before nextUpdate.
 	go func() { crlDone <- crl.Run(jobs) }()
+	go func() { crlDone <- rootCRL.Run(jobs) }()
 	log.Info("serving", "api", "https://"+apiLn.Addr().String(), "publication", "http://"+httpLn.Addr().String())
 
 	var serveErr error
@@ -217,8 +235,10 @@ func serve(ctx context.Context, cfg *config.Config, stderr interface{ Write([]by
 	err = errors.Join(apiSrv.Shutdown(shutdown), pubSrv.Shutdown(shutdown))
 	stopJobs()
 	<-jobsDone
-	if cerr := <-crlDone; cerr != nil && !errors.Is(cerr, context.Canceled) {
-		err = errors.Join(err, fmt.Errorf("CRL schedule: %w", cerr))
+	for range 2 {
+		if cerr := <-crlDone; cerr != nil && !errors.Is(cerr, context.Canceled) {
+			err = errors.Join(err, fmt.Errorf("CRL schedule: %w", cerr))
+		}
 	}
 	if cerr := st.Tx(shutdown, func(tx store.Tx) error { _, err := journal.Checkpoint(shutdown, tx); return err }); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("shutdown checkpoint: %w", cerr))
@@ -235,23 +255,17 @@ var (
 	_ http.Handler   = (*api.Server)(nil)
 )
 
-// runJobs revokes superseded certificates when due and forgets old proofs.
-func runJobs(ctx context.Context, log *slog.Logger, rv *ca.Revocation, st store.Store, now func() time.Time) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		if n, err := rv.RevokeDueSuperseded(ctx); err != nil && ctx.Err() == nil {
-			log.Error("revoking superseded certificates", "error", err)
-		} else if n > 0 {
-			log.Info("revoked superseded certificates", "count", n)
-		}
-		if err := st.Tx(ctx, func(tx store.Tx) error { _, err := tx.PruneProofs(ctx, now()); return err }); err != nil && ctx.Err() == nil {
-			log.Error("pruning used proofs", "error", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+// settingsOf is the policy part of cfg an admin reads at GET /v1/settings:
+// no listener addresses, paths, DSN or PINs.
+func settingsOf(cfg *config.Config) any {
+	return struct {
+		Profile    config.Profile    `json:"profile"`
+		Enrollment config.Enrollment `json:"enrollment"`
+		Renewal    config.Renewal    `json:"renewal"`
+		Revocation config.Revocation `json:"revocation"`
+		Operators  config.Operators  `json:"operators"`
+		CRL        config.CRL        `json:"crl"`
+		OCSP       config.OCSP       `json:"ocsp"`
+		Audit      config.Audit      `json:"audit"`
+	}{cfg.Profile, cfg.Enrollment, cfg.Renewal, cfg.Revocation, cfg.Operators, cfg.CRL, cfg.OCSP, cfg.Audit}
 }

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,6 +48,7 @@ func TestCAScripts(t *testing.T) {
 			"freeport": cmdFreePort,
 			"waitport": cmdWaitPort,
 			"capture":  cmdCapture,
+			"httpget":  cmdHTTPGet,
 		},
 	})
 }
@@ -63,4 +67,22 @@ func cmdCapture(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("capture: no match for %s in stdout", args[1])
 	}
 	ts.Setenv(args[0], strings.TrimSpace(m[1]))
+}
+
+// httpget URL FILE saves the body of a GET of URL (which must answer 200)
+// in FILE, as curl -fo would: the CRLs at their distribution points.
+func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: httpget URL FILE")
+	}
+	resp, err := http.Get(args[0])
+	ts.Check(err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	ts.Check(err)
+	if resp.StatusCode != http.StatusOK {
+		ts.Fatalf("GET %s: %s", args[0], resp.Status)
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), body, 0o600))
+	fmt.Fprintf(ts.Stdout(), "%s: %s, %d bytes\n", args[0], resp.Header.Get("Content-Type"), len(body))
 }

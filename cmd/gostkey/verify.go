@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,7 +45,7 @@ func setupVerify(fs *pflag.FlagSet, _ *globals) runFunc {
 	fs.StringArrayVar(&vf.cas, "ca", nil, "trusted root certificates `FILE` (repeatable; default: roots in the config file)")
 	fs.BoolVar(&vf.noChain, "no-chain", false, "check only the signatures, not who made them: the signer is not verified")
 	fs.StringArrayVar(&vf.crls, "crl", nil, "check revocation against the CRL in `FILE` (repeatable)")
-	fs.BoolVar(&vf.ocsp, "ocsp", false, "check revocation with the OCSP responders named in the certificates")
+	fs.BoolVar(&vf.ocsp, "ocsp", false, "check revocation with the OCSP responders named in the certificates (a certificate naming none, such as a CA's: the CRL at its distribution point)")
 	fs.DurationVar(&vf.ocspTimeout, "ocsp-timeout", 30*time.Second, "give up on OCSP responders after `DURATION`")
 	fs.BoolVar(&vf.requireRevoc, "require-revocation", false, "fail when revocation could not be checked (with --ocsp: a certificate names no OCSP responder)")
 	fs.BoolVar(&vf.cades, "cades", false, "require CAdES-BES (a signingCertificate attribute), as openssl cms -verify -cades")
@@ -82,6 +83,9 @@ func verify(ctx context.Context, std stdio, vf *verifyFlags) error {
 		return cmdLinef("--purpose: %v", err)
 	}
 	opts := &cms.VerifyOptions{RequireCAdES: vf.cades, OCSP: vf.ocsp, SkipChainVerification: vf.noChain, Purpose: purpose, OCSPMaxAge: vf.ocspMaxAge}
+	if vf.ocsp {
+		opts.CRLFetch = fetchCRL
+	}
 	if vf.at != "" {
 		if opts.CurrentTime, err = time.Parse(time.RFC3339, vf.at); err != nil {
 			return cmdLinef("--at %q: want an RFC 3339 time such as 2026-01-31T12:00:00Z", vf.at)
@@ -271,6 +275,8 @@ func printSigner(w io.Writer, n int, s *cms.SignerResult, noChain bool, unchecke
 		fmt.Fprintf(w, "  revocation: NOT CHECKED (%s)\n", unchecked)
 	case !revocation && !noChain && s.Err == nil:
 		fmt.Fprintln(w, "  revocation: not checked (no --crl or --ocsp)")
+	case revocation && s.Err == nil && len(s.Chain) > 1:
+		fmt.Fprintf(w, "  revocation: not revoked (checked: %d certificate(s), all of the chain but the root)\n", len(s.Chain)-1)
 	case revocation && s.Err == nil:
 		fmt.Fprintln(w, "  revocation: not revoked")
 	}
@@ -360,4 +366,36 @@ func (rc *recorder) malformed(file string, err error) error {
 		return usagef("%s: not a CMS signature (%s)", file, strings.TrimPrefix(reason, cms.ErrMalformed.Error()+": "))
 	}
 	return usagef("%s: not a CMS signature (malformed)", file)
+}
+
+// maxCRLSize bounds a CRL fetched from a distribution point: a hostile
+// server must not fill memory.
+const maxCRLSize = 16 << 20
+
+// fetchCRL gets the CRL at a distribution point (http or https, as RFC
+// 5280 §4.2.1.13 has it; DER or PEM), within ctx (--ocsp-timeout).
+func fetchCRL(ctx context.Context, url string) (*pki.CRL, error) {
+	if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
+		return nil, fmt.Errorf("not an HTTP URL")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, bareCause(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("HTTP %s", resp.Status)
+	}
+	der, err := io.ReadAll(io.LimitReader(resp.Body, maxCRLSize+1))
+	if err != nil {
+		return nil, bareCause(err)
+	}
+	if len(der) > maxCRLSize {
+		return nil, fmt.Errorf("the CRL is over %d bytes", maxCRLSize)
+	}
+	return pki.ParseCRL(der)
 }
