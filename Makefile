@@ -56,7 +56,8 @@ demo: build
 
 # bench: Go micro-benchmarks of gost/, then bench/ (paired rows against
 # OpenSSL, the 200-file batch sign, the CA over HTTP: CA_BENCH_CERTS=100000
-# for the RSS after 100k certificates), then the 1 GiB constant-memory
+# for the RSS after 100k certificates), bench/cabench (the CA use cases
+# in process, no HTTP: issuances/s, OCSP/s, CPU and RSS at 100k), then the 1 GiB constant-memory
 # attached sign and verify (peak RSS under 64 MiB each).
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./gost/...
