@@ -145,26 +145,12 @@ func NewCRLPublisher(cfg CRLConfig, deps CRLDeps) (*CRLPublisher, error) {
 	if deps.Store == nil || deps.Journal == nil || deps.Issuer == nil || deps.Signer == nil {
 		return nil, errors.New("publish: a CRL publisher needs a store, a journal, the issuer certificate and its signer")
 	}
-	if err := checkKeyPair(deps.Signer, deps.Issuer); err != nil {
-		return nil, fmt.Errorf("publish: CRL signer: %w", err)
-	}
-	if !deps.Issuer.IsCA || deps.Issuer.KeyUsage != 0 && deps.Issuer.KeyUsage&x509.KeyUsageCRLSign == 0 {
-		return nil, errors.New("publish: the issuer certificate may not sign CRLs (not a CA or no cRLSign)")
+	if err := checkCRLSigner(deps.Signer, deps.Issuer, "issuer"); err != nil {
+		return nil, err
 	}
 	p := &CRLPublisher{cfg: cfg, store: deps.Store, jrnl: deps.Journal, issuer: deps.Issuer, signer: deps.Signer,
 		now: deps.Now, after: deps.After, rand: deps.Rand, log: deps.Logger, holder: deps.Holder}
-	if p.now == nil {
-		p.now = time.Now
-	}
-	if p.after == nil {
-		p.after = time.After
-	}
-	if p.rand == nil {
-		p.rand = rand.Reader
-	}
-	if p.log == nil {
-		p.log = slog.New(slog.DiscardHandler)
-	}
+	p.now, p.after, p.rand, p.log = withDefaults(p.now, p.after, p.rand, p.log)
 	if p.holder == "" {
 		id := make([]byte, 8)
 		if _, err := io.ReadFull(p.rand, id); err != nil {
@@ -485,4 +471,34 @@ func (p *CRLPublisher) Latest(ctx context.Context, kind store.CRLKind) (store.CR
 		return err
 	})
 	return c, err
+}
+
+// checkCRLSigner checks that signer holds cert's key and that cert may sign
+// CRLs; what names the certificate in the error (issuer, root).
+func checkCRLSigner(signer crypto.Signer, cert *pki.Certificate, what string) error {
+	if err := checkKeyPair(signer, cert); err != nil {
+		return fmt.Errorf("publish: %s CRL signer: %w", what, err)
+	}
+	if !cert.IsCA || cert.KeyUsage != 0 && cert.KeyUsage&x509.KeyUsageCRLSign == 0 {
+		return fmt.Errorf("publish: the %s certificate may not sign CRLs (not a CA or no cRLSign)", what)
+	}
+	return nil
+}
+
+// withDefaults fills the clock, timer, randomness and logger a caller left
+// nil with the real ones.
+func withDefaults(now func() time.Time, after func(time.Duration) <-chan time.Time, r io.Reader, log *slog.Logger) (func() time.Time, func(time.Duration) <-chan time.Time, io.Reader, *slog.Logger) {
+	if now == nil {
+		now = time.Now
+	}
+	if after == nil {
+		after = time.After
+	}
+	if r == nil {
+		r = rand.Reader
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return now, after, r, log
 }

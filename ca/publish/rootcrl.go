@@ -3,8 +3,6 @@ package publish
 import (
 	"context"
 	"crypto"
-	"crypto/rand"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -95,26 +93,12 @@ func NewRootCRLPublisher(cfg RootCRLConfig, deps RootCRLDeps) (*RootCRLPublisher
 	if deps.Store == nil || deps.Journal == nil || deps.Root == nil || deps.Signer == nil {
 		return nil, errors.New("publish: a root CRL publisher needs a store, a journal, the root certificate and its signer")
 	}
-	if err := checkKeyPair(deps.Signer, deps.Root); err != nil {
-		return nil, fmt.Errorf("publish: root CRL signer: %w", err)
-	}
-	if !deps.Root.IsCA || deps.Root.KeyUsage != 0 && deps.Root.KeyUsage&x509.KeyUsageCRLSign == 0 {
-		return nil, errors.New("publish: the root certificate may not sign CRLs (not a CA or no cRLSign)")
+	if err := checkCRLSigner(deps.Signer, deps.Root, "root"); err != nil {
+		return nil, err
 	}
 	p := &RootCRLPublisher{cfg: cfg, store: deps.Store, jrnl: deps.Journal, root: deps.Root, signer: deps.Signer,
 		revoked: deps.Revoked, now: deps.Now, after: deps.After, rand: deps.Rand, log: deps.Logger}
-	if p.now == nil {
-		p.now = time.Now
-	}
-	if p.after == nil {
-		p.after = time.After
-	}
-	if p.rand == nil {
-		p.rand = rand.Reader
-	}
-	if p.log == nil {
-		p.log = slog.New(slog.DiscardHandler)
-	}
+	p.now, p.after, p.rand, p.log = withDefaults(p.now, p.after, p.rand, p.log)
 	return p, nil
 }
 
