@@ -23,6 +23,7 @@ import (
 	"github.com/gostkey/gostkey/ca/config"
 	"github.com/gostkey/gostkey/ca/publish"
 	"github.com/gostkey/gostkey/ca/store"
+	"github.com/gostkey/gostkey/ca/store/postgres"
 	"github.com/gostkey/gostkey/ca/store/sqlite"
 	"github.com/gostkey/gostkey/gost"
 	"github.com/gostkey/gostkey/pkcs11"
@@ -34,6 +35,9 @@ type initFlags struct {
 	// token and pinFile name an existing token (an HSM in production)
 	// instead of a new softtoken under DIR.
 	token, pinFile string
+	// databaseDSN, when set, puts the store on PostgreSQL instead of
+	// SQLite under DIR: an empty database, shared by later replicas.
+	databaseDSN string
 }
 
 func initCommand() *cobra.Command {
@@ -55,6 +59,7 @@ func initCommand() *cobra.Command {
 	cmd.Flags().StringVar(&f.httpListen, "http-listen", "", "plain-HTTP publication address (default: 127.0.0.1 and a free port)")
 	cmd.Flags().StringVar(&f.name, "name", "gostkey CA", "the CA's name in its certificates")
 	cmd.Flags().StringVar(&f.token, "token", "", "an existing token (label or pkcs11: URI) to make the keys on, instead of a softtoken under DIR")
+	cmd.Flags().StringVar(&f.databaseDSN, "database-dsn", "", "a PostgreSQL connection string: the store goes there (an empty database) instead of SQLite under DIR")
 	cmd.Flags().StringVar(&f.pinFile, "pin-file", "", "the user PIN of --token, first line of FILE (or the URI's pin-source)")
 	return cmd
 }
@@ -137,6 +142,9 @@ func runInit(ctx context.Context, f initFlags, out io.Writer) (err error) {
 	}()
 
 	cfg := config.Default()
+	if f.databaseDSN != "" {
+		cfg.Database = config.Database{Driver: "postgres", DSN: f.databaseDSN}
+	}
 	if cfg.Token.Module, err = moduleFlag(f.module); err != nil {
 		return inputError(err)
 	}
@@ -409,18 +417,31 @@ func makeCert(tmpl, parent *pki.Certificate, key, signer crypto.Signer) (*pki.Ce
 // initDatabase creates the store, records the CA's creation and makes the
 // first admin operator with its token.
 func initDatabase(ctx context.Context, cfg *config.Config, dbPath string, issuingKey crypto.Signer, issuingCert, rootCert *pki.Certificate) (string, error) {
-	// Created 0600 first: it holds applicants' personal data, and SQLite
-	// gives its -wal and -shm files the database file's mode.
-	if err := writeSecret(dbPath, nil); err != nil {
-		return "", err
+	var st store.Store
+	var err error
+	if cfg.Database.Driver == "postgres" {
+		st, err = postgres.Open(ctx, cfg.Database.DSN)
+	} else {
+		// Created 0600 first: it holds applicants' personal data, and SQLite
+		// gives its -wal and -shm files the database file's mode.
+		if err := writeSecret(dbPath, nil); err != nil {
+			return "", err
+		}
+		st, err = sqlite.Open(ctx, dbPath, sqlite.Options{})
 	}
-	st, err := sqlite.Open(ctx, dbPath, sqlite.Options{})
 	if err != nil {
 		return "", err
 	}
 	defer st.Close()
 	j := audit.New(time.Now, &audit.Checkpointer{Signer: issuingKey, Opts: checkpointOpts, KeyID: keyID(issuingCert), Every: cfg.Audit.CheckpointEvery})
 	if err := st.Tx(ctx, func(tx store.Tx) error {
+		// A shared database may already hold a CA: a second init would chain
+		// a new CA's records onto its journal and give it a second admin.
+		if seq, _, err := tx.AuditHead(ctx); err != nil {
+			return err
+		} else if seq != 0 {
+			return refused("init: the database already holds a CA (audit journal at %d): refusing to touch it", seq)
+		}
 		_, err := j.Append(ctx, tx, audit.Entry{Actor: "init", Action: "ca.init", Object: rootCert.SerialNumber.Text(16),
 			Details: map[string]string{"root": rootCert.Subject.String(), "issuing": issuingCert.Subject.String()}})
 		return err

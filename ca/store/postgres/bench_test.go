@@ -11,6 +11,7 @@ import (
 
 	"github.com/gostkey/gostkey/ca/audit"
 	"github.com/gostkey/gostkey/ca/store"
+	"github.com/gostkey/gostkey/ca/store/postgres/pgtest"
 )
 
 // BenchmarkIssue is ca/store/sqlite's BenchmarkIssue on PostgreSQL 15 with
@@ -19,13 +20,13 @@ import (
 //
 //	go test -run '^$' -bench Issue -benchtime 1000x ./ca/store/postgres/
 func BenchmarkIssue(b *testing.B) {
-	c := startCluster(b, true)
+	c := pgtest.Start(b, true)
 	if c == nil {
 		return
 	}
 	for _, conc := range []int{1, 4, 16} {
 		b.Run(fmt.Sprintf("c=%d", conc), func(b *testing.B) {
-			s := c.fresh(b)
+			s := fresh(b, c)
 			defer s.Close()
 			ctx := context.Background()
 			now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
