@@ -47,24 +47,33 @@ type CRLConfig struct {
 }
 
 func (c CRLConfig) withDefaults() (CRLConfig, error) {
-	if c.Validity == 0 {
-		c.Validity = DefaultCRLValidity
+	err := schedule("CRL", &c.Validity, &c.RenewBefore, &c.Retry, DefaultCRLValidity)
+	return c, err
+}
+
+// schedule fills a CRL schedule's zero fields (validity defaultValidity,
+// renewal at half of it, DefaultCRLRetry) and checks that renewal falls
+// inside the validity and retries inside the renewal margin; what names
+// the CRL in the error.
+func schedule(what string, validity, renewBefore, retry *time.Duration, defaultValidity time.Duration) error {
+	if *validity == 0 {
+		*validity = defaultValidity
 	}
-	if c.RenewBefore == 0 {
-		c.RenewBefore = c.Validity / 2
+	if *renewBefore == 0 {
+		*renewBefore = *validity / 2
 	}
-	if c.Retry == 0 {
-		c.Retry = DefaultCRLRetry
+	if *retry == 0 {
+		*retry = DefaultCRLRetry
 	}
 	switch {
-	case c.Validity < time.Minute:
-		return c, fmt.Errorf("publish: CRL validity %v is under a minute", c.Validity)
-	case c.RenewBefore <= 0 || c.RenewBefore >= c.Validity:
-		return c, fmt.Errorf("publish: CRL renew_before %v must be between 0 and the validity %v", c.RenewBefore, c.Validity)
-	case c.Retry <= 0 || c.Retry >= c.RenewBefore:
-		return c, fmt.Errorf("publish: CRL retry %v must be between 0 and renew_before %v", c.Retry, c.RenewBefore)
+	case *validity < time.Minute:
+		return fmt.Errorf("publish: %s validity %v is under a minute", what, *validity)
+	case *renewBefore <= 0 || *renewBefore >= *validity:
+		return fmt.Errorf("publish: %s renew_before %v must be between 0 and the validity %v", what, *renewBefore, *validity)
+	case *retry <= 0 || *retry >= *renewBefore:
+		return fmt.Errorf("publish: %s retry %v must be between 0 and renew_before %v", what, *retry, *renewBefore)
 	}
-	return c, nil
+	return nil
 }
 
 // CRLDeps are what a CRLPublisher works with.

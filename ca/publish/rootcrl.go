@@ -73,22 +73,8 @@ type RootCRLPublisher struct {
 // NewRootCRLPublisher checks its dependencies: the signer must hold the
 // root certificate's key, which must allow CRL signing.
 func NewRootCRLPublisher(cfg RootCRLConfig, deps RootCRLDeps) (*RootCRLPublisher, error) {
-	if cfg.Validity == 0 {
-		cfg.Validity = DefaultRootCRLValidity
-	}
-	if cfg.RenewBefore == 0 {
-		cfg.RenewBefore = cfg.Validity / 2
-	}
-	if cfg.Retry == 0 {
-		cfg.Retry = DefaultCRLRetry
-	}
-	switch {
-	case cfg.Validity < time.Minute:
-		return nil, fmt.Errorf("publish: root CRL validity %v is under a minute", cfg.Validity)
-	case cfg.RenewBefore <= 0 || cfg.RenewBefore >= cfg.Validity:
-		return nil, fmt.Errorf("publish: root CRL renew_before %v must be between 0 and the validity %v", cfg.RenewBefore, cfg.Validity)
-	case cfg.Retry <= 0 || cfg.Retry >= cfg.RenewBefore:
-		return nil, fmt.Errorf("publish: root CRL retry %v must be between 0 and renew_before %v", cfg.Retry, cfg.RenewBefore)
+	if err := schedule("root CRL", &cfg.Validity, &cfg.RenewBefore, &cfg.Retry, DefaultRootCRLValidity); err != nil {
+		return nil, err
 	}
 	if deps.Store == nil || deps.Journal == nil || deps.Root == nil || deps.Signer == nil {
 		return nil, errors.New("publish: a root CRL publisher needs a store, a journal, the root certificate and its signer")
