@@ -69,6 +69,44 @@ func runBin(t *testing.T, bin string, args ...string) ran {
 	return ran{cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()}
 }
 
+// cheapSofttoken gives the softtoken of this test a cheap scrypt cost: the
+// tests log in many times, and the KDF's real cost is not what they test.
+func cheapSofttoken(t *testing.T, tmp string) {
+	t.Helper()
+	conf := filepath.Join(tmp, "softtoken.conf")
+	if err := os.WriteFile(conf, []byte("scrypt_log2n = 10\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GOSTKEY_SOFTTOKEN_CONF", conf)
+}
+
+// initCA runs gostkey-ca init --dir dir with args and returns the admin
+// token it prints on its last line.
+func initCA(t *testing.T, bin, dir string, args ...string) string {
+	t.Helper()
+	r := runBin(t, bin, append([]string{"init", "--dir", dir}, args...)...)
+	if r.code != 0 {
+		t.Fatalf("init: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	return lines[len(lines)-1]
+}
+
+// testCSR is a PKCS#10 request of a fresh Go key, base64 as /v1/enroll
+// takes it: where the token is not the point of a test.
+func testCSR(t *testing.T) string {
+	t.Helper()
+	key, err := gost.GenerateKey(gost.CurveTC26256A, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := pki.CreateCertificateRequest(rand.Reader, &pki.CertificateRequest{Subject: pki.Name{CommonName: "x"}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(der)
+}
+
 // listing is DIR's tree as names, sizes and modification times.
 func listing(t *testing.T, dir string) string {
 	var b strings.Builder
@@ -93,23 +131,14 @@ func TestEndToEnd(t *testing.T) {
 	module := softtokenModule(t)
 	bin := binary(t)
 	tmp := t.TempDir()
-	conf := filepath.Join(tmp, "softtoken.conf")
-	if err := os.WriteFile(conf, []byte("scrypt_log2n = 10\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("GOSTKEY_SOFTTOKEN_CONF", conf)
+	cheapSofttoken(t, tmp)
 	t.Setenv("GOSTKEY_SOFTTOKEN_DIR", filepath.Join(tmp, "holder-tokens"))
 	if err := os.Mkdir(filepath.Join(tmp, "holder-tokens"), 0o700); err != nil {
 		t.Fatal(err)
 	}
 
 	dir := filepath.Join(tmp, "ca")
-	r := runBin(t, bin, "init", "--dir", dir, "--module", module)
-	if r.code != 0 {
-		t.Fatalf("init: %d\n%s%s", r.code, r.stdout, r.stderr)
-	}
-	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	adminToken := lines[len(lines)-1]
+	adminToken := initCA(t, bin, dir, "--module", module)
 	if b, _ := os.ReadFile(filepath.Join(dir, "admin.token")); strings.TrimSpace(string(b)) != adminToken || !strings.HasPrefix(adminToken, "gsk_") {
 		t.Fatal("init did not print the admin token it stored")
 	}
@@ -276,7 +305,7 @@ func TestEndToEnd(t *testing.T) {
 	if log := srv.stderr.String(); strings.Contains(log, order["code"].(string)) || strings.Contains(log, regToken) || strings.Contains(log, adminToken) {
 		t.Error("a secret reached the server log")
 	}
-	r = runBin(t, bin, "audit", "verify", "--config", cfgPath)
+	r := runBin(t, bin, "audit", "verify", "--config", cfgPath)
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "audit journal intact: ") {
 		t.Fatalf("audit verify: %d %s %s", r.code, r.stdout, r.stderr)
 	}
@@ -434,18 +463,9 @@ func TestSIGKILLDuringIssuance(t *testing.T) {
 	module := softtokenModule(t)
 	bin := binary(t)
 	tmp := t.TempDir()
-	conf := filepath.Join(tmp, "softtoken.conf")
-	if err := os.WriteFile(conf, []byte("scrypt_log2n = 10\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("GOSTKEY_SOFTTOKEN_CONF", conf)
+	cheapSofttoken(t, tmp)
 	dir := filepath.Join(tmp, "ca")
-	r := runBin(t, bin, "init", "--dir", dir, "--module", module)
-	if r.code != 0 {
-		t.Fatalf("init: %d %s", r.code, r.stderr)
-	}
-	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	adminToken := lines[len(lines)-1]
+	adminToken := initCA(t, bin, dir, "--module", module)
 	cfgPath := filepath.Join(dir, "ca.json")
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
@@ -468,15 +488,7 @@ func TestSIGKILLDuringIssuance(t *testing.T) {
 		if st != 201 || json.Unmarshal(b, &o) != nil {
 			t.Fatalf("register: %d %s", st, b)
 		}
-		key, err := gost.GenerateKey(gost.CurveTC26256A, rand.Reader) // a test key: the token is not the point here
-		if err != nil {
-			t.Fatal(err)
-		}
-		csr, err := pki.CreateCertificateRequest(rand.Reader, &pki.CertificateRequest{Subject: pki.Name{CommonName: "x"}}, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		jobs <- job{o["code"].(string), base64.StdEncoding.EncodeToString(csr)}
+		jobs <- job{o["code"].(string), testCSR(t)}
 	}
 	close(jobs)
 
@@ -573,11 +585,7 @@ func TestInitOnExistingToken(t *testing.T) {
 	module := softtokenModule(t)
 	bin := binary(t)
 	tmp := t.TempDir()
-	conf := filepath.Join(tmp, "softtoken.conf")
-	if err := os.WriteFile(conf, []byte("scrypt_log2n = 10\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("GOSTKEY_SOFTTOKEN_CONF", conf)
+	cheapSofttoken(t, tmp)
 	t.Setenv("GOSTKEY_SOFTTOKEN_DIR", filepath.Join(tmp, "hsm"))
 	if err := os.Mkdir(filepath.Join(tmp, "hsm"), 0o700); err != nil {
 		t.Fatal(err)
@@ -653,18 +661,9 @@ func TestConcurrentRedemptionAgainstServe(t *testing.T) {
 	module := softtokenModule(t)
 	bin := binary(t)
 	tmp := t.TempDir()
-	conf := filepath.Join(tmp, "softtoken.conf")
-	if err := os.WriteFile(conf, []byte("scrypt_log2n = 10\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("GOSTKEY_SOFTTOKEN_CONF", conf)
+	cheapSofttoken(t, tmp)
 	dir := filepath.Join(tmp, "ca")
-	r := runBin(t, bin, "init", "--dir", dir, "--module", module)
-	if r.code != 0 {
-		t.Fatalf("init: %d %s", r.code, r.stderr)
-	}
-	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	adminToken := lines[len(lines)-1]
+	adminToken := initCA(t, bin, dir, "--module", module)
 	cfgPath := filepath.Join(dir, "ca.json")
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
@@ -679,15 +678,7 @@ func TestConcurrentRedemptionAgainstServe(t *testing.T) {
 	const clients = 20
 	csrs := make([]string, clients)
 	for i := range csrs {
-		key, err := gost.GenerateKey(gost.CurveTC26256A, rand.Reader) // test keys: the token is not the point here
-		if err != nil {
-			t.Fatal(err)
-		}
-		der, err := pki.CreateCertificateRequest(rand.Reader, &pki.CertificateRequest{Subject: pki.Name{CommonName: "x"}}, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		csrs[i] = base64.StdEncoding.EncodeToString(der)
+		csrs[i] = testCSR(t)
 	}
 	type answer struct {
 		status int

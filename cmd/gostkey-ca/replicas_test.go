@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"math/big"
@@ -18,7 +16,6 @@ import (
 
 	"github.com/gostkey/gostkey/ca/config"
 	"github.com/gostkey/gostkey/ca/store/postgres/pgtest"
-	"github.com/gostkey/gostkey/gost"
 	"github.com/gostkey/gostkey/pki"
 )
 
@@ -37,19 +34,10 @@ func TestTwoReplicasOnPostgres(t *testing.T) {
 	module := softtokenModule(t)
 	bin := binary(t)
 	tmp := t.TempDir()
-	conf := filepath.Join(tmp, "softtoken.conf")
-	if err := os.WriteFile(conf, []byte("scrypt_log2n = 10\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("GOSTKEY_SOFTTOKEN_CONF", conf)
+	cheapSofttoken(t, tmp)
 	dirA, dirB := filepath.Join(tmp, "a"), filepath.Join(tmp, "b")
 	dsn := pg.CreateDB(t)
-	r := runBin(t, bin, "init", "--dir", dirA, "--module", module, "--database-dsn", dsn)
-	if r.code != 0 {
-		t.Fatalf("init: %d %s", r.code, r.stderr)
-	}
-	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	adminToken := lines[len(lines)-1]
+	adminToken := initCA(t, bin, dirA, "--module", module, "--database-dsn", dsn)
 	if _, err := os.Stat(filepath.Join(dirA, "ca.db")); !os.IsNotExist(err) {
 		t.Errorf("init on PostgreSQL left a SQLite file: %v", err)
 	}
@@ -120,22 +108,11 @@ func TestTwoReplicasOnPostgres(t *testing.T) {
 		}
 		return order["code"].(string)
 	}
-	csr := func() string {
-		key, err := gost.GenerateKey(gost.CurveTC26256A, rand.Reader) // test keys: the token is not the point here
-		if err != nil {
-			t.Fatal(err)
-		}
-		der, err := pki.CreateCertificateRequest(rand.Reader, &pki.CertificateRequest{Subject: pki.Name{CommonName: "x"}}, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return base64.StdEncoding.EncodeToString(der)
-	}
 
 	code := register(srvA, "08765430300", "773301001840")
 	csrs := make([]string, clients)
 	for i := range csrs {
-		csrs[i] = csr()
+		csrs[i] = testCSR(t)
 	}
 	type answer struct {
 		status int
@@ -185,7 +162,7 @@ func TestTwoReplicasOnPostgres(t *testing.T) {
 	for i, p := range [][2]string{{"11223344595", "770708389324"}, {"12345678964", "500123456750"}, {"23456789099", "781234567870"}} {
 		snils := p[0]
 		code := register(replicas[i%2], snils, p[1])
-		st, body := replicas[(i+1)%2].api(t, "POST", "/v1/enroll", "", map[string]string{"code": code, "csr": csr()})
+		st, body := replicas[(i+1)%2].api(t, "POST", "/v1/enroll", "", map[string]string{"code": code, "csr": testCSR(t)})
 		var out struct{ Serial string }
 		if st != 201 || json.Unmarshal(body, &out) != nil {
 			t.Fatalf("enroll %s: %d %s", snils, st, body)
