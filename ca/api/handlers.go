@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gostkey/gostkey/ca"
+	"github.com/gostkey/gostkey/ca/api/wire"
 	"github.com/gostkey/gostkey/ca/audit"
 	"github.com/gostkey/gostkey/ca/store"
 	"github.com/gostkey/gostkey/pki"
@@ -19,81 +20,12 @@ import (
 
 // ---- JSON shapes (openapi.json has the same)
 
-type identityJSON struct {
-	Surname    string `json:"surname"`
-	GivenName  string `json:"given_name"`
-	Patronymic string `json:"patronymic,omitempty"`
-	SNILS      string `json:"snils"`
-	INN        string `json:"inn"`
-	Email      string `json:"email,omitempty"`
-}
-
-func (i identityJSON) identity() store.Identity {
+func storeIdentity(i wire.Identity) store.Identity {
 	return store.Identity{Surname: i.Surname, GivenName: i.GivenName, Patronymic: i.Patronymic, SNILS: i.SNILS, INN: i.INN, Email: i.Email}
 }
 
-func toIdentityJSON(id store.Identity) identityJSON {
-	return identityJSON{id.Surname, id.GivenName, id.Patronymic, id.SNILS, id.INN, id.Email}
-}
-
-type registrationJSON struct {
-	OrderID   string `json:"order_id"`
-	Code      string `json:"code"`
-	Link      string `json:"link"`
-	ExpiresAt string `json:"expires_at"`
-	QRPNG     string `json:"qr_png"`
-}
-
-type orderJSON struct {
-	OrderID           string       `json:"order_id"`
-	Status            string       `json:"status"`
-	Identity          identityJSON `json:"identity"`
-	CreatedAt         string       `json:"created_at"`
-	ExpiresAt         string       `json:"expires_at"`
-	Failures          int          `json:"failures"`
-	CertificateSerial string       `json:"certificate_serial,omitempty"`
-}
-
-type issuedJSON struct {
-	Certificate string   `json:"certificate"`
-	Chain       []string `json:"chain"`
-	Serial      string   `json:"serial"`
-}
-
-type certJSON struct {
-	Serial      string       `json:"serial"`
-	Status      string       `json:"status"`
-	Subject     string       `json:"subject"`
-	Identity    identityJSON `json:"identity"`
-	NotBefore   string       `json:"not_before"`
-	NotAfter    string       `json:"not_after"`
-	RevokedAt   string       `json:"revoked_at,omitempty"`
-	Reason      string       `json:"reason,omitempty"`
-	Predecessor string       `json:"predecessor,omitempty"`
-	Successor   string       `json:"successor,omitempty"`
-	PEM         string       `json:"pem"`
-}
-
-type revokedJSON struct {
-	Serial    string `json:"serial"`
-	Status    string `json:"status"`
-	RevokedAt string `json:"revoked_at"`
-	Reason    string `json:"reason"`
-}
-
-type operatorJSON struct {
-	OperatorID string `json:"operator_id"`
-	Name       string `json:"name"`
-	Role       string `json:"role"`
-	Disabled   bool   `json:"disabled"`
-	CreatedAt  string `json:"created_at"`
-}
-
-type tokenJSON struct {
-	TokenID   string   `json:"token_id"`
-	Token     string   `json:"token"`
-	ExpiresAt string   `json:"expires_at"`
-	CIDRs     []string `json:"cidrs,omitempty"`
+func wireIdentity(id store.Identity) wire.Identity {
+	return wire.Identity{Surname: id.Surname, GivenName: id.GivenName, Patronymic: id.Patronymic, SNILS: id.SNILS, INN: id.INN, Email: id.Email}
 }
 
 func ts(t time.Time) string { return t.UTC().Format(time.RFC3339) }
@@ -127,24 +59,24 @@ func (s *Server) settings(w http.ResponseWriter, _ *http.Request, _ ca.Principal
 // ---- orders
 
 func (s *Server) createOrder(w http.ResponseWriter, r *http.Request, p ca.Principal) {
-	var req identityJSON
+	var req wire.Identity
 	if err := readJSON(w, r, s.d.MaxBody, &req); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	reg, err := s.d.Registrar.Register(r.Context(), p.Operator.ID, req.identity())
+	reg, err := s.d.Registrar.Register(r.Context(), p.Operator.ID, storeIdentity(req))
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, registrationJSON{
+	writeJSON(w, http.StatusCreated, wire.Registration{
 		OrderID: reg.Order.ID, Code: reg.Code.Reveal(), Link: reg.Link,
 		ExpiresAt: ts(reg.Order.ExpiresAt), QRPNG: base64.StdEncoding.EncodeToString(reg.QRPNG),
 	})
 }
 
-func (s *Server) orderJSON(r *http.Request, o store.Order) (orderJSON, error) {
-	out := orderJSON{OrderID: o.ID, Status: string(ca.OrderStatus(o, s.d.Now())), Identity: toIdentityJSON(o.Identity),
+func (s *Server) orderJSON(r *http.Request, o store.Order) (wire.Order, error) {
+	out := wire.Order{OrderID: o.ID, Status: string(ca.OrderStatus(o, s.d.Now())), Identity: wireIdentity(o.Identity),
 		CreatedAt: ts(o.CreatedAt), ExpiresAt: ts(o.ExpiresAt), Failures: o.Failures}
 	if o.Status != store.OrderRedeemed {
 		return out, nil
@@ -162,7 +94,7 @@ func (s *Server) orderJSON(r *http.Request, o store.Order) (orderJSON, error) {
 func (s *Server) getOrder(w http.ResponseWriter, r *http.Request, _ ca.Principal) {
 	o, err := s.d.Registrar.Order(r.Context(), r.PathValue("id"))
 	if err == nil {
-		var out orderJSON
+		var out wire.Order
 		if out, err = s.orderJSON(r, o); err == nil {
 			writeJSON(w, http.StatusOK, out)
 			return
@@ -178,7 +110,7 @@ func (s *Server) cancelOrder(w http.ResponseWriter, r *http.Request, p ca.Princi
 	}
 	o, err := s.d.Registrar.Cancel(r.Context(), p.Operator.ID, r.PathValue("id"))
 	if err == nil {
-		var out orderJSON
+		var out wire.Order
 		if out, err = s.orderJSON(r, o); err == nil {
 			writeJSON(w, http.StatusOK, out)
 			return
@@ -219,7 +151,7 @@ func (s *Server) issued(w http.ResponseWriter, c *store.Certificate) {
 	for _, root := range s.d.Roots {
 		chain = append(chain, pemCert(root.Raw))
 	}
-	writeJSON(w, http.StatusCreated, issuedJSON{Certificate: pemCert(c.DER), Chain: chain, Serial: c.Serial.String()})
+	writeJSON(w, http.StatusCreated, wire.Issued{Certificate: pemCert(c.DER), Chain: chain, Serial: c.Serial.String()})
 }
 
 func (s *Server) enroll(w http.ResponseWriter, r *http.Request, _ ca.Principal) {
@@ -273,8 +205,8 @@ func (s *Server) renew(w http.ResponseWriter, r *http.Request, _ ca.Principal) {
 
 // ---- certificates
 
-func (s *Server) certJSON(c store.Certificate) certJSON {
-	out := certJSON{Serial: c.Serial.String(), Status: string(c.Status), Identity: toIdentityJSON(c.Identity),
+func (s *Server) certJSON(c store.Certificate) wire.Certificate {
+	out := wire.Certificate{Serial: c.Serial.String(), Status: string(c.Status), Identity: wireIdentity(c.Identity),
 		NotBefore: ts(c.NotBefore), NotAfter: ts(c.NotAfter), PEM: pemCert(c.DER)}
 	if c.Status == store.CertValid && !s.d.Now().Before(c.NotAfter) {
 		out.Status = "expired"
@@ -423,9 +355,9 @@ func (s *Server) listCertificates(w http.ResponseWriter, r *http.Request, _ ca.P
 		return
 	}
 	out := struct {
-		Certificates  []certJSON `json:"certificates"`
-		NextPageToken string     `json:"next_page_token,omitempty"`
-	}{Certificates: []certJSON{}}
+		Certificates  []wire.Certificate `json:"certificates"`
+		NextPageToken string             `json:"next_page_token,omitempty"`
+	}{Certificates: []wire.Certificate{}}
 	for _, c := range cs {
 		out.Certificates = append(out.Certificates, s.certJSON(c))
 	}
@@ -560,7 +492,7 @@ func (s *Server) holderRevoke(w http.ResponseWriter, r *http.Request, _ ca.Princ
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, revokedJSON{Serial: c.Serial.String(), Status: string(c.Status), RevokedAt: ts(c.RevokedAt), Reason: c.RevocationReason.String()})
+	writeJSON(w, http.StatusOK, wire.Revoked{Serial: c.Serial.String(), Status: string(c.Status), RevokedAt: ts(c.RevokedAt), Reason: c.RevocationReason.String()})
 }
 
 // ---- operators and tokens
@@ -570,8 +502,8 @@ type operatorRequest struct {
 	Role string `json:"role"`
 }
 
-func toOperatorJSON(o store.Operator) operatorJSON {
-	return operatorJSON{OperatorID: o.ID, Name: o.Name, Role: string(o.Role), Disabled: o.Disabled, CreatedAt: ts(o.CreatedAt)}
+func toOperatorJSON(o store.Operator) wire.Operator {
+	return wire.Operator{OperatorID: o.ID, Name: o.Name, Role: string(o.Role), Disabled: o.Disabled, CreatedAt: ts(o.CreatedAt)}
 }
 
 func (s *Server) createOperator(w http.ResponseWriter, r *http.Request, p ca.Principal) {
@@ -600,8 +532,8 @@ func (s *Server) listOperators(w http.ResponseWriter, r *http.Request, _ ca.Prin
 		return
 	}
 	out := struct {
-		Operators []operatorJSON `json:"operators"`
-	}{Operators: []operatorJSON{}}
+		Operators []wire.Operator `json:"operators"`
+	}{Operators: []wire.Operator{}}
 	for _, o := range ops {
 		out.Operators = append(out.Operators, toOperatorJSON(o))
 	}
@@ -638,7 +570,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p ca.Princi
 		writeError(w, r, err)
 		return
 	}
-	out := tokenJSON{TokenID: t.ID, Token: tok.Reveal(), ExpiresAt: ts(t.ExpiresAt)}
+	out := wire.Token{TokenID: t.ID, Token: tok.Reveal(), ExpiresAt: ts(t.ExpiresAt)}
 	for _, c := range t.AllowedCIDRs {
 		out.CIDRs = append(out.CIDRs, c.String())
 	}

@@ -11,19 +11,13 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gostkey/gostkey/ca/api/wire"
 	"github.com/gostkey/gostkey/ca/code"
 	"github.com/gostkey/gostkey/pki"
 )
 
 // Identity is an applicant as registered (SNILS and INN as digits).
-type Identity struct {
-	Surname    string `json:"surname"`
-	GivenName  string `json:"given_name"`
-	Patronymic string `json:"patronymic,omitempty"`
-	SNILS      string `json:"snils"`
-	INN        string `json:"inn"`
-	Email      string `json:"email,omitempty"`
-}
+type Identity = wire.Identity
 
 // Registration is the answer to Register: the only time the activation
 // code is seen. Link (gostkey://enroll?ca=…&code=…) carries the code too:
@@ -148,47 +142,9 @@ type CertificatePage struct {
 	NextPageToken string
 }
 
-// ---- wire shapes (ca/api handlers.go)
-
-type registrationJSON struct {
-	OrderID   string `json:"order_id"`
-	Code      string `json:"code"`
-	Link      string `json:"link"`
-	ExpiresAt string `json:"expires_at"`
-	QRPNG     string `json:"qr_png"`
-}
-
-type orderJSON struct {
-	OrderID           string   `json:"order_id"`
-	Status            string   `json:"status"`
-	Identity          Identity `json:"identity"`
-	CreatedAt         string   `json:"created_at"`
-	ExpiresAt         string   `json:"expires_at"`
-	Failures          int      `json:"failures"`
-	CertificateSerial string   `json:"certificate_serial"`
-}
-
-type issuedJSON struct {
-	Certificate string   `json:"certificate"`
-	Chain       []string `json:"chain"`
-	Serial      string   `json:"serial"`
-}
-
-type certJSON struct {
-	Serial      string   `json:"serial"`
-	Status      string   `json:"status"`
-	Subject     string   `json:"subject"`
-	Identity    Identity `json:"identity"`
-	NotBefore   string   `json:"not_before"`
-	NotAfter    string   `json:"not_after"`
-	RevokedAt   string   `json:"revoked_at"`
-	Reason      string   `json:"reason"`
-	Predecessor string   `json:"predecessor"`
-	Successor   string   `json:"successor"`
-	PEM         string   `json:"pem"`
-}
-
-func (o orderJSON) order() (*Order, error) {
+// orderFrom, certificateFrom, issuedFrom and revokedFrom turn the API's
+// wire shapes into the client's types, times and certificates parsed.
+func orderFrom(o wire.Order) (*Order, error) {
 	out := &Order{OrderID: o.OrderID, Status: o.Status, Identity: o.Identity, Failures: o.Failures, CertificateSerial: o.CertificateSerial}
 	var err error
 	if out.CreatedAt, err = parseTime("created_at", o.CreatedAt); err != nil {
@@ -200,7 +156,7 @@ func (o orderJSON) order() (*Order, error) {
 	return out, nil
 }
 
-func (c certJSON) certificate() (Certificate, error) {
+func certificateFrom(c wire.Certificate) (Certificate, error) {
 	out := Certificate{Serial: c.Serial, Status: c.Status, Subject: c.Subject, Identity: c.Identity, Reason: c.Reason,
 		Predecessor: c.Predecessor, Successor: c.Successor, PEM: c.PEM}
 	for _, f := range []struct {
@@ -217,7 +173,7 @@ func (c certJSON) certificate() (Certificate, error) {
 	return out, nil
 }
 
-func (i issuedJSON) issued() (*Issued, error) {
+func issuedFrom(i wire.Issued) (*Issued, error) {
 	certs, err := pki.ParseCertificates([]byte(i.Certificate))
 	if err != nil || len(certs) != 1 {
 		return nil, fmt.Errorf("client: the answer's certificate is not one PEM certificate: %v", err)
@@ -259,33 +215,26 @@ func (c *Client) Enroll(ctx context.Context, activation code.Secret, csrDER []by
 	if !activation.Valid() {
 		return nil, errors.New("client: Enroll: no activation code")
 	}
-	var out issuedJSON
+	var out wire.Issued
 	body := map[string]string{"code": activation.Reveal(), "csr": base64.StdEncoding.EncodeToString(csrDER)}
 	if err := c.call(ctx, "POST", "/v1/enroll", nil, body, &out, false); err != nil {
 		return nil, err
 	}
-	return out.issued()
+	return issuedFrom(out)
 }
 
 // Renew sends a renewal request (POST /v1/renew): signed is a CMS
 // SignedData with the new PKCS#10 request (DER) as its attached content,
 // signed by the key of the current certificate (cms.Sign).
 func (c *Client) Renew(ctx context.Context, signed []byte) (*Issued, error) {
-	var out issuedJSON
+	var out wire.Issued
 	if err := c.call(ctx, "POST", "/v1/renew", nil, map[string]string{"request": base64.StdEncoding.EncodeToString(signed)}, &out, false); err != nil {
 		return nil, err
 	}
-	return out.issued()
+	return issuedFrom(out)
 }
 
-type revokedJSON struct {
-	Serial    string `json:"serial"`
-	Status    string `json:"status"`
-	RevokedAt string `json:"revoked_at"`
-	Reason    string `json:"reason"`
-}
-
-func (r revokedJSON) revoked() (*Revoked, error) {
+func revokedFrom(r wire.Revoked) (*Revoked, error) {
 	t, err := parseTime("revoked_at", r.RevokedAt)
 	if err != nil {
 		return nil, err
@@ -303,22 +252,22 @@ func (c *Client) RevokeWithCode(ctx context.Context, rc code.Secret, reason stri
 	if reason != "" {
 		body["reason"] = reason
 	}
-	var out revokedJSON
+	var out wire.Revoked
 	if err := c.call(ctx, "POST", "/v1/revoke", nil, body, &out, false); err != nil {
 		return nil, err
 	}
-	return out.revoked()
+	return revokedFrom(out)
 }
 
 // RevokeSigned sends a holder's revocation request (POST /v1/revoke): a
 // CMS SignedData by the certificate's key whose content is the JSON
 // {"serial","reason","time"}.
 func (c *Client) RevokeSigned(ctx context.Context, signed []byte) (*Revoked, error) {
-	var out revokedJSON
+	var out wire.Revoked
 	if err := c.call(ctx, "POST", "/v1/revoke", nil, map[string]string{"request": base64.StdEncoding.EncodeToString(signed)}, &out, false); err != nil {
 		return nil, err
 	}
-	return out.revoked()
+	return revokedFrom(out)
 }
 
 // ---- orders (registrar)
@@ -326,7 +275,7 @@ func (c *Client) RevokeSigned(ctx context.Context, signed []byte) (*Revoked, err
 // Register registers an applicant and returns the order's one-time
 // activation code (POST /v1/orders).
 func (c *Client) Register(ctx context.Context, id Identity) (*Registration, error) {
-	var out registrationJSON
+	var out wire.Registration
 	if err := c.call(ctx, "POST", "/v1/orders", nil, id, &out, true); err != nil {
 		return nil, err
 	}
@@ -348,21 +297,21 @@ func (c *Client) Register(ctx context.Context, id Identity) (*Registration, erro
 
 // Order reads an order (GET /v1/orders/{id}).
 func (c *Client) Order(ctx context.Context, orderID string) (*Order, error) {
-	var out orderJSON
+	var out wire.Order
 	if err := c.call(ctx, "GET", "/v1/orders/"+seg(orderID), nil, nil, &out, true); err != nil {
 		return nil, err
 	}
-	return out.order()
+	return orderFrom(out)
 }
 
 // CancelOrder cancels an order whose code is not used yet (POST
 // /v1/orders/{id}/cancel).
 func (c *Client) CancelOrder(ctx context.Context, orderID string) (*Order, error) {
-	var out orderJSON
+	var out wire.Order
 	if err := c.call(ctx, "POST", "/v1/orders/"+seg(orderID)+"/cancel", nil, struct{}{}, &out, true); err != nil {
 		return nil, err
 	}
-	return out.order()
+	return orderFrom(out)
 }
 
 // ---- certificates (registrar, auditor)
@@ -370,15 +319,15 @@ func (c *Client) CancelOrder(ctx context.Context, orderID string) (*Order, error
 // Certificates searches certificates (GET /v1/certificates), one page.
 func (c *Client) Certificates(ctx context.Context, q Query) (*CertificatePage, error) {
 	var out struct {
-		Certificates  []certJSON `json:"certificates"`
-		NextPageToken string     `json:"next_page_token"`
+		Certificates  []wire.Certificate `json:"certificates"`
+		NextPageToken string             `json:"next_page_token"`
 	}
 	if err := c.call(ctx, "GET", "/v1/certificates", q.values(), nil, &out, true); err != nil {
 		return nil, err
 	}
 	page := &CertificatePage{NextPageToken: out.NextPageToken}
 	for _, cj := range out.Certificates {
-		cert, err := cj.certificate()
+		cert, err := certificateFrom(cj)
 		if err != nil {
 			return nil, err
 		}
@@ -409,11 +358,11 @@ func (c *Client) Release(ctx context.Context, serial string) (*Certificate, erro
 }
 
 func (c *Client) certCall(ctx context.Context, method, path string, body any) (*Certificate, error) {
-	var out certJSON
+	var out wire.Certificate
 	if err := c.call(ctx, method, path, nil, body, &out, true); err != nil {
 		return nil, err
 	}
-	cert, err := out.certificate()
+	cert, err := certificateFrom(out)
 	if err != nil {
 		return nil, err
 	}
